@@ -1,0 +1,128 @@
+"""Profiles, the notebook setup call, seeding and content-hash cache keys.
+
+Every notebook starts with ``cfg = rr.setup(profile, seed, out_dir)``, which resolves the profile,
+seeds every RNG (seeds are never set on import), and prints what a reader needs to reproduce the
+run: the resolved config and its hash, the git commit, package versions and data checksums.
+
+>>> cfg = setup("smoke", seed=1, out_dir="/tmp/rr_doc", verbose=False)
+>>> cfg.profile, cfg.seed, len(cfg.hash)
+('smoke', 1, 12)
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Profile parameters. `smoke` is for tests (tiny slices), `offline` is the CPU reproduction,
+# `paper` is the thesis's scale on a GPU server with the Hugging Face Hub reachable.
+PROFILES: dict[str, dict] = {
+    "smoke": dict(eval_limit=600, n_random_runs=10, seeds=[0, 1, 2], allow_hub=False),
+    "offline": dict(eval_limit=None, n_random_runs=10, seeds=[0, 1, 2, 3, 4], allow_hub=False),
+    "paper": dict(eval_limit=None, n_random_runs=10, seeds=[0, 1, 2, 3, 4], allow_hub=True),
+}
+
+PACKAGES = ["numpy", "pandas", "scipy", "scikit-learn", "torch", "transformers", "faiss-cpu",
+            "dgl", "spacy", "papermill", "matplotlib", "seaborn"]
+
+
+@dataclass
+class Config:
+    profile: str
+    seed: int
+    out_dir: str
+    params: dict = field(default_factory=dict)
+
+    def __getattr__(self, name):  # profile parameters read as attributes: cfg.eval_limit
+        params = self.__dict__.get("params", {})
+        if name in params:
+            return params[name]
+        raise AttributeError(name)
+
+    @property
+    def hash(self) -> str:
+        return content_hash(asdict(self))
+
+    @property
+    def out(self) -> Path:
+        p = Path(self.out_dir)
+        return p if p.is_absolute() else ROOT / p
+
+    def path(self, kind: str, name: str) -> Path:
+        """outputs/<kind>/<name>, with the folder created: kind is results, figures or cache."""
+        p = self.out / kind
+        p.mkdir(parents=True, exist_ok=True)
+        return p / name
+
+
+def content_hash(obj, n: int = 12) -> str:
+    """Stable short hash of a JSON-able object (dict keys sorted)."""
+    blob = json.dumps(obj, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:n]
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    try:
+        import torch
+        torch.manual_seed(seed)
+    except ImportError:
+        pass
+
+
+def git_commit() -> str:
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, text=True,
+                             capture_output=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               text=True, capture_output=True).stdout.strip()
+        return sha + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def package_versions(names=PACKAGES) -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for n in names:
+        try:
+            out[n] = metadata.version(n)
+        except metadata.PackageNotFoundError:
+            out[n] = "not installed"
+    return out
+
+
+def setup(profile: str = "offline", seed: int = 0, out_dir: str = "outputs",
+          verbose: bool = True, **overrides) -> Config:
+    """Resolve a profile, seed all RNGs, verify the data and print the run's identity."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
+    params = {**PROFILES[profile], **overrides}
+    cfg = Config(profile=profile, seed=int(seed), out_dir=str(out_dir), params=params)
+    seed_everything(cfg.seed)
+    if not params.get("allow_hub"):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from . import data
+    checks = data.verify_all()
+    if verbose:
+        print(f"profile={profile} seed={cfg.seed} config_hash={cfg.hash} commit={git_commit()}")
+        print("config:", json.dumps(asdict(cfg), sort_keys=True))
+        print("versions:", json.dumps(package_versions()))
+        print(f"python: {sys.executable}")
+        print("data checksums (sha256 over each group's file hashes; every file verified):")
+        for group, (n, digest) in checks.items():
+            print(f"  {group:<28} {n:>3} files  {digest}")
+    return cfg

