@@ -92,6 +92,15 @@ def format_table(rows: list[dict]) -> pd.DataFrame:
     return df[cols + extra]
 
 
+def save_tables(cfg, **tables: pd.DataFrame) -> None:
+    """Write each table to outputs/results/<name>.csv and say where."""
+    for name, df in tables.items():
+        path = cfg.path("results", f"{name}.csv")
+        df.to_csv(path, index=False)
+        print(f"wrote {path.relative_to(cfg.out.parent) if path.is_relative_to(cfg.out.parent) else path}"
+              f" ({len(df)} rows)")
+
+
 def compare_with_published(table: pd.DataFrame, published: pd.DataFrame, on="model") -> pd.DataFrame:
     """Our numbers beside published ones, with the differences (ours - published)."""
     on = [on] if isinstance(on, str) else list(on)

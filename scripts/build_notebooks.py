@@ -49,7 +49,7 @@ rr.plots.save(fig, cfg.path("figures", "01_random_oracle_curves.png"))""",
         """published = rr.data.load_reference("routellm_paper_tables").query("router == 'Random'")
 ours = table.query("model == 'Random'").rename(columns={"model": "router"})
 rr.experiments.compare_with_published(ours, published, on=["benchmark", "router"]).round(3)""",
-        'table.to_csv(cfg.path("results", "01_random_oracle.csv"), index=False)\nper_seed.to_csv(cfg.path("results", "01_random_per_seed.csv"), index=False)',
+        'rr.experiments.save_tables(cfg, **{"01_random_oracle": table, "01_random_per_seed": per_seed})',
         """md:## Reading the log
 - The decontaminated row counts and both models' accuracies match RouteLLM's exactly (the check above stops
   the run otherwise).

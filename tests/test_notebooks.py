@@ -12,7 +12,9 @@ from ragrouter_lib.config import ROOT
 def _errors_and_empty(nb_path):
     cells = [c for c in json.loads(nb_path.read_text())["cells"] if c["cell_type"] == "code"]
     errors = [c for c in cells if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
-    empty = [c["source"] for c in cells if not c.get("outputs")]
+    params = {"parameters", "injected-parameters"}  # assignments only, by papermill's design
+    empty = [c["source"] for c in cells
+             if not c.get("outputs") and not params & set(c["metadata"].get("tags", []))]
     return errors, empty
 
 
