@@ -84,10 +84,12 @@ def seed_everything(seed: int) -> None:
 
 
 def git_commit() -> str:
+    """Short HEAD sha, "-dirty" when tracked code or data differ from it (outputs/ excluded)."""
     try:
         sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, text=True,
                              capture_output=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no",
+                                "--", ".", ":(exclude)outputs"], cwd=ROOT,
                                text=True, capture_output=True).stdout.strip()
         return sha + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
