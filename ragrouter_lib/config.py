@@ -27,10 +27,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Profile parameters. `smoke` is for tests (tiny slices), `offline` is the CPU reproduction,
 # `paper` is the thesis's scale on a GPU server with the Hugging Face Hub reachable.
+# seeds: the Random router's seed groups (notebook 01); router_seeds: trained routers' seeds;
+# grid_limit: configurations tried per router (None = the whole grid of experiments.GRIDS).
 PROFILES: dict[str, dict] = {
-    "smoke": dict(eval_limit=600, n_random_runs=10, seeds=[0, 1, 2], allow_hub=False),
-    "offline": dict(eval_limit=None, n_random_runs=10, seeds=[0, 1, 2, 3, 4], allow_hub=False),
-    "paper": dict(eval_limit=None, n_random_runs=10, seeds=[0, 1, 2, 3, 4], allow_hub=True),
+    "smoke": dict(eval_limit=200, pool_limit=300, n_random_runs=10, seeds=[0, 1, 2],
+                  router_seeds=[0, 1], grid_limit=1, allow_hub=False),
+    "offline": dict(eval_limit=None, pool_limit=None, n_random_runs=10, seeds=[0, 1, 2, 3, 4],
+                    router_seeds=[0, 1, 2], grid_limit=None, allow_hub=False),
+    "paper": dict(eval_limit=None, pool_limit=None, n_random_runs=10, seeds=[0, 1, 2, 3, 4],
+                  router_seeds=[0, 1, 2], grid_limit=None, allow_hub=True),
 }
 
 PACKAGES = ["numpy", "pandas", "scipy", "scikit-learn", "torch", "transformers", "faiss-cpu",

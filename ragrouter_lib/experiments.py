@@ -6,6 +6,8 @@ and APGR; the per-seed values are kept so the spread can be shown, never a best 
 """
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 
@@ -129,3 +131,236 @@ def random_and_oracle(evals: dict[str, pd.DataFrame], seeds, n_runs: int = 10):
     table = format_table(rows)
     return table[["benchmark"] + [c for c in table.columns if c != "benchmark"]], \
         pd.concat(per_seed_all, ignore_index=True), curves
+
+
+# ----------------------------------------------------------------------------- trained routers
+# Equal tuning budget: at most four configurations per router, chosen on the validation split of
+# the training pool (ROC-AUC of the score against "strong model needed"); epochs by early stopping.
+GRIDS = {
+    "random": [{}],
+    "sw_ranking": [{"gamma": 10.0}, {"gamma": 100.0}, {"gamma": 1000.0}, {"gamma": 100.0, "n_tiers": 4}],
+    "mf": [{"dim": 128, "pair_weight": 1.0}, {"dim": 128, "pair_weight": 5.0},
+           {"dim": 64, "pair_weight": 5.0}, {"dim": 256, "pair_weight": 5.0}],
+    "bert": [{"lr": 2e-5}, {"lr": 5e-5}, {"lr": 1e-4}, {"lr": 1e-4, "head_lr_mult": 5.0}],
+    "causal_llm": [{"hidden": 0, "weight_decay": 1e-4}, {"hidden": 0, "weight_decay": 1e-2},
+                   {"hidden": 256, "weight_decay": 1e-4}, {"hidden": 256, "weight_decay": 1e-2}],
+    "knn": [{"k": 10}, {"k": 30}, {"k": 100}, {"k": 300}],
+    "kmeans": [{"n_clusters": 8}, {"n_clusters": 16}, {"n_clusters": 32}, {"n_clusters": 64}],
+    "svm": [{"C": 0.3}, {"C": 1.0}, {"C": 3.0}],
+    "logreg": [{"C": 0.1}, {"C": 0.3}, {"C": 1.0}, {"C": 3.0}],
+    "length": [{}],
+}
+
+
+def _router_key(name, hp, seed, train, valid) -> str:
+    import inspect
+
+    from . import features, routers
+    from .config import content_hash
+    cls = routers.ROUTERS[name]
+    src = inspect.getsource(inspect.getmodule(cls)) + inspect.getsource(routers.base)
+    return content_hash({"name": name, "hp": hp, "seed": seed, "src": content_hash(src),
+                         "feat_src": content_hash(inspect.getsource(features)),
+                         "train": features.texts_digest(train.prompt + "\x01" + train.score.astype(str)),
+                         "valid": features.texts_digest(valid.prompt + "\x01" + valid.score.astype(str))}, 16)
+
+
+def fit_router(name, hp, seed, train, valid, cache_dir):
+    """Fit one configuration, or load it from ``cache_dir/<name>-<content hash>``."""
+    from . import routers
+    path = cache_dir / f"{name}-{_router_key(name, hp, seed, train, valid)}"
+    if (path / "router.json").exists():
+        r = routers.load_router(path)
+        r.fit_seconds = json.loads((path / "fit.json").read_text())["fit_seconds"]
+        return r, True
+    r = routers.get_router(name, seed=seed, **hp)
+    r.fit(train, valid)
+    if name != "random":
+        r.save(path)
+        (path / "fit.json").write_text(json.dumps({"fit_seconds": r.fit_seconds}))
+    return r, False
+
+
+def best_val_auc(r, valid) -> float:
+    from .routers.routellm_baselines import val_auc
+    hist = [h["val_auc"] for h in getattr(r, "history", []) if "val_auc" in h]
+    return max(hist) if hist else val_auc(r.score(valid.prompt), valid.strong_needed)
+
+
+def train_and_evaluate(name, pool, evals, seeds, cache_dir, grid=None, log=print):
+    """Tune on the first seed's validation split, retrain the chosen config for every other seed.
+
+    Per seed: the pool is split by that seed (train / valid); the grid (at most four configs, the
+    same budget for every router) is searched on ``seeds[0]`` only, by validation ROC-AUC; epochs
+    are chosen per run by early stopping on that seed's validation split. Evaluation rows are only
+    scored, never used to choose anything. Returns (per-seed rows, {seed: router}, tuning rows).
+    """
+    import time as _time
+
+    from . import labels
+    grid = grid or GRIDS[name]
+    rows, fitted, tuning = [], {}, []
+    chosen = None
+    for seed in seeds:
+        part = labels.split(pool, seed=seed)
+        train, valid = pool[part == "train"], pool[part == "valid"]
+        best = None
+        for hp in (grid if chosen is None else [chosen]):
+            r, hit = fit_router(name, hp, seed, train, valid, cache_dir)
+            auc = best_val_auc(r, valid) if name != "random" else float("nan")
+            tuning.append({"router": name, "seed": seed, "hp": json.dumps(hp), "val_auc": auc,
+                           "fit_seconds": r.fit_seconds, "cached": hit})
+            if best is None or auc > best[0]:
+                best = (auc, hp, r)
+        auc, chosen, r = best
+        fitted[seed] = r
+        for bench, ev in evals.items():
+            t0 = _time.time()
+            scores = r.score(list(ev.prompt))
+            dt = _time.time() - t0
+            if name == "random":  # RouteLLM's Random: mean curve of 10 seeded runs
+                w, s = accuracies(ev)
+                m = metrics.summarize(metrics.random_curve(ev.weak_correct.values,
+                                                           ev.strong_correct.values, 10, seed), w, s)
+            else:
+                m, _ = evaluate_scores(scores, ev, seed=seed)
+            rows.append({"router": name, "seed": seed, "benchmark": bench, **m, "val_auc": auc,
+                         "hp": json.dumps(chosen), "fit_seconds": r.fit_seconds or 0.0,
+                         "score_seconds": dt, "prompts_per_s": len(ev) / max(dt, 1e-9)})
+        log(f"{name} seed {seed}: hp={chosen} val_auc={auc:.3f} " +
+            " ".join(f"{x['benchmark']}: apgr={x['apgr']:.3f}" for x in rows[-len(evals):]))
+    return pd.DataFrame(rows), fitted, pd.DataFrame(tuning)
+
+
+def table_from_runs(runs: pd.DataFrame, benchmark: str, names: dict) -> pd.DataFrame:
+    """Thesis-style table for one benchmark: mean and sd over seeds per router."""
+    out = []
+    for key, label in names.items():
+        sub = runs[(runs.router == key) & (runs.benchmark == benchmark)]
+        if len(sub):
+            out.append(aggregate(sub, label))
+    return format_table(out)
+
+
+# ----------------------------------------------------------------------------- notebook drivers
+def load_pool(cfg, arena_path=None, gpt4_path=None) -> pd.DataFrame:
+    """The training pool (plus user-supplied Arena / gpt4_dataset files); smoke: a seeded sample."""
+    from . import data, labels
+    pool = labels.build_pool(arena=data.load_arena(arena_path) if arena_path else None,
+                             gpt4=data.load_gpt4_dataset(gpt4_path) if gpt4_path else None)
+    if cfg.pool_limit and cfg.pool_limit < len(pool):
+        pool = pool.sample(n=cfg.pool_limit, random_state=cfg.seed).sort_index()
+    return pool
+
+
+def load_evals(cfg) -> dict[str, pd.DataFrame]:
+    from . import data
+    return {b: data.load_eval(b, limit=cfg.eval_limit, seed=cfg.seed) for b in ("mmlu", "gsm8k")}
+
+
+def check_leakage(pool, evals, threshold: float = 0.95) -> pd.DataFrame:
+    """Exact (normalised) and near-duplicate (MiniLM cosine >= threshold) matches; stops the run
+    with ``LeakageError`` if any training prompt matches an evaluation prompt. Returns the closest
+    pairs per benchmark for the log."""
+    from . import features, labels
+    emb = features.sentence_embeddings(pool.prompt, progress=False)
+    eemb = {b: features.sentence_embeddings(ev.prompt, progress=False) for b, ev in evals.items()}
+    rep = labels.leakage_report(pool.prompt, {b: list(ev.prompt) for b, ev in evals.items()},
+                                emb, eemb, threshold=threshold)
+    labels.assert_no_leakage(rep)
+    return pd.concat([labels.closest_pairs(list(pool.prompt), list(ev.prompt), emb, eemb[b])
+                      .assign(benchmark=b) for b, ev in evals.items()], ignore_index=True)
+
+
+def precompute_features(pool, evals) -> pd.DataFrame:
+    """Every shared expensive pass, once (cached per text): MiniLM sentence embeddings and layer-5
+    token states, SmolLM2 hidden states. Prints per-pass cost; returns the feature shapes."""
+    from . import features
+    from .routers.routellm_baselines import BertRouter, CausalLLMRouter
+    b, c = BertRouter.defaults, CausalLLMRouter.defaults
+    rows = []
+    for name, texts in [("pool", pool.prompt), *((k, ev.prompt) for k, ev in evals.items())]:
+        texts = list(texts)
+        tok = features.token_states(texts, b["encoder"], layer=b["layer"], max_len=b["max_len"])
+        lm = features.lm_states(texts, c["n_layers"], c["max_len"])
+        rows.append({"set": name, "n": len(texts), "minilm_tokens": len(tok["states"]),
+                     "lm_state_dim": lm.shape[1]})
+    return pd.DataFrame(rows)
+
+
+BASELINES = ["random", "sw_ranking", "mf", "bert", "causal_llm"]
+EXTRAS = ["knn", "kmeans", "svm", "logreg", "length"]
+
+
+def run_baselines(pool, evals, cfg, names=None, log=print):
+    """Train (or load) and score every router for every seed; keep the first seed's curves."""
+    from types import SimpleNamespace
+    names = names or BASELINES + EXTRAS
+    runs, tuning, fitted, curves = [], [], {}, {b: {} for b in evals}
+    cache_dir = cfg.path("cache", "routers")
+    for name in names:
+        grid = GRIDS[name][: cfg.grid_limit] if cfg.grid_limit else GRIDS[name]
+        r, f, t = train_and_evaluate(name, pool, evals, cfg.router_seeds, cache_dir, grid, log)
+        runs.append(r)
+        tuning.append(t)
+        fitted[name] = f
+        first = f[cfg.router_seeds[0]]
+        for bench, ev in evals.items():
+            curves[bench][name] = (metrics.random_curve(ev.weak_correct.values, ev.strong_correct.values,
+                                                        10, cfg.router_seeds[0]) if name == "random"
+                                   else evaluate_scores(first.score(list(ev.prompt)), ev, cfg.router_seeds[0])[1])
+    return SimpleNamespace(runs=pd.concat(runs, ignore_index=True), tuning=pd.concat(tuning, ignore_index=True),
+                           fitted=fitted, curves=curves)
+
+
+def histories(fitted: dict) -> pd.DataFrame:
+    """Training curves (loss / validation AUC per epoch) of every trained router and seed."""
+    rows = []
+    for name, by_seed in fitted.items():
+        for seed, r in by_seed.items():
+            for h in getattr(r, "history", []):
+                rows.append({"router": name, "seed": seed, **h})
+    return pd.DataFrame(rows)
+
+
+def cost_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Training wall time and scoring throughput (features cached) per router, mean over seeds."""
+    g = runs.groupby(["router", "benchmark"])
+    return g.agg(fit_seconds=("fit_seconds", "mean"), prompts_per_s=("prompts_per_s", "mean")).round(1)
+
+
+def baseline_tables(runs: pd.DataFrame, benchmark: str, names: dict, extra: dict) -> pd.DataFrame:
+    """Thesis rows first, then a rule, then the extra rows (column ``extra`` marks them)."""
+    main = table_from_runs(runs, benchmark, names).assign(extra=False)
+    ext = table_from_runs(runs, benchmark, extra).assign(extra=True)
+    return pd.concat([main, ext], ignore_index=True)
+
+
+def beside_published(table: pd.DataFrame, benchmark: str) -> pd.DataFrame:
+    """Our rows beside RouteLLM's published (Arena + augmentation) rows and the thesis's rows."""
+    from . import data
+    rl = data.load_reference("routellm_paper_tables")
+    rl = rl[(rl.benchmark == benchmark) & rl.training_data.isin(["none", "D_arena+D_gold", "D_arena+D_judge"])]
+    th = data.load_reference("paper_tables").query("benchmark == @benchmark and experiment == 'comparison'")
+    out = table[["model", "cpt50", "cpt80", "apgr"]].merge(
+        rl.rename(columns={"router": "model", "cpt50": "cpt50_routellm", "cpt80": "cpt80_routellm",
+                           "apgr": "apgr_routellm"})[["model", "cpt50_routellm", "cpt80_routellm", "apgr_routellm"]],
+        on="model", how="left").merge(
+        th.rename(columns={"cpt50": "cpt50_thesis", "cpt80": "cpt80_thesis", "apgr": "apgr_thesis"})
+        [["model", "cpt50_thesis", "cpt80_thesis", "apgr_thesis"]], on="model", how="left")
+    out["apgr_diff_thesis"] = out.apgr - out.apgr_thesis
+    return out
+
+
+def verdicts(table: pd.DataFrame, reference: str = "Random") -> list[str]:
+    """Plain-words comparisons the log prints (never typed by hand): each row vs the reference."""
+    ref = table.set_index("model").loc[reference]
+    lines = []
+    for _, r in table.iterrows():
+        if r.model == reference:
+            continue
+        better = (r.cpt50 + r.cpt80 < ref.cpt50 + ref.cpt80) and r.apgr > ref.apgr
+        lines.append(f"{r.model}: APGR {r.apgr:.3f} ± {r.apgr_sd:.3f} vs {reference} {ref.apgr:.3f}; "
+                     f"CPT(50%)+CPT(80%) {r.cpt50 + r.cpt80:.1f} vs {ref.cpt50 + ref.cpt80:.1f} -> "
+                     f"{'better' if better else 'NOT better'} than {reference}")
+    return lines

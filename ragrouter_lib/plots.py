@@ -35,3 +35,34 @@ def save(fig, path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     print(f"saved {path}")
+
+
+def training_curves(hist, title: str = ""):
+    """One panel per trained router: validation AUC (solid) and training loss (dashed) per epoch."""
+    names = [n for n in hist.router.unique() if "epoch" in hist and hist[hist.router == n].epoch.notna().any()]
+    fig, axes = plt.subplots(1, max(len(names), 1), figsize=(4.2 * max(len(names), 1), 3.2), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        sub = hist[hist.router == name]
+        twin = ax.twinx()
+        for seed, g in sub.groupby("seed"):
+            line, = ax.plot(g.epoch, g.val_auc, marker="o", ms=3, label=f"seed {seed} val AUC")
+            twin.plot(g.epoch, g.train_loss, ls="--", color=line.get_color(), alpha=0.6)
+        ax.set_title(name)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("validation ROC-AUC")
+        twin.set_ylabel("training loss (dashed)")
+        ax.legend(fontsize=7)
+    fig.suptitle(title)
+    return fig
+
+
+def counts(series_by_name: dict, title: str = "", xlabel: str = ""):
+    """Side-by-side bar charts of value counts (label distributions and the like)."""
+    fig, axes = plt.subplots(1, len(series_by_name), figsize=(4.2 * len(series_by_name), 3.2), squeeze=False)
+    for ax, (name, s) in zip(axes[0], series_by_name.items()):
+        vc = s.value_counts().sort_index()
+        ax.bar(vc.index.astype(str), vc.values)
+        ax.set_title(name)
+        ax.set_xlabel(xlabel)
+    fig.suptitle(title)
+    return fig

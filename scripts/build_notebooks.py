@@ -11,6 +11,7 @@ import nbformat
 
 NB_DIR = pathlib.Path(__file__).resolve().parents[1] / "notebooks"
 PARAMS = '# parameters (papermill overrides these)\nprofile = "offline"\nseed = 0\nout_dir = "outputs"'
+POOL_PARAMS = PARAMS + '\narena_path = None  # Chatbot Arena 55k train.csv, if you have it\ngpt4_path = None  # RouteLLM gpt4_dataset (csv/jsonl/parquet), if you have it'
 SETUP = "import ragrouter_lib as rr\ncfg = rr.setup(profile, seed, out_dir)"
 
 NOTEBOOKS = {
@@ -58,6 +59,97 @@ rr.experiments.compare_with_published(ours, published, on=["benchmark", "router"
 - The Oracle's APGR exceeds 1: routing only the prompts that the weak model gets wrong and the strong one
   right beats always calling the strong model, because the strong model is also wrong on some prompts the
   weak one answers correctly.""",
+    ],
+    "02_training_pool.ipynb": [
+        """md:# 02 · The offline training pool: weak-quality scores, battles, tiers, split, leakage check
+
+RouteLLM (and the thesis) train on Chatbot Arena battles plus GPT-4-judged `gpt4_dataset` scores; neither
+can be fetched here. This notebook builds the pool every router of this project trains on, from every
+labelled row available offline, in the two forms the routers consume:
+
+* **weak-quality scores 1–5** for the routed pair (strong = gpt-4-1106-preview, weak = Mixtral-8x7B), in
+  `gpt4_dataset` form — 1–3 means the strong model is needed;
+* **battles** in Chatbot-Arena form (prompt, model_a, model_b, winner a/b/tie), with model tiers from a
+  Bradley–Terry fit, as RouteLLM does for Arena.
+
+**Deviation from the thesis.** The thesis judged answers with a large LLM (DeepSeek-671B / GPT-4); here the
+label comes from recorded 0/1 correctness. RouterBench rows carry the pair's own answers; RouterDC rows (7 open
+7–8B models, no GPT-4/Mixtral) use the panel's solve rate as a stand-in for the weak model (mapping below, in
+`ragrouter_lib/labels.py`). If you have the Arena or `gpt4_dataset` files, pass their paths as parameters.""",
+        POOL_PARAMS,
+        SETUP,
+        "pool = rr.experiments.load_pool(cfg, arena_path, gpt4_path)\npool.groupby([\"panel\", \"source\"]).size().rename(\"rows\").to_frame()",
+        """md:## Weak-quality scores
+| RouterBench row (the pair's own answers) | score |
+|---|---|
+| weak right, ≥ half of the other 9 models right | 5 |
+| weak right, fewer | 4 |
+| weak wrong, strong right | 1 |
+| weak wrong, strong wrong, another model right | 2 |
+| nobody right | 3 |
+
+RouterDC row: 1 + round(4·p), p = share of the 7 open models right (binarised at 0.5): Mixtral-8x7B is
+stronger than each of them, so a prompt that ≥ 5 of 7 solve is taken as one the weak model handles.""",
+        'import pandas as pd\npd.crosstab(pool.panel, pool.score, margins=True)',
+        'fig = rr.plots.counts({p: g.score for p, g in pool.groupby("panel")}, "weak-quality score by panel", "score")\nrr.plots.save(fig, cfg.path("figures", "02_score_distribution.png"))',
+        "md:On RouterBench rows the score agrees with the pair's recorded answers by construction; the share of rows that need the strong model:",
+        'pool.groupby("panel")[["strong_needed"]].mean().round(3)',
+        "md:## Battles and Bradley–Terry tiers\nEvery pair of a panel's models on a prompt gives one battle (correctness decides, equal = tie); every row also gives one strong-vs-weak battle from its score (≤ 3 strong wins, 4 tie, 5 weak wins), as RouteLLM turned `gpt4_dataset` into battles.",
+        'battles = pd.concat([rr.labels.panel_battles(pool), rr.labels.pair_battles(pool)], ignore_index=True)\nbattles.groupby(["model_a", "model_b"]).size().describe().round(1), battles.winner.value_counts()',
+        'elo = rr.labels.bradley_terry(battles)\npd.DataFrame({"elo": elo.round(0), "tier": rr.labels.tiers(elo)})',
+        "md:## Train / validation split\nSeeded by a hash of the normalised prompt (duplicates stay on one side). Validation is for choosing hyper-parameters and epochs; evaluation rows are never used for either.",
+        'part = rr.labels.split(pool, seed=cfg.seed)\npd.crosstab(pool.panel, part, margins=True)',
+        """md:## Leakage check
+No pool prompt may match an MMLU/GSM8K evaluation prompt: exact match after normalisation (case, accents,
+punctuation, spaces) or near-duplicate (MiniLM cosine ≥ 0.95). The call raises `LeakageError` and the run stops
+if anything matches; below, the closest pairs it saw.""",
+        'evals = rr.experiments.load_evals(cfg)\nclosest = rr.experiments.check_leakage(pool, evals)\nclosest.round(3)',
+        'rr.experiments.save_tables(cfg, **{"02_pool_card": pd.crosstab([pool.panel, pool.source], pool.score, margins=True).reset_index(),\n                                    "02_elo_tiers": pd.DataFrame({"model": elo.index, "elo": elo.values, "tier": rr.labels.tiers(elo).values})})',
+    ],
+    "03_routellm_baselines.ipynb": [
+        """md:# 03 · The RouteLLM routers as baselines, trained on the offline pool
+
+RouteLLM's SW ranking, Matrix Factorization, BERT classifier and Causal-LLM classifier, plus Random, each
+trained here on the pool of notebook 02 (RouteLLM's released checkpoints need the Hugging Face Hub: the
+`paper` profile loads them, see README). Every router gets the same data, the same tuning budget (≤ 4
+configurations, chosen on seed 0's validation split by ROC-AUC of its score against "strong model needed",
+epochs by early stopping), and the same evaluation code. Three seeds each (seed = pool split + initialisation).
+
+**Deviations** (details in `ragrouter_lib/routers/routellm_baselines.py`): MiniLM-L6 embeddings instead of
+OpenAI's `text-embedding-3-small` (SW ranking, MF); BERT = MiniLM-L6 with its top layer + classifier fine-tuned
+(full BERT-base fine-tuning does not fit the CPU budget); Causal LLM = a trained 5-class head on SmolLM2-135M's
+hidden state after 16 of 30 layers (prompt capped at 48 tokens), instead of a fine-tuned Llama-3-8B.
+Extra rows below the rule: vLLM semantic-router selectors (KNN, KMeans, SVM), a logistic-regression reference
+and the token-length rule (no training).""",
+        PARAMS,
+        SETUP,
+        "pool = rr.experiments.load_pool(cfg)\nevals = rr.experiments.load_evals(cfg)\nrr.experiments.check_leakage(pool, evals).round(3)",
+        "md:## Shared features, computed once\nMiniLM token states (layer 5; their mean-pooled top layer gives the sentence embeddings) and SmolLM2 hidden states for the pool and both benchmarks; cached per text by content hash. The cost of a cold pass is printed (prompts/s).",
+        "rr.experiments.precompute_features(pool, evals)",
+        "md:## Training and scoring every router\nOne log line per router and seed: the chosen configuration, its validation AUC and the APGR on each benchmark.",
+        "res = rr.experiments.run_baselines(pool, evals, cfg)",
+        "md:### Tuning (seed 0's validation split only)",
+        'res.tuning.round(3)',
+        "md:### Training curves",
+        'hist = rr.experiments.histories(res.fitted)\nrr.plots.save(rr.plots.training_curves(hist, "validation AUC / training loss"), cfg.path("figures", "03_training_curves.png"))',
+        "md:### Cost on this CPU\nTraining wall time (mean over seeds, cached runs show their original time) and scoring throughput with the shared features already computed.",
+        "rr.experiments.cost_table(res.runs)",
+        "md:## Interim tables: CPT(50%), CPT(80%), APGR (mean ± sd over seeds)\nThesis rows first; `extra=True` rows are not part of the thesis's comparison.",
+        'names, extra = rr.routers.THESIS_NAMES, rr.routers.EXTRA_NAMES\ntables = {b: rr.experiments.baseline_tables(res.runs, b, names, extra) for b in evals}\ntables["mmlu"].round(3)',
+        'tables["gsm8k"].round(3)',
+        "md:### Beside RouteLLM's published numbers (Arena + augmentation training) and the thesis's",
+        'rr.experiments.beside_published(tables["mmlu"], "mmlu").round(3)',
+        'rr.experiments.beside_published(tables["gsm8k"], "gsm8k").round(3)',
+        "md:### Routing curves (seed 0) and PGR",
+        """import matplotlib.pyplot as plt
+fig, axes = plt.subplots(2, 2, figsize=(13, 9))
+for j, (bench, ev) in enumerate(evals.items()):
+    for i, pgr in enumerate((False, True)):
+        rr.plots.routing_curves(res.curves[bench], *rr.experiments.accuracies(ev), f"{bench.upper()}", axes[i, j], pgr)
+rr.plots.save(fig, cfg.path("figures", "03_baseline_curves.png"))""",
+        "md:## Reading the log\nPrinted from the numbers above, not typed: each router against Random, and against the logistic-regression reference on the same embeddings (MISSION.md: APGR ≈ 0.56 MMLU / 0.55 GSM8K; a trained router clearly below it is under-trained).",
+        'for b, t in tables.items():\n    print(b.upper(), *rr.experiments.verdicts(t, "Random"), sep="\\n  ")\n    print(" ", *rr.experiments.verdicts(t, "LogReg on MiniLM (reference)"), sep="\\n  ")',
+        'rr.experiments.save_tables(cfg, **{"03_baselines_mmlu": tables["mmlu"], "03_baselines_gsm8k": tables["gsm8k"],\n                                    "03_per_seed": res.runs, "03_tuning": res.tuning, "03_training_curves": hist})',
     ],
 }
 

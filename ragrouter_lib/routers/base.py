@@ -38,6 +38,7 @@ def load_router(path) -> "Router":
 
 class Router:
     name = "base"
+    fit_seconds: float | None = None  # wall time of the last fit, for the logs
 
     def score(self, prompts: Sequence[str]) -> np.ndarray:
         """Strong-win probability per prompt, shape (len(prompts),), values in [0, 1]."""

@@ -1,0 +1,252 @@
+"""Text features shared by every router, computed once and cached by content hash.
+
+Thesis step: the prompt representations the routers consume. RouteLLM used OpenAI's
+``text-embedding-3-small`` (SW ranking, MF) and fine-tuned BERT-base / Llama-3-8B; here:
+
+- ``sentence_embeddings``: MiniLM-L6 (384-d) or MPNet (768-d) mean-pooled, L2-normalised sentence
+  embeddings of the first ``max_len`` tokens (sentence-transformers' recipe, in plain transformers);
+- ``token_states``: the same encoder's token states at one layer, packed (for fine-tuning the
+  encoder's top layers without re-running the frozen bottom: the ``bert`` router);
+- ``lm_states``: a causal LM's (SmolLM2-135M) hidden state after ``n_layers`` layers, last token and
+  mean over tokens, for the ``causal_llm`` router's head.
+
+Results are cached per text in ``outputs/cache/features/<kind>-<params hash>/<shard>.npz``: the
+folder's hash covers the model's weights digest and every parameter, each row is keyed by the
+sha256 of its text, so a stale row cannot be read and a subset of cached texts costs nothing.
+Batches are bucketed by length (sorted) to waste no compute on padding; a tqdm bar shows progress.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import models
+from .config import ROOT, content_hash
+
+CACHE = ROOT / "outputs" / "cache" / "features"
+
+
+def texts_digest(texts) -> str:
+    h = hashlib.sha256()
+    for t in texts:
+        h.update(t.encode("utf-8", "surrogatepass"))
+        h.update(b"\x00")
+    return h.hexdigest()[:16]
+
+
+def text_keys(texts) -> np.ndarray:
+    return np.array([hashlib.sha256(t.encode("utf-8", "surrogatepass")).hexdigest()[:24] for t in texts])
+
+
+_SHARDS: dict[str, dict] = {}  # loaded shard files, kept for the process
+
+
+def _store_dir(kind: str, params: dict) -> Path:
+    return CACHE / f"{kind}-{content_hash(params, 16)}"
+
+
+def _index(folder: Path) -> dict:
+    index = {}
+    for f in sorted(folder.glob("*.npz")):
+        if str(f) not in _SHARDS:
+            with np.load(f) as z:
+                _SHARDS[str(f)] = {k: z[k] for k in z.files}
+        for i, k in enumerate(_SHARDS[str(f)]["keys"]):
+            index.setdefault(k, (str(f), i))
+    return index
+
+
+def store(folder: Path, keys, arrays: dict) -> None:
+    """Write one shard: ``keys`` (text hashes) plus row arrays or packed ``states``/``offsets``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{texts_digest(keys)}.npz"
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, keys=np.asarray(keys), **arrays)
+    tmp.rename(path)  # atomic: a half-written shard is never read
+
+
+def cached(kind: str, params: dict, texts, compute, verbose: bool = True) -> dict:
+    """Features of ``texts`` from the per-text cache; only texts never seen are computed.
+
+    The folder is keyed by ``params`` (model weights digest included), each row by the sha256 of
+    its text, so a changed model, parameter or text can never be served a stale row.
+    ``compute(missing_texts)`` returns row arrays (n, ...) or packed ``states``/``offsets``.
+    """
+    folder = _store_dir(kind, params)
+    keys = text_keys(texts)
+    index = _index(folder)
+    missing = sorted({k: i for i, k in enumerate(keys) if k not in index}.values())
+    if missing:
+        t0 = time.time()
+        out = compute([texts[i] for i in missing])
+        dt = time.time() - t0
+        store(folder, keys[missing], out)
+        index = _index(folder)
+        if verbose:
+            print(f"{kind}: computed {len(missing)} texts in {dt:.0f}s ({len(missing) / max(dt, 1e-9):.1f}/s);"
+                  f" {len(texts) - len(missing)} from cache")
+    elif verbose:
+        print(f"{kind}: {len(texts)} texts from cache {folder.name}")
+    return _gather(index, keys)
+
+
+def _gather(index, keys) -> dict:
+    locs = [index[k] for k in keys]
+    first = _SHARDS[locs[0][0]]
+    if "offsets" in first:  # packed variable-length rows
+        parts = [_SHARDS[f]["states"][_SHARDS[f]["offsets"][i]:_SHARDS[f]["offsets"][i + 1]] for f, i in locs]
+        lengths = [len(p) for p in parts]
+        return {"states": np.concatenate(parts), "offsets": np.concatenate([[0], np.cumsum(lengths)])}
+    names = [k for k in first if k != "keys"]
+    out = {}
+    for n in names:
+        out[n] = np.stack([_SHARDS[f][n][i] for f, i in locs])
+    return out
+
+
+# ----------------------------------------------------------------------------- encoders
+ENCODERS = {"minilm": models.minilm_path, "mpnet": models.mpnet_path}
+
+
+@lru_cache(maxsize=4)
+def load_encoder(name: str = "minilm"):
+    from transformers import AutoModel, AutoTokenizer
+    path = ENCODERS[name]()
+    tok = AutoTokenizer.from_pretrained(path)
+    model = AutoModel.from_pretrained(path).eval()
+    return tok, model, model_identity(path)
+
+
+def model_identity(path) -> str:
+    files = sorted(Path(path).glob("*.safetensors")) + sorted(Path(path).glob("*.bin"))
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.name.encode())
+        h.update(str(f.stat().st_size).encode())
+        with open(f, "rb") as fh:
+            h.update(fh.read(1 << 20))
+    return h.hexdigest()[:16]
+
+
+def _batches(lengths, batch_size):
+    order = np.argsort(lengths, kind="stable")
+    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def _progress(it, total, desc, show):
+    if not show:
+        return it
+    from tqdm import tqdm
+    return tqdm(it, total=total, desc=desc, mininterval=5)
+
+
+@torch.inference_mode()
+def _encode(texts, name, max_len, batch_size, layer, progress):
+    tok, model, _ = load_encoder(name)
+    enc = tok(list(texts), truncation=True, max_length=max_len)
+    ids = enc["input_ids"]
+    lengths = np.array([len(x) for x in ids])
+    d = model.config.hidden_size
+    pooled = np.zeros((len(texts), d), np.float32)
+    states = [None] * len(texts) if layer is not None else None
+    batches = _batches(lengths, batch_size)
+    for b in _progress(batches, len(batches), f"{name} encode", progress):
+        batch = tok.pad({"input_ids": [ids[i] for i in b]}, return_tensors="pt")
+        out = model(**batch, output_hidden_states=layer is not None)
+        mask = batch["attention_mask"].unsqueeze(-1).float()
+        emb = (out.last_hidden_state * mask).sum(1) / mask.sum(1)
+        pooled[b] = torch.nn.functional.normalize(emb, dim=-1).numpy()
+        if layer is not None:
+            h = out.hidden_states[layer]
+            for k, i in enumerate(b):
+                states[i] = h[k, : lengths[i]].to(torch.float16).numpy()
+    out = {"pooled": pooled}
+    if layer is not None:
+        out["states"] = np.concatenate(states)
+        out["offsets"] = np.concatenate([[0], np.cumsum(lengths)])
+    return out
+
+
+def sentence_embeddings(texts, name: str = "minilm", max_len: int = 128, batch_size: int = 64,
+                        progress: bool = True) -> np.ndarray:
+    """(n, d) float32 unit vectors."""
+    texts = list(texts)
+    params = {"encoder": name, "model": load_encoder(name)[2], "max_len": max_len, "layer": None}
+    return cached("sentence", params, texts,
+                  lambda t: _encode(t, name, max_len, batch_size, None, progress))["pooled"]
+
+
+def token_states(texts, name: str = "minilm", layer: int = 5, max_len: int = 128,
+                 batch_size: int = 64, progress: bool = True) -> dict:
+    """Packed token states of ``layer``: {'states': (sum_len, d) fp16, 'offsets'}."""
+    texts = list(texts)
+    params = {"encoder": name, "model": load_encoder(name)[2], "max_len": max_len, "layer": layer}
+
+    def compute(t):  # the same pass yields the sentence embeddings: cache them too
+        out = _encode(t, name, max_len, batch_size, layer, progress)
+        store(_store_dir("sentence", {**params, "layer": None}), text_keys(t), {"pooled": out.pop("pooled")})
+        return out
+    return cached("tokens", params, texts, compute)
+
+
+def unpack(packed: dict, idx) -> tuple[torch.Tensor, torch.Tensor]:
+    """Padded (B, T, d) float32 states and (B, T) mask for rows ``idx`` of a packed array."""
+    off = packed["offsets"]
+    rows = [packed["states"][off[i]:off[i + 1]] for i in idx]
+    T = max(len(r) for r in rows)
+    x = np.zeros((len(rows), T, rows[0].shape[1]), np.float32)
+    m = np.zeros((len(rows), T), np.float32)
+    for k, r in enumerate(rows):
+        x[k, : len(r)] = r
+        m[k, : len(r)] = 1
+    return torch.from_numpy(x), torch.from_numpy(m)
+
+
+# ----------------------------------------------------------------------------- causal LM states
+@lru_cache(maxsize=2)
+def load_lm(n_layers: int | None = None):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    path = models.smollm2_path()
+    tok = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
+    if n_layers is not None:
+        model.model.layers = model.model.layers[:n_layers]
+        model.config.num_hidden_layers = n_layers
+    return tok, model, model_identity(path)
+
+
+@torch.inference_mode()
+def _lm_encode(texts, n_layers, max_len, batch_size, progress):
+    tok, model, _ = load_lm(n_layers)
+    tok.padding_side = "right"
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    enc = tok(list(texts), truncation=True, max_length=max_len)
+    ids = enc["input_ids"]
+    lengths = np.array([len(x) for x in ids])
+    d = model.config.hidden_size
+    last = np.zeros((len(texts), d), np.float32)
+    mean = np.zeros((len(texts), d), np.float32)
+    batches = _batches(lengths, batch_size)
+    for b in _progress(batches, len(batches), "smollm2 states", progress):
+        batch = tok.pad({"input_ids": [ids[i] for i in b]}, return_tensors="pt")
+        h = model.model(**batch).last_hidden_state
+        mask = batch["attention_mask"].unsqueeze(-1).float()
+        mean[b] = ((h * mask).sum(1) / mask.sum(1)).numpy()
+        last[b] = h[torch.arange(len(b)), torch.as_tensor(lengths[b] - 1)].numpy()
+    return {"last": last, "mean": mean}
+
+
+def lm_states(texts, n_layers: int | None = 12, max_len: int = 48, batch_size: int = 32,
+              progress: bool = True) -> np.ndarray:
+    """(n, 2 d) [last-token, mean] hidden states of SmolLM2 after ``n_layers`` layers."""
+    texts = list(texts)
+    params = {"lm": "smollm2-135m", "model": load_lm(n_layers)[2], "n_layers": n_layers,
+              "max_len": max_len}
+    out = cached("lm", params, texts, lambda t: _lm_encode(t, n_layers, max_len, batch_size, progress))
+    return np.concatenate([out["last"], out["mean"]], axis=1)

@@ -1,0 +1,116 @@
+"""Extra reference rows, marked as extra in every table (not part of the thesis's comparison).
+
+- ``knn``, ``kmeans``, ``svm``: the three ML selectors of vLLM's semantic router, on MiniLM query
+  embeddings. The selector picks the model whose training neighbours / cluster / class show it is
+  needed; with two models that is the quality-weighted (similarity-weighted) share of training
+  queries that needed the strong model.
+- ``logreg``: logistic regression on MiniLM embeddings, "strong needed" as the label (MISSION.md's
+  reference point, APGR ~0.56 MMLU / ~0.55 GSM8K).
+- ``length``: LLM Compass's first rule: longer prompt (tokens) -> strong model. No training; its
+  direction is not learnable from the pool, so it is never tuned.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .base import register
+from .routellm_baselines import TrainableRouter, val_auc
+
+
+class _SklearnRouter(TrainableRouter):
+    def fit(self, train, valid=None):
+        t0 = time.time()
+        self._fit(self.embed(train.prompt), np.asarray(train.strong_needed))
+        self.fit_seconds = time.time() - t0
+        if valid is not None:
+            self.history.append({"val_auc": val_auc(self.score(valid.prompt), valid.strong_needed)})
+        return self
+
+    def state(self):
+        return {k: v for k, v in self.__dict__.items() if k.startswith("m_")}
+
+    def set_state(self, st):
+        self.__dict__.update(st)
+
+
+@register("knn")
+class KNNRouter(_SklearnRouter):
+    defaults = {"k": 50, "encoder": "minilm", "max_len": 128}
+
+    def _fit(self, x, y):
+        self.m_x, self.m_y = x, y.astype(np.float32)
+
+    def score(self, prompts):
+        q, k, out = self.embed(prompts), self.hp["k"], []
+        for s in range(0, len(q), 1024):
+            sims = q[s:s + 1024] @ self.m_x.T
+            idx = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+            w = np.maximum(np.take_along_axis(sims, idx, 1), 0) + 1e-6
+            out.append((w * self.m_y[idx]).sum(1) / w.sum(1))
+        return np.concatenate(out)
+
+
+@register("kmeans")
+class KMeansRouter(_SklearnRouter):
+    defaults = {"n_clusters": 32, "encoder": "minilm", "max_len": 128}
+
+    def _fit(self, x, y):
+        from sklearn.cluster import KMeans
+        km = KMeans(self.hp["n_clusters"], n_init=4, random_state=self.hp["seed"]).fit(x)
+        counts = np.bincount(km.labels_, minlength=km.n_clusters)
+        pos = np.bincount(km.labels_, weights=y, minlength=km.n_clusters)
+        self.m_centers = km.cluster_centers_.astype(np.float32)
+        self.m_rate = (pos + y.mean()) / (counts + 1)  # one pseudo-count towards the base rate
+
+    def score(self, prompts):
+        d = ((self.embed(prompts)[:, None, :] - self.m_centers[None]) ** 2).sum(-1)
+        w = np.exp(-(d - d.min(1, keepdims=True)) / 0.05)  # soft assignment, quality-weighted
+        return (w * self.m_rate).sum(1) / w.sum(1)
+
+
+@register("svm")
+class SVMRouter(_SklearnRouter):
+    defaults = {"C": 1.0, "encoder": "minilm", "max_len": 128}
+
+    def _fit(self, x, y):
+        from sklearn.svm import SVC
+        self.m_svc = SVC(C=self.hp["C"], kernel="rbf", random_state=self.hp["seed"]).fit(x, y)
+
+    def score(self, prompts):  # logistic squashing of the margin: same order as Platt scaling
+        return 1.0 / (1.0 + np.exp(-self.m_svc.decision_function(self.embed(prompts))))
+
+
+@register("logreg")
+class LogRegRouter(_SklearnRouter):
+    defaults = {"C": 1.0, "encoder": "minilm", "max_len": 128}
+
+    def _fit(self, x, y):
+        from sklearn.linear_model import LogisticRegression
+        self.m_lr = LogisticRegression(C=self.hp["C"], max_iter=2000).fit(x, y)
+
+    def score(self, prompts):
+        return self.m_lr.predict_proba(self.embed(prompts))[:, 1]
+
+
+@register("length")
+class LengthRouter(TrainableRouter):
+    """Strong-win score = token count / (token count + 100): monotone in length, in [0, 1)."""
+    defaults = {"encoder": "minilm"}
+
+    def fit(self, train, valid=None):
+        self.fit_seconds = 0.0
+        return self
+
+    def score(self, prompts):
+        from ..features import load_encoder
+        tok = load_encoder(self.hp["encoder"])[0]
+        n = np.array([len(t) for t in tok(list(prompts), truncation=False)["input_ids"]], float)
+        return n / (n + 100.0)
+
+    def state(self):
+        return {}
+
+    def set_state(self, st):
+        pass

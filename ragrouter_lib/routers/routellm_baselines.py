@@ -1,0 +1,362 @@
+"""RouteLLM's four routers, re-trained on the offline pool (``offline`` profile).
+
+Thesis step: the baselines of Tables 1-2. Each follows RouteLLM's algorithm; what this world
+forces is listed per router (README, "Deviations"):
+
+- ``sw_ranking``: per-query Bradley-Terry over model tiers, every training battle weighted by the
+  similarity of its prompt to the query (RouteLLM: ``10 * 10 ** (sim / max_sim)``; the base is tuned
+  here). Embeddings: MiniLM instead of OpenAI's text-embedding-3-small.
+- ``mf``: RouteLLM's ``MFModel`` (normalised model embeddings x projected prompt embedding, a
+  linear classifier, win probability = sigmoid of the logit difference), trained on the battles
+  with Adam; MiniLM prompt embeddings instead of OpenAI's.
+- ``bert``: a 3-class encoder classifier (strong wins / tie / weak wins; strong-win = P(class 0)).
+  BERT-base full fine-tuning does not fit this CPU budget: MiniLM-L6's top layer, mean pooling and
+  the classifier are fine-tuned, the five frozen layers below run once (cached token states).
+- ``causal_llm``: RouteLLM fine-tunes Llama-3-8B to emit the 1-5 score; here SmolLM2-135M's hidden
+  state after its first 16 layers (prompt capped at 48 tokens, computed once) feeds a trained 5-class
+  head; strong-win = 1 - P(score >= 4).
+"""
+from __future__ import annotations
+
+import copy
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from .. import features, labels
+from .base import Router, register
+
+
+def val_auc(scores, strong_needed) -> float:
+    """Validation criterion shared by all routers: ROC-AUC of strong-win scores vs the label."""
+    from sklearn.metrics import roc_auc_score
+    return float(roc_auc_score(np.asarray(strong_needed), np.asarray(scores)))
+
+
+class TrainableRouter(Router):
+    """Common pieces: hyper-parameters in ``self.hp``, a training ``history``, torch save/load."""
+
+    defaults: dict = {}
+
+    def __init__(self, **hp):
+        unknown = set(hp) - set(self.defaults) - {"seed"}
+        if unknown:
+            raise TypeError(f"{self.name}: unknown hyper-parameter(s) {sorted(unknown)}")
+        self.hp = {**self.defaults, "seed": 0, **hp}
+        self.history: list[dict] = []
+        self.fit_seconds = None
+
+    def params(self):
+        return self.hp
+
+    def save(self, path):
+        path = super().save(path)
+        torch.save(self.state(), path / "state.pt")
+        (path / "history.json").write_text(json.dumps(self.history))
+        return path
+
+    @classmethod
+    def load(cls, path):
+        r = super().load(path)
+        r.set_state(torch.load(Path(path) / "state.pt", weights_only=False))
+        hist = Path(path) / "history.json"
+        r.history = json.loads(hist.read_text()) if hist.exists() else []
+        return r
+
+    def state(self) -> dict:
+        raise NotImplementedError
+
+    def set_state(self, state: dict) -> None:
+        raise NotImplementedError
+
+    def embed(self, prompts) -> np.ndarray:
+        return features.sentence_embeddings(list(prompts), self.hp.get("encoder", "minilm"),
+                                            max_len=self.hp.get("max_len", 128), progress=False)
+
+
+# ----------------------------------------------------------------------------- SW ranking
+@register("sw_ranking")
+class SWRankingRouter(TrainableRouter):
+    defaults = {"gamma": 10.0, "n_tiers": 3, "encoder": "minilm", "max_len": 128}
+
+    def fit(self, train, valid=None):
+        t0 = time.time()
+        battles = pd.concat([labels.panel_battles(train), labels.pair_battles(train)], ignore_index=True)
+        elo = labels.bradley_terry(battles)
+        tier = labels.tiers(elo, self.hp["n_tiers"])
+        T = self.hp["n_tiers"]
+        ta, tb = battles.model_a.map(tier).to_numpy(), battles.model_b.map(tier).to_numpy()
+        keep = ta != tb
+        rows = pd.Index(train.index).get_indexer(battles.row[keep])
+        win_a = battles.winner[keep].map({"a": 1.0, "b": 0.0, "tie": 0.5}).to_numpy()
+        C = np.zeros((len(train), T, T), np.float32)
+        np.add.at(C, (rows, ta[keep], tb[keep]), win_a)
+        np.add.at(C, (rows, tb[keep], ta[keep]), 1 - win_a)
+        self.counts = C.reshape(len(train), T * T)
+        self.emb = self.embed(train.prompt)
+        self.strong_tier, self.weak_tier = int(tier[labels.STRONG]), int(tier[labels.WEAK])
+        if self.strong_tier == self.weak_tier:
+            raise ValueError(f"strong and weak model share tier {self.strong_tier}: use more tiers")
+        self.elo, self.tier = elo, tier
+        self.fit_seconds = time.time() - t0
+        if valid is not None:
+            self.history.append({"val_auc": val_auc(self.score(valid.prompt), valid.strong_needed)})
+        return self
+
+    def score(self, prompts):
+        q = self.embed(prompts)
+        T, out = self.hp["n_tiers"], []
+        for s in range(0, len(q), 512):
+            sims = q[s:s + 512] @ self.emb.T
+            w = self.hp["gamma"] ** (sims / sims.max(1, keepdims=True))
+            pi = labels.bt_mm((w @ self.counts).reshape(-1, T, T), iters=60, prior=0.5)
+            out.append(pi[:, self.strong_tier] / (pi[:, self.strong_tier] + pi[:, self.weak_tier]))
+        return np.concatenate(out)
+
+    def state(self):
+        return {"counts": self.counts, "emb": self.emb, "strong_tier": self.strong_tier,
+                "weak_tier": self.weak_tier, "elo": self.elo.to_dict(), "tier": self.tier.to_dict()}
+
+    def set_state(self, st):
+        self.counts, self.emb = st["counts"], st["emb"]
+        self.strong_tier, self.weak_tier = st["strong_tier"], st["weak_tier"]
+        self.elo, self.tier = pd.Series(st["elo"]), pd.Series(st["tier"])
+
+
+# ----------------------------------------------------------------------------- matrix factorisation
+class MFModel(nn.Module):
+    """RouteLLM's MFModel architecture (routellm/routers/matrix_factorization/model.py)."""
+
+    def __init__(self, dim, num_models, text_dim):
+        super().__init__()
+        self.P = nn.Embedding(num_models, dim)
+        self.text_proj = nn.Linear(text_dim, dim, bias=False)
+        self.classifier = nn.Linear(dim, 1, bias=False)
+
+    def forward(self, model_id, prompt_embed):
+        m = nn.functional.normalize(self.P(model_id), p=2, dim=-1)
+        return self.classifier(m * self.text_proj(prompt_embed)).squeeze(-1)
+
+    def win_logit(self, a, b, prompt_embed):
+        return self.forward(a, prompt_embed) - self.forward(b, prompt_embed)
+
+
+def _set_seed(seed):
+    torch.manual_seed(seed)
+    return np.random.default_rng(seed)
+
+
+@register("mf")
+class MFRouter(TrainableRouter):
+    defaults = {"dim": 128, "lr": 3e-3, "weight_decay": 1e-5, "epochs": 30, "pair_weight": 5.0,
+                "batch_size": 2048, "encoder": "minilm", "max_len": 128}
+
+    def fit(self, train, valid=None):
+        t0 = time.time()
+        rng = _set_seed(self.hp["seed"])
+        b = pd.concat([labels.panel_battles(train).assign(w=1.0),
+                       labels.pair_battles(train).assign(w=self.hp["pair_weight"])], ignore_index=True)
+        b = b[b.winner != "tie"]  # RouteLLM's MF trains on decisive battles
+        self.models = sorted(set(b.model_a) | set(b.model_b))
+        mid = {m: i for i, m in enumerate(self.models)}
+        emb = torch.from_numpy(self.embed(train.prompt))
+        rows = torch.as_tensor(pd.Index(train.index).get_indexer(b.row))
+        A = torch.as_tensor(b.model_a.map(mid).to_numpy())
+        B = torch.as_tensor(b.model_b.map(mid).to_numpy())
+        y = torch.as_tensor((b.winner == "a").to_numpy(np.float32))
+        w = torch.as_tensor(b.w.to_numpy(np.float32))
+        self.net = MFModel(self.hp["dim"], len(self.models), emb.shape[1])
+        opt = torch.optim.Adam(self.net.parameters(), lr=self.hp["lr"], weight_decay=self.hp["weight_decay"])
+        best, best_state = -1.0, None
+        for epoch in range(self.hp["epochs"]):
+            perm = torch.as_tensor(rng.permutation(len(y)))
+            total = 0.0
+            self.net.train()
+            for s in range(0, len(perm), self.hp["batch_size"]):
+                i = perm[s:s + self.hp["batch_size"]]
+                logit = self.net.win_logit(A[i], B[i], emb[rows[i]])
+                loss = (nn.functional.binary_cross_entropy_with_logits(logit, y[i], reduction="none") * w[i]).mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += float(loss) * len(i)
+            rec = {"epoch": epoch + 1, "train_loss": total / len(y)}
+            if valid is not None:
+                rec["val_auc"] = val_auc(self.score(valid.prompt), valid.strong_needed)
+                if rec["val_auc"] > best:
+                    best, best_state = rec["val_auc"], copy.deepcopy(self.net.state_dict())
+            self.history.append(rec)
+        if best_state is not None:  # early stopping on the validation split
+            self.net.load_state_dict(best_state)
+        self.fit_seconds = time.time() - t0
+        return self
+
+    @torch.no_grad()
+    def score(self, prompts):
+        self.net.eval()
+        e = torch.from_numpy(self.embed(prompts))
+        s, w = self.models.index(labels.STRONG), self.models.index(labels.WEAK)
+        n = len(e)
+        return torch.sigmoid(self.net.win_logit(torch.full((n,), s), torch.full((n,), w), e)).numpy()
+
+    def state(self):
+        return {"net": self.net.state_dict(), "models": self.models}
+
+    def set_state(self, st):
+        self.models = st["models"]
+        sd = st["net"]
+        self.net = MFModel(sd["P.weight"].shape[1], len(self.models), sd["text_proj.weight"].shape[1])
+        self.net.load_state_dict(sd)
+
+
+# ----------------------------------------------------------------------------- classifiers with a head
+def _three_class(score):
+    """RouteLLM's BERT labels: 0 strong wins (score <= 3), 1 tie (4), 2 weak wins (5)."""
+    return np.select([np.asarray(score) <= 3, np.asarray(score) == 4], [0, 1], default=2)
+
+
+class HeadTrainer:
+    """Mini-batch Adam training with a per-epoch validation AUC and best-epoch restore."""
+
+    @staticmethod
+    def run(router, module, batches_fn, n, targets, valid, epochs, lr, weight_decay, batch_size, seed):
+        """``lr``: a float, or Adam parameter groups [{"params": ..., "lr": ...}, ...]."""
+        rng = _set_seed(seed)
+        groups = lr if isinstance(lr, list) else [{"params": module.parameters(), "lr": lr}]
+        opt = torch.optim.Adam(groups, weight_decay=weight_decay)
+        y = torch.as_tensor(targets)
+        best, best_state = -1.0, None
+        for epoch in range(epochs):
+            module.train()
+            perm, total = rng.permutation(n), 0.0
+            for s in range(0, n, batch_size):
+                idx = perm[s:s + batch_size]
+                loss = nn.functional.cross_entropy(batches_fn(idx), y[idx])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += float(loss) * len(idx)
+            rec = {"epoch": epoch + 1, "train_loss": total / n}
+            if valid is not None:
+                rec["val_auc"] = val_auc(router.score(valid.prompt), valid.strong_needed)
+                if rec["val_auc"] > best:
+                    best, best_state = rec["val_auc"], copy.deepcopy(module.state_dict())
+            router.history.append(rec)
+        if best_state is not None:
+            module.load_state_dict(best_state)
+
+
+class TopLayerClassifier(nn.Module):
+    def __init__(self, layer: nn.Module, d: int, n_classes: int = 3, dropout: float = 0.1):
+        super().__init__()
+        self.layer = layer
+        self.drop = nn.Dropout(dropout)
+        self.head = nn.Linear(d, n_classes)
+
+    def forward(self, x, mask):
+        ext = (1.0 - mask[:, None, None, :]) * torch.finfo(x.dtype).min
+        h = self.layer(x, attention_mask=ext)
+        h = h[0] if isinstance(h, tuple) else h
+        m = mask.unsqueeze(-1)
+        return self.head(self.drop((h * m).sum(1) / m.sum(1)))
+
+
+@register("bert")
+class BertRouter(TrainableRouter):
+    defaults = {"encoder": "minilm", "layer": 5, "max_len": 128, "lr": 5e-5, "head_lr_mult": 20.0,
+                "epochs": 4, "batch_size": 32, "weight_decay": 0.01}
+
+    def _states(self, prompts):
+        return features.token_states(list(prompts), self.hp["encoder"], layer=self.hp["layer"],
+                                     max_len=self.hp["max_len"], progress=False)
+
+    def _build(self):
+        _, enc, _ = features.load_encoder(self.hp["encoder"])
+        if self.hp["layer"] != enc.config.num_hidden_layers - 1:
+            raise ValueError("only the top layer is fine-tuned: layer must be the last one")
+        _set_seed(self.hp["seed"])
+        self.net = TopLayerClassifier(copy.deepcopy(enc.encoder.layer[self.hp["layer"]]),
+                                      enc.config.hidden_size)
+
+    def fit(self, train, valid=None):
+        t0 = time.time()
+        self._build()
+        packed = self._states(train.prompt)
+        hp = self.hp
+        groups = [{"params": self.net.layer.parameters(), "lr": hp["lr"]},  # the new head learns
+                  {"params": self.net.head.parameters(), "lr": hp["lr"] * hp["head_lr_mult"]}]  # faster
+
+        def batch_logits(idx):
+            x, m = features.unpack(packed, idx)
+            return self.net(x, m)
+        HeadTrainer.run(self, self.net, batch_logits, len(train), _three_class(train.score), valid,
+                        hp["epochs"], groups, hp["weight_decay"], hp["batch_size"], hp["seed"])
+        self.fit_seconds = time.time() - t0
+        return self
+
+    @torch.no_grad()
+    def score(self, prompts):
+        self.net.eval()
+        packed = self._states(prompts)
+        n = len(packed["offsets"]) - 1
+        lengths = np.diff(packed["offsets"])
+        out = np.zeros(n, np.float32)
+        for b in features._batches(lengths, 256):
+            x, m = features.unpack(packed, b)
+            out[b] = torch.softmax(self.net(x, m), -1)[:, 0].numpy()
+        return out
+
+    def state(self):
+        return {"net": self.net.state_dict()}
+
+    def set_state(self, st):
+        self._build()
+        self.net.load_state_dict(st["net"])
+
+
+@register("causal_llm")
+class CausalLLMRouter(TrainableRouter):
+    defaults = {"n_layers": 16, "max_len": 48, "hidden": 256, "lr": 1e-3, "epochs": 40,
+                "batch_size": 128, "weight_decay": 1e-4, "dropout": 0.2}
+
+    def _x(self, prompts):
+        x = features.lm_states(list(prompts), self.hp["n_layers"], self.hp["max_len"], progress=False)
+        return torch.from_numpy((x - self.mu) / self.sd)
+
+    def _build(self, d):
+        h = self.hp["hidden"]
+        self.net = (nn.Sequential(nn.Dropout(self.hp["dropout"]), nn.Linear(d, 5)) if h == 0 else
+                    nn.Sequential(nn.Dropout(self.hp["dropout"]), nn.Linear(d, h), nn.GELU(),
+                                  nn.Dropout(self.hp["dropout"]), nn.Linear(h, 5)))
+
+    def fit(self, train, valid=None):
+        t0 = time.time()
+        raw = features.lm_states(list(train.prompt), self.hp["n_layers"], self.hp["max_len"], progress=False)
+        self.mu, self.sd = raw.mean(0), raw.std(0) + 1e-6
+        x = torch.from_numpy((raw - self.mu) / self.sd)
+        _set_seed(self.hp["seed"])
+        self._build(x.shape[1])
+        HeadTrainer.run(self, self.net, lambda idx: self.net(x[idx]), len(train),
+                        np.asarray(train.score) - 1, valid, self.hp["epochs"], self.hp["lr"],
+                        self.hp["weight_decay"], self.hp["batch_size"], self.hp["seed"])
+        self.fit_seconds = time.time() - t0
+        return self
+
+    @torch.no_grad()
+    def score(self, prompts):
+        self.net.eval()
+        p = torch.softmax(self.net(self._x(prompts)), -1).numpy()
+        return 1.0 - p[:, 3:].sum(1)  # 1 - P(score >= 4)
+
+    def state(self):
+        return {"net": self.net.state_dict(), "mu": self.mu, "sd": self.sd}
+
+    def set_state(self, st):
+        self.mu, self.sd = st["mu"], st["sd"]
+        self._build(len(self.mu))
+        self.net.load_state_dict(st["net"])
