@@ -178,7 +178,7 @@ def sentence_embeddings(texts, name: str = "minilm", max_len: int = 128, batch_s
     texts = list(texts)
     params = {"encoder": name, "model": load_encoder(name)[2], "max_len": max_len, "layer": None}
     return cached("sentence", params, texts,
-                  lambda t: _encode(t, name, max_len, batch_size, None, progress))["pooled"]
+                  lambda t: _encode(t, name, max_len, batch_size, None, progress), verbose=progress)["pooled"]
 
 
 def token_states(texts, name: str = "minilm", layer: int = 5, max_len: int = 128,
@@ -191,7 +191,7 @@ def token_states(texts, name: str = "minilm", layer: int = 5, max_len: int = 128
         out = _encode(t, name, max_len, batch_size, layer, progress)
         store(_store_dir("sentence", {**params, "layer": None}), text_keys(t), {"pooled": out.pop("pooled")})
         return out
-    return cached("tokens", params, texts, compute)
+    return cached("tokens", params, texts, compute, verbose=progress)
 
 
 def unpack(packed: dict, idx) -> tuple[torch.Tensor, torch.Tensor]:
@@ -248,5 +248,6 @@ def lm_states(texts, n_layers: int | None = 12, max_len: int = 48, batch_size: i
     texts = list(texts)
     params = {"lm": "smollm2-135m", "model": load_lm(n_layers)[2], "n_layers": n_layers,
               "max_len": max_len}
-    out = cached("lm", params, texts, lambda t: _lm_encode(t, n_layers, max_len, batch_size, progress))
+    out = cached("lm", params, texts, lambda t: _lm_encode(t, n_layers, max_len, batch_size, progress),
+                 verbose=progress)
     return np.concatenate([out["last"], out["mean"]], axis=1)

@@ -15,6 +15,8 @@ START, END = "<!-- results:start -->", "<!-- results:end -->"
 RESULTS = ROOT / "outputs" / "results"
 SECTIONS = [  # (file, title)
     ("01_random_oracle.csv", "Notebook 01 - RouteLLM's protocol: Random and Oracle routers"),
+    ("03_baselines_mmlu.csv", "Notebook 03 - RouteLLM baselines trained offline, MMLU (extra rows marked)"),
+    ("03_baselines_gsm8k.csv", "Notebook 03 - RouteLLM baselines trained offline, GSM8K (extra rows marked)"),
 ]
 
 
@@ -23,6 +25,8 @@ def _fmt(df: pd.DataFrame) -> str:
     for m in ("cpt50", "cpt80"):
         df[m] = [f"{v:.2f} ± {s:.2f}" for v, s in zip(df[m], df[f"{m}_sd"])]
     df["apgr"] = [f"{v:.3f} ± {s:.3f}" for v, s in zip(df["apgr"], df["apgr_sd"])]
+    if "extra" in df:
+        df["model"] = [f"{m} (extra)" if e else m for m, e in zip(df["model"], df["extra"])]
     cols = [c for c in ("benchmark", "model", "cpt50", "cpt80", "apgr", "n_seeds") if c in df]
     df = df[cols].rename(columns={"cpt50": "CPT(50%)", "cpt80": "CPT(80%)", "apgr": "APGR"})
     head = "| " + " | ".join(df.columns) + " |\n|" + "---|" * len(df.columns) + "\n"

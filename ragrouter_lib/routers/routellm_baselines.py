@@ -184,7 +184,7 @@ class MFRouter(TrainableRouter):
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-                total += float(loss) * len(i)
+                total += loss.item() * len(i)
             rec = {"epoch": epoch + 1, "train_loss": total / len(y)}
             if valid is not None:
                 rec["val_auc"] = val_auc(self.score(valid.prompt), valid.strong_needed)
@@ -240,7 +240,7 @@ class HeadTrainer:
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-                total += float(loss) * len(idx)
+                total += loss.item() * len(idx)
             rec = {"epoch": epoch + 1, "train_loss": total / n}
             if valid is not None:
                 rec["val_auc"] = val_auc(router.score(valid.prompt), valid.strong_needed)
@@ -269,7 +269,7 @@ class TopLayerClassifier(nn.Module):
 @register("bert")
 class BertRouter(TrainableRouter):
     defaults = {"encoder": "minilm", "layer": 5, "max_len": 128, "lr": 5e-5, "head_lr_mult": 20.0,
-                "epochs": 4, "batch_size": 32, "weight_decay": 0.01}
+                "epochs": 2, "batch_size": 32, "weight_decay": 0.01}
 
     def _states(self, prompts):
         return features.token_states(list(prompts), self.hp["encoder"], layer=self.hp["layer"],
