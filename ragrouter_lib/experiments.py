@@ -364,3 +364,31 @@ def verdicts(table: pd.DataFrame, reference: str = "Random") -> list[str]:
                      f"CPT(50%)+CPT(80%) {r.cpt50 + r.cpt80:.1f} vs {ref.cpt50 + ref.cpt80:.1f} -> "
                      f"{'better' if better else 'NOT better'} than {reference}")
     return lines
+
+
+def feature_cost(texts, n: int = 128, seed: int = 0) -> pd.DataFrame:
+    """Cold cost of each shared feature pass on ``n`` prompts (cache bypassed): prompts per second.
+
+    Scoring a brand-new prompt costs its feature pass plus the router's own (cached-feature) score.
+    """
+    import time as _time
+
+    from . import features
+    from .routers.routellm_baselines import BertRouter, CausalLLMRouter
+    sample = list(pd.Series(list(texts)).sample(n=min(n, len(texts)), random_state=seed))
+    b, c = BertRouter.defaults, CausalLLMRouter.defaults
+    passes = {
+        "MiniLM sentence + layer-5 tokens (sw_ranking, mf, bert, extras)":
+            lambda t: features._encode(t, b["encoder"], b["max_len"], 64, b["layer"], False),
+        f"SmolLM2 {c['n_layers']} layers, {c['max_len']} tokens (causal_llm)":
+            lambda t: features._lm_encode(t, c["n_layers"], c["max_len"], 32, False),
+    }
+    rows = []
+    for name, fn in passes.items():
+        fn(sample[:4])  # weights loaded outside the timing
+        t0 = _time.time()
+        fn(sample)
+        dt = _time.time() - t0
+        rows.append({"pass": name, "prompts": len(sample), "seconds": round(dt, 2),
+                     "prompts_per_s": round(len(sample) / dt, 1)})
+    return pd.DataFrame(rows)

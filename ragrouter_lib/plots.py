@@ -66,3 +66,17 @@ def counts(series_by_name: dict, title: str = "", xlabel: str = ""):
         ax.set_xlabel(xlabel)
     fig.suptitle(title)
     return fig
+
+
+def perplexity_by_level(ppl, levels, title: str = ""):
+    """Histogram of log-perplexity, coloured by difficulty level (quartile)."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    lp = np.log10(np.asarray(ppl, float))
+    bins = np.linspace(lp.min(), lp.max(), 50)
+    for lvl in sorted(set(np.asarray(levels).tolist())):
+        ax.hist(lp[np.asarray(levels) == lvl], bins=bins, alpha=0.7, label=f"level {lvl}")
+    ax.set_xlabel("log10 perplexity (SmolLM2-135M)")
+    ax.set_ylabel("queries")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    return fig

@@ -134,6 +134,8 @@ and the token-length rule (no training).""",
         'hist = rr.experiments.histories(res.fitted)\nrr.plots.save(rr.plots.training_curves(hist, "validation AUC / training loss"), cfg.path("figures", "03_training_curves.png"))',
         "md:### Cost on this CPU\nTraining wall time (mean over seeds, cached runs show their original time) and scoring throughput with the shared features already computed.",
         "rr.experiments.cost_table(res.runs)",
+        "md:A new prompt also pays its feature pass; measured cold (cache bypassed) on 128 MMLU prompts:",
+        'rr.experiments.feature_cost(evals["mmlu"].prompt)',
         "md:## Interim tables: CPT(50%), CPT(80%), APGR (mean ± sd over seeds)\nThesis rows first; `extra=True` rows are not part of the thesis's comparison.",
         'names, extra = rr.routers.THESIS_NAMES, rr.routers.EXTRA_NAMES\ntables = {b: rr.experiments.baseline_tables(res.runs, b, names, extra) for b in evals}\ntables["mmlu"].round(3)',
         'tables["gsm8k"].round(3)',
@@ -150,6 +152,56 @@ rr.plots.save(fig, cfg.path("figures", "03_baseline_curves.png"))""",
         "md:## Reading the log\nPrinted from the numbers above, not typed: each router against Random, and against the logistic-regression reference on the same embeddings (MISSION.md: APGR ≈ 0.56 MMLU / 0.55 GSM8K; a trained router clearly below it is under-trained).",
         'for b, t in tables.items():\n    print(b.upper(), *rr.experiments.verdicts(t, "Random"), sep="\\n  ")\n    print(" ", *rr.experiments.verdicts(t, "LogReg on MiniLM (reference)"), sep="\\n  ")',
         'rr.experiments.save_tables(cfg, **{"03_baselines_mmlu": tables["mmlu"], "03_baselines_gsm8k": tables["gsm8k"],\n                                    "03_per_seed": res.runs, "03_tuning": res.tuning, "03_training_curves": hist})',
+    ],
+    "04_data_pipeline.ipynb": [
+        """md:# 04 · RAGRouter's data pipeline: label alignment, multi-source augmentation, dynamic sampling
+
+The training data RAGRouter (notebook 05) and its ablations (Tables 3 and 4) are built from. Every step can
+be switched off by a parameter (`augment`, `sample`); the ablation notebooks rebuild the data without it,
+everything else equal. Validation rows (for model selection) are never augmented or sampled.
+
+**Deviations from the thesis** (see README): labels come from recorded correctness, not an LLM judge
+(notebook 02); augmented rows inherit their source's label (no judge to re-label them); the parser is spaCy
+`en_core_web_sm` (Stanza models are not obtainable); the knowledge graph is WordNet 3.0 (Debian) instead of
+ConceptNet; perplexity comes from SmolLM2-135M instead of GPT-2-large; the pool is 6,754 rows instead of ~175k.""",
+        PARAMS + "\naugment = True  # multi-source data augmentation (Table 3)\nsample = True  # perplexity-based dynamic sampling + label rebalancing (Table 4)\nfactor = 0.3  # new rows per training row, thesis about 0.29\nsize_frac = 0.5  # share of augmented rows added to the sampled size",
+        SETUP,
+        "pool = rr.experiments.load_pool(cfg)\nevals = rr.experiments.load_evals(cfg)",
+        """md:## 1 · Label alignment
+Every row carries a 1–5 score of the weak model's answer quality (1–3: route to the strong model, 4–5: the
+weak model is good enough) and the binary routing label. The thesis aligned preference data with a
+DeepSeek-671B judge; no judge LLM runs offline, so scores come from recorded correctness (notebook 02's
+table). Preference rows (Chatbot Arena form), when a user supplies them, are mapped from the winner as below;
+`gpt4_dataset` rows keep their `mixtral_score`.""",
+        "rr.labels.arena_mapping_table()",
+        'import pandas as pd\npd.crosstab(pool.panel, pool.score, margins=True)',
+        "md:## 2–3 · Augmentation and sampling for this seed\nOne call builds the training set; the cost of each step (seconds, rows per second) is in the table below it.",
+        "td = rr.training_data.prepare(pool, cfg.seed, cfg.path(\"cache\", \"data\"), augment, sample, factor, size_frac)\ntd.cost",
+        "rr.training_data.stage_sizes(td)",
+        """md:### Augmentation sources
+Quality sources: natural-language questions (no code: MBPP, HumanEval and JavaScript rows are skipped),
+40–1,500 characters, mostly letters, with a confident label (the pair's own answers on RouterBench rows;
+≥ 6 of 7 panel models agreeing on RouterDC rows). Share of each source's training rows that qualify:""",
+        'rr.augmentation.source_quality(td.original).groupby(td.original.source).agg(["mean", "sum"]).round(2)',
+        "md:### Accepted variants, two per kind\nSyntactic: a prepositional/adverbial phrase or clause moved to the front or back, coordinated noun phrases swapped. Semantic (WordNet): synonym substitution, hypernym gloss (\"X (a kind of Y)\"). Word senses are picked by a restricted Lesk overlap, which still errs at times: the examples are shown unfiltered.",
+        'pd.set_option("display.max_colwidth", 200)\nrr.training_data.examples(td) if augment else "augmentation switched off"',
+        'td.augmented.groupby(["method", "op"]).size().rename("rows").to_frame() if augment else None',
+        "md:### Rejected variants\nThe check re-parses each variant and rejects it when it is identical to its source, has broken punctuation, lost its capital, changed its sentence count, root verb, content words (syntactic) or numbers, or touched the template around the question.",
+        '(td.rejected.reason.value_counts().to_frame(), td.rejected.groupby("reason").head(1)[["op", "reason", "variant"]]) if len(td.rejected) else "none"',
+        "md:### Leakage check, augmented rows included\nAugmented rows are derived from training rows only; the same check as notebook 02 runs on original + augmented rows.",
+        "rr.experiments.check_leakage(td.both, evals).round(3)",
+        """md:### Perplexity and difficulty levels
+Perplexity of every training query (original + augmented) under SmolLM2-135M, first 48 tokens; quartiles give
+difficulty levels 0 (easiest) to 3; sampling weight = level weight (1, 1.25, 1.5, 2) × (source share)^-½.""",
+        'rr.plots.save(rr.plots.perplexity_by_level(td.ppl, td.levels, "perplexity by difficulty level"), cfg.path("figures", "04_perplexity_levels.png")) if sample else None',
+        'td.both.assign(ppl=td.ppl, level=td.levels).groupby("level").agg(rows=("ppl", "size"), median_ppl=("ppl", "median"), strong_needed=("strong_needed", "mean")).round(3) if sample else None',
+        "md:### Label balance and source mix, before and after sampling\nThe sampled set must be larger than the original and smaller than original + augmented, with balanced routing labels.",
+        'pd.DataFrame({"before (original + augmented)": td.both.strong_needed.value_counts(), "after sampling": td.train.strong_needed.value_counts()})',
+        'pd.DataFrame({"original": td.original.source.value_counts(), "after": td.train.source.value_counts()}).fillna(0).astype(int)',
+        'print(f"original {len(td.original)} < sampled {len(td.train)} < original + augmented {len(td.both)}:", len(td.original) < len(td.train) < len(td.both))',
+        "md:### Each switch removes exactly its step\nTraining-set size and label balance for the four combinations (the ablation notebooks use these).",
+        'grid = rr.training_data.switch_grid(pool, cfg.seed, cfg.path("cache", "data"), factor=factor, size_frac=size_frac)\ngrid',
+        'rr.experiments.save_tables(cfg, **{"04_stage_sizes": rr.training_data.stage_sizes(td), "04_step_cost": td.cost, "04_switch_grid": grid,\n                                    "04_rejected": td.rejected, "04_examples": rr.training_data.examples(td, 5)})',
     ],
 }
 

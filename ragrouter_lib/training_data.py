@@ -1,0 +1,108 @@
+"""RAGRouter's training data: split -> augmentation -> perplexity-based sampling (switchable).
+
+Thesis step: the data half of RAGRouter and of the ablations of Tables 3 (augmentation) and 4
+(sampling). ``prepare`` rebuilds the training set with any step switched off, everything else
+equal: the pool split, the seeds and the validation rows never change, and validation rows are
+never augmented or sampled (so validation numbers stay comparable across the ablations).
+
+Augmented rows are cached in ``<cache>/augment-<hash>.pkl``; the hash covers the training rows,
+the parameters and the source code of ``augmentation.py``. Perplexities are cached per text
+(``features.cached``).
+"""
+from __future__ import annotations
+
+import inspect
+import time
+from types import SimpleNamespace
+
+import pandas as pd
+
+from . import augmentation, labels, sampling
+from .config import content_hash
+from .features import texts_digest
+
+DEFAULTS = dict(augment=True, sample=True, factor=0.3, size_frac=0.5, ppl_max_len=48)
+
+
+def _augment_cached(train, factor, seed, cache_dir, log):
+    key = content_hash({"train": texts_digest(train.pool_id + "\x01" + train.prompt), "factor": factor,
+                        "seed": seed, "src": content_hash(inspect.getsource(augmentation))}, 16)
+    path = cache_dir / f"augment-{key}.pkl"
+    if path.exists():
+        aug, rej, secs = pd.read_pickle(path)
+        log(f"augmentation: {len(aug)} rows from cache {path.name} (computed in {secs:.0f}s)")
+        return aug, rej, secs, True
+    t0 = time.time()
+    aug, rej = augmentation.augment_pool(train, factor=factor, seed=seed)
+    secs = time.time() - t0
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    pd.to_pickle((aug, rej, secs), path)
+    return aug, rej, secs, False
+
+
+def prepare(pool: pd.DataFrame, seed: int, cache_dir, augment: bool = True, sample: bool = True,
+            factor: float = 0.3, size_frac: float = 0.5, ppl_max_len: int = 48, log=print):
+    """The training set for one seed. Returns a namespace with train (final), valid, original,
+    augmented, rejected, ppl (of original + augmented rows), levels and a cost table."""
+    part = labels.split(pool, seed=seed)
+    original, valid = pool[part == "train"], pool[part == "valid"]
+    cost = []
+    aug = pd.DataFrame(columns=["pool_id", "prompt", "source", "panel", "score", "strong_needed",
+                                "source_id", "method", "op"])
+    rej = pd.DataFrame()
+    if augment:
+        aug, rej, secs, hit = _augment_cached(original, factor, seed, cache_dir, log)
+        n_src = int(augmentation.source_quality(original).sum())
+        cost.append({"step": "augmentation", "rows_in": len(original), "rows_out": len(aug),
+                     "seconds": round(secs, 1), "rows_per_s": round(len(aug) / max(secs, 1e-9), 1),
+                     "cached": hit, "note": f"{n_src} quality sources"})
+    both = pd.concat([original, aug], ignore_index=True)
+    ppl = levels = None
+    final = both
+    if sample:
+        t0 = time.time()
+        ppl = sampling.perplexities(both.prompt, max_len=ppl_max_len)
+        secs = time.time() - t0
+        cost.append({"step": "perplexity", "rows_in": len(both), "rows_out": len(both),
+                     "seconds": round(secs, 1), "rows_per_s": round(len(both) / max(secs, 1e-9), 1),
+                     "cached": None, "note": f"SmolLM2-135M, {ppl_max_len} tokens"})
+        levels = sampling.difficulty_levels(ppl)
+        t0 = time.time()
+        final = sampling.dynamic_sample(original, aug, ppl, size_frac=size_frac, seed=seed)
+        cost.append({"step": "sampling", "rows_in": len(both), "rows_out": len(final),
+                     "seconds": round(time.time() - t0, 2), "rows_per_s": None, "cached": None,
+                     "note": "balanced labels"})
+    return SimpleNamespace(train=final.reset_index(drop=True), valid=valid, original=original,
+                           augmented=aug, rejected=rej, both=both, ppl=ppl, levels=levels,
+                           cost=pd.DataFrame(cost), switches={"augment": augment, "sample": sample})
+
+
+def stage_sizes(td) -> pd.DataFrame:
+    """Rows and share needing the strong model at each stage."""
+    stages = {"original (train split)": td.original, "augmented rows": td.augmented,
+              "original + augmented": td.both, "final training set": td.train, "validation": td.valid}
+    return pd.DataFrame([{"stage": k, "rows": len(v),
+                          "strong_needed": round(float(v.strong_needed.mean()), 3) if len(v) else None}
+                         for k, v in stages.items()])
+
+
+def examples(td, n: int = 2) -> pd.DataFrame:
+    """n accepted examples per augmentation op, source beside variant."""
+    if not len(td.augmented):
+        return pd.DataFrame()
+    src = td.original.set_index("pool_id").prompt
+    ex = td.augmented.groupby("op").head(n)
+    return pd.DataFrame({"op": ex.op.values, "source": ex.source_id.map(src).str[:160].values,
+                         "variant": ex.prompt.str[:180].values})
+
+
+def switch_grid(pool, seed, cache_dir, **kw) -> pd.DataFrame:
+    """Training-set size and label balance for every on/off combination of the two steps."""
+    rows = []
+    for augment in (False, True):
+        for sample in (False, True):
+            td = prepare(pool, seed, cache_dir, augment=augment, sample=sample, log=lambda *_: None, **kw)
+            rows.append({"augment": augment, "sample": sample, "rows": len(td.train),
+                         "augmented_rows_in_train": int((td.train.panel == "augmented").sum()),
+                         "strong_needed": round(float(td.train.strong_needed.mean()), 3)})
+    return pd.DataFrame(rows)

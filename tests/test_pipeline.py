@@ -1,0 +1,117 @@
+"""RAGRouter's data pipeline: augmentation outputs, the leakage check on augmented rows, the
+sampler's bounds and balance, and the on/off switches."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from ragrouter_lib import augmentation as A
+from ragrouter_lib import experiments, labels, models, sampling, training_data
+from ragrouter_lib.config import setup
+
+SENTENCES = ["The boy read the book in the library.",
+             "In 1990, the company moved its headquarters to Texas.",
+             "Cats and dogs are common household pets.",
+             "A student measured the temperature of the water every hour during the experiment.",
+             "Question:Which part of a sunflower plant absorbs nutrients and water?\nAnswer:"]
+
+
+@pytest.fixture(scope="module")
+def nlp():
+    return A.spacy_nlp()
+
+
+def test_syntactic_variants_parse_and_differ(nlp):
+    found = 0
+    for s in SENTENCES:
+        for v in A.syntactic_variants(s, nlp):
+            assert v.ok, (v.text, v.reason)
+            assert v.text != s and v.method == "syntactic"
+            src, var = nlp(A.split_stem(s)[1]), nlp(A.split_stem(v.text)[1])
+            assert sorted(t.lower_ for t in src if t.is_alpha) == sorted(t.lower_ for t in var if t.is_alpha)
+            found += 1
+    assert found >= 4
+
+
+def test_semantic_variants_follow_wordnet(nlp):
+    wn = models.wordnet()
+    vs = {v.op: v for v in A.semantic_variants(SENTENCES[3], wn, nlp)}
+    assert vs and all(v.ok for v in vs.values())
+    if "hypernym" in vs:
+        assert "(a kind of " in vs["hypernym"].text
+    if "synonym" in vs:
+        changed = [(a.strip(".").lower(), b.strip(".").lower())
+                   for a, b in zip(SENTENCES[3].split(), vs["synonym"].text.split()) if a != b]
+        assert changed
+        for word, substitute in changed:  # each substitute is a WordNet synonym of the word
+            assert substitute in {lm.name().lower() for s in wn.synsets(word) for lm in s.lemmas()}
+
+
+def test_check_rejects_broken_outputs(nlp):
+    src = "The boy read the book in the library."
+    bad = {"The boy read , , the book in the library.": "broken punctuation",
+           "the boy read the book in the library.": "lost sentence capital",
+           "The boy read the book. In the library.": "sentence count changed",
+           src: "identical to source"}
+    for text, reason in bad.items():
+        v = A.check(src, A.Variant(text, "syntactic", "test"), nlp)
+        assert not v.ok and v.reason == reason
+    v = A.check("Sam has 3 apples and eats one.", A.Variant("Sam has 4 apples and eats one.", "semantic", "x"), nlp)
+    assert v.reason == "numbers changed"
+    v = A.check("Question:Why is the sky blue at noon?\nAnswer:",
+                A.Variant("Inquiry:Why is the sky blue at noon?\nAnswer:", "semantic", "x"), nlp)
+    assert not v.ok
+
+
+def test_augmented_planted_evaluation_prompt_is_caught():
+    cfg = setup("smoke", verbose=False)
+    evals = {b: ev.head(30) for b, ev in experiments.load_evals(cfg).items()}
+    pool = experiments.load_pool(cfg).head(40)
+    planted = pool.head(1).assign(pool_id="planted", prompt=evals["gsm8k"].prompt.iloc[5],
+                                  source="gsm8k-train", panel="routerbench")
+    aug, _ = A.augment_pool(planted, factor=1.0, progress=False)
+    assert len(aug) == 1 and aug.prompt.iloc[0] != planted.prompt.iloc[0]
+    with pytest.raises(labels.LeakageError):
+        experiments.check_leakage(pd.concat([pool, aug], ignore_index=True), evals)
+
+
+def _synthetic(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"prompt": [f"q{i}" for i in range(n)], "strong_needed": (rng.random(n) < 0.25).astype(int),
+                         "source": rng.choice(["a", "b", "rare"], n, p=[0.6, 0.35, 0.05])})
+
+
+def test_sampler_hits_bounds_and_balances_labels():
+    orig, aug = _synthetic(400, 0), _synthetic(150, 1)
+    ppl = np.random.default_rng(2).lognormal(3, 1, 550)
+    out = sampling.dynamic_sample(orig, aug, ppl, size_frac=0.5, seed=0)
+    assert len(orig) < len(out) < len(orig) + len(aug) and len(out) == 475
+    assert abs(out.strong_needed.mean() - 0.5) < 0.01
+    both = pd.concat([orig, aug], ignore_index=True)
+    # harder (higher-perplexity) and rarer rows are drawn more often than their share
+    lv = sampling.difficulty_levels(ppl)
+    w = sampling.weights(both, lv)
+    assert w[lv == 3].mean() > w[lv == 0].mean() and w[both.source == "rare"].mean() > w[both.source == "a"].mean()
+    with pytest.raises(ValueError, match="not within"):
+        sampling.dynamic_sample(orig, aug, ppl, size_frac=1.0)
+
+
+def test_difficulty_levels_are_quartiles():
+    lv = sampling.difficulty_levels(np.arange(100.0))
+    assert np.bincount(lv).tolist() == [25, 25, 25, 25] and lv[0] == 0 and lv[-1] == 3
+
+
+def test_switches_remove_exactly_their_step(tmp_path):
+    cfg = setup("smoke", verbose=False)
+    pool = experiments.load_pool(cfg).head(150)
+    full = training_data.prepare(pool, 0, tmp_path, augment=True, sample=True, log=lambda *_: None)
+    no_sample = training_data.prepare(pool, 0, tmp_path, augment=True, sample=False, log=lambda *_: None)
+    no_aug = training_data.prepare(pool, 0, tmp_path, augment=False, sample=True, log=lambda *_: None)
+    none = training_data.prepare(pool, 0, tmp_path, augment=False, sample=False, log=lambda *_: None)
+    assert none.train.pool_id.tolist() == none.original.pool_id.tolist()
+    assert no_sample.train.pool_id.tolist() == pd.concat([no_sample.original, no_sample.augmented]).pool_id.tolist()
+    assert no_aug.augmented.empty and set(no_aug.train.pool_id) <= set(no_aug.original.pool_id)
+    assert full.augmented.pool_id.tolist() == no_sample.augmented.pool_id.tolist()
+    assert len(full.original) < len(full.train) < len(full.both)
+    for td in (full, no_sample, no_aug, none):  # validation rows never change
+        assert td.valid.pool_id.tolist() == full.valid.pool_id.tolist()
+        assert not set(td.train.pool_id) & set(td.valid.pool_id)
