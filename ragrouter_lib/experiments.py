@@ -89,7 +89,7 @@ def aggregate(per_seed: pd.DataFrame, model: str) -> dict:
 
 def format_table(rows: list[dict]) -> pd.DataFrame:
     cols = ["model", "cpt50", "cpt80", "apgr", "cpt50_sd", "cpt80_sd", "apgr_sd", "n_seeds"]
-    df = pd.DataFrame(rows)
+    df = pd.DataFrame(rows, columns=None if rows else cols)
     extra = [c for c in df.columns if c not in cols]
     return df[cols + extra]
 
@@ -149,6 +149,7 @@ GRIDS = {
     "svm": [{"C": 0.3}, {"C": 1.0}, {"C": 3.0}],
     "logreg": [{"C": 0.1}, {"C": 0.3}, {"C": 1.0}, {"C": 3.0}],
     "length": [{}],
+    "ragrouter": [{"k": 10}, {"k": 20}],
 }
 
 
@@ -157,8 +158,11 @@ def _router_key(name, hp, seed, train, valid) -> str:
 
     from . import features, routers
     from .config import content_hash
+    import importlib
     cls = routers.ROUTERS[name]
     src = inspect.getsource(inspect.getmodule(cls)) + inspect.getsource(routers.base)
+    for mod in getattr(cls, "source_modules", ()):  # code the router's training depends on
+        src += inspect.getsource(importlib.import_module(f"ragrouter_lib.{mod}"))
     return content_hash({"name": name, "hp": hp, "seed": seed, "src": content_hash(src),
                          "feat_src": content_hash(inspect.getsource(features)),
                          "train": features.texts_digest(train.prompt + "\x01" + train.score.astype(str)),
@@ -193,13 +197,14 @@ def train_and_evaluate(name, pool, evals, seeds, cache_dir, grid=None, log=print
     Per seed: the pool is split by that seed (train / valid); the grid (at most four configs, the
     same budget for every router) is searched on ``seeds[0]`` only, by validation ROC-AUC; epochs
     are chosen per run by early stopping on that seed's validation split. Evaluation rows are only
-    scored, never used to choose anything. Returns (per-seed rows, {seed: router}, tuning rows).
+    scored, never used to choose anything. Returns (per-seed rows, {seed: router}, tuning rows,
+    {benchmark: first seed's scores}).
     """
     import time as _time
 
     from . import labels
     grid = grid or GRIDS[name]
-    rows, fitted, tuning = [], {}, []
+    rows, fitted, tuning, first_scores = [], {}, [], {}
     chosen = None
     for seed in seeds:
         part = labels.split(pool, seed=seed)
@@ -218,6 +223,8 @@ def train_and_evaluate(name, pool, evals, seeds, cache_dir, grid=None, log=print
             t0 = _time.time()
             scores = r.score(list(ev.prompt))
             dt = _time.time() - t0
+            if seed == seeds[0]:
+                first_scores[bench] = scores
             if name == "random":  # RouteLLM's Random: mean curve of 10 seeded runs
                 w, s = accuracies(ev)
                 m = metrics.summarize(metrics.random_curve(ev.weak_correct.values,
@@ -229,7 +236,7 @@ def train_and_evaluate(name, pool, evals, seeds, cache_dir, grid=None, log=print
                          "score_seconds": dt, "prompts_per_s": len(ev) / max(dt, 1e-9)})
         log(f"{name} seed {seed}: hp={chosen} val_auc={auc:.3f} " +
             " ".join(f"{x['benchmark']}: apgr={x['apgr']:.3f}" for x in rows[-len(evals):]))
-    return pd.DataFrame(rows), fitted, pd.DataFrame(tuning)
+    return pd.DataFrame(rows), fitted, pd.DataFrame(tuning), first_scores
 
 
 def table_from_runs(runs: pd.DataFrame, benchmark: str, names: dict) -> pd.DataFrame:
@@ -300,15 +307,14 @@ def run_baselines(pool, evals, cfg, names=None, log=print):
     cache_dir = cfg.path("cache", "routers")
     for name in names:
         grid = GRIDS[name][: cfg.grid_limit] if cfg.grid_limit else GRIDS[name]
-        r, f, t = train_and_evaluate(name, pool, evals, cfg.router_seeds, cache_dir, grid, log)
+        r, f, t, first = train_and_evaluate(name, pool, evals, cfg.router_seeds, cache_dir, grid, log)
         runs.append(r)
         tuning.append(t)
         fitted[name] = f
-        first = f[cfg.router_seeds[0]]
         for bench, ev in evals.items():
             curves[bench][name] = (metrics.random_curve(ev.weak_correct.values, ev.strong_correct.values,
                                                         10, cfg.router_seeds[0]) if name == "random"
-                                   else evaluate_scores(first.score(list(ev.prompt)), ev, cfg.router_seeds[0])[1])
+                                   else evaluate_scores(first[bench], ev, cfg.router_seeds[0])[1])
     return SimpleNamespace(runs=pd.concat(runs, ignore_index=True), tuning=pd.concat(tuning, ignore_index=True),
                            fitted=fitted, curves=curves)
 
@@ -333,7 +339,7 @@ def baseline_tables(runs: pd.DataFrame, benchmark: str, names: dict, extra: dict
     """Thesis rows first, then a rule, then the extra rows (column ``extra`` marks them)."""
     main = table_from_runs(runs, benchmark, names).assign(extra=False)
     ext = table_from_runs(runs, benchmark, extra).assign(extra=True)
-    return pd.concat([main, ext], ignore_index=True)
+    return pd.concat([t for t in (main, ext) if len(t)], ignore_index=True)
 
 
 def beside_published(table: pd.DataFrame, benchmark: str) -> pd.DataFrame:
@@ -392,3 +398,58 @@ def feature_cost(texts, n: int = 128, seed: int = 0) -> pd.DataFrame:
         rows.append({"pass": name, "prompts": len(sample), "seconds": round(dt, 2),
                      "prompts_per_s": round(len(sample) / dt, 1)})
     return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- RAGRouter (05)
+def precompute_ragrouter_inputs(pool, evals) -> pd.DataFrame:
+    """spaCy parses of the pool and both benchmarks, once (cached per text); prints the cost."""
+    from . import syntax
+    rows = []
+    for name, texts in [("pool", pool.prompt), *((k, ev.prompt) for k, ev in evals.items())]:
+        p = syntax.parses(list(texts))
+        rows.append({"set": name, "n": len(texts), "tokens": len(p["states"])})
+    return pd.DataFrame(rows)
+
+
+def encoder_cost(texts, n: int = 64, seed: int = 0) -> pd.DataFrame:
+    """Cold cost of MiniLM (384-d) vs MPNet (768-d) on the same prompts (H_sem candidates)."""
+    import time as _time
+
+    from . import features
+    sample = list(pd.Series(list(texts)).sample(n=min(n, len(texts)), random_state=seed))
+    rows = []
+    for name in ("minilm", "mpnet"):
+        features._encode(sample[:4], name, 128, 64, None, False)  # load outside the timing
+        t0 = _time.time()
+        features._encode(sample, name, 128, 64, None, False)
+        dt = _time.time() - t0
+        rows.append({"encoder": name, "dim": features.load_encoder(name)[1].config.hidden_size,
+                     "prompts_per_s": round(n / dt, 1),
+                     "minutes_for_all_15344_eval_prompts": round(15344 / (n / dt) / 60, 1)})
+    return pd.DataFrame(rows)
+
+
+def latency(router, prompts, batch: int = 256) -> pd.DataFrame:
+    """Per-query latency (p50, p95 over single queries) and batch throughput, cache bypassed."""
+    import time as _time
+    from unittest import mock
+
+    from . import features
+    prompts = list(prompts)
+    router.score(prompts[:2])  # warm up (imports, thread pools)
+    fresh = mock.patch.object(features, "cached", lambda kind, params, texts, compute, verbose=True:
+                              compute(list(texts)))  # every feature computed afresh, nothing stored
+    with fresh:
+        times = []
+        for p in prompts:
+            t0 = _time.perf_counter()
+            router.score([p])
+            times.append(_time.perf_counter() - t0)
+        t0 = _time.perf_counter()
+        router.score(prompts[:batch])
+        dt = _time.perf_counter() - t0
+    t = np.array(times) * 1000
+    return pd.DataFrame([{"router": router.name, "single_queries": len(t), "p50_ms": round(float(np.percentile(t, 50)), 1),
+                          "p95_ms": round(float(np.percentile(t, 95)), 1), "mean_ms": round(float(t.mean()), 1),
+                          "batch": min(batch, len(prompts)),
+                          "batch_prompts_per_s": round(min(batch, len(prompts)) / dt, 1)}])

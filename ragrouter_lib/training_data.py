@@ -40,12 +40,17 @@ def _augment_cached(train, factor, seed, cache_dir, log):
     return aug, rej, secs, False
 
 
-def prepare(pool: pd.DataFrame, seed: int, cache_dir, augment: bool = True, sample: bool = True,
-            factor: float = 0.3, size_frac: float = 0.5, ppl_max_len: int = 48, log=print):
-    """The training set for one seed. Returns a namespace with train (final), valid, original,
-    augmented, rejected, ppl (of original + augmented rows), levels and a cost table."""
+def prepare(pool: pd.DataFrame, seed: int, cache_dir, log=print, **kw):
+    """The training set for one seed: the pool split by ``labels.split``, then ``prepare_split``."""
     part = labels.split(pool, seed=seed)
-    original, valid = pool[part == "train"], pool[part == "valid"]
+    return prepare_split(pool[part == "train"], pool[part == "valid"], seed, cache_dir, log=log, **kw)
+
+
+def prepare_split(original: pd.DataFrame, valid, seed: int, cache_dir, augment: bool = True,
+                  sample: bool = True, factor: float = 0.3, size_frac: float = 0.5, ppl_max_len: int = 48,
+                  log=print):
+    """Augment and sample the training part of a split. Returns a namespace with train (final),
+    valid, original, augmented, rejected, ppl (of original + augmented rows), levels, cost."""
     cost = []
     aug = pd.DataFrame(columns=["pool_id", "prompt", "source", "panel", "score", "strong_needed",
                                 "source_id", "method", "op"])
@@ -57,18 +62,20 @@ def prepare(pool: pd.DataFrame, seed: int, cache_dir, augment: bool = True, samp
                      "seconds": round(secs, 1), "rows_per_s": round(len(aug) / max(secs, 1e-9), 1),
                      "cached": hit, "note": f"{n_src} quality sources"})
     both = pd.concat([original, aug], ignore_index=True)
+    both = both.astype({"score": int, "strong_needed": int})  # an empty frame would make them object
     ppl = levels = None
     final = both
     if sample:
         t0 = time.time()
-        ppl = sampling.perplexities(both.prompt, max_len=ppl_max_len)
+        ppl = sampling.perplexities(both.prompt, max_len=ppl_max_len, progress=log is print)
         secs = time.time() - t0
         cost.append({"step": "perplexity", "rows_in": len(both), "rows_out": len(both),
                      "seconds": round(secs, 1), "rows_per_s": round(len(both) / max(secs, 1e-9), 1),
                      "cached": None, "note": f"SmolLM2-135M, {ppl_max_len} tokens"})
         levels = sampling.difficulty_levels(ppl)
         t0 = time.time()
-        final = sampling.dynamic_sample(original, aug, ppl, size_frac=size_frac, seed=seed)
+        final = sampling.dynamic_sample(original, aug.astype({"score": int, "strong_needed": int}), ppl,
+                                        size_frac=size_frac, seed=seed)
         cost.append({"step": "sampling", "rows_in": len(both), "rows_out": len(final),
                      "seconds": round(time.time() - t0, 2), "rows_per_s": None, "cached": None,
                      "note": "balanced labels"})

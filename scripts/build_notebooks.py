@@ -203,6 +203,54 @@ difficulty levels 0 (easiest) to 3; sampling weight = level weight (1, 1.25, 1.5
         'grid = rr.training_data.switch_grid(pool, cfg.seed, cfg.path("cache", "data"), factor=factor, size_frac=size_frac)\ngrid',
         'rr.experiments.save_tables(cfg, **{"04_stage_sizes": rr.training_data.stage_sizes(td), "04_step_cost": td.cost, "04_switch_grid": grid,\n                                    "04_rejected": td.rejected, "04_examples": rr.training_data.examples(td, 5)})',
     ],
+    "05_ragrouter.ipynb": [
+        """md:# 05 · RAGRouter: semantic + syntactic features, cross-modal fusion, FAISS IVF knowledge base, retrieval-augmented final model
+
+The thesis's method, step by step (`ragrouter_lib/routers/ragrouter.py`):
+1. **Split** the prepared training data (notebook 04: augmentation + dynamic sampling) ~70% → knowledge base, ~30% →
+   final model; the validation split of the pool (never augmented) chooses epochs, `nprobe` and `k`.
+2. **H_sem**: contextual word-piece embeddings, MiniLM-L6 (384-d). 3. **H_syn**: spaCy dependency graph, node =
+   token with its aligned semantic vector + POS and dependency-label embeddings (never random), two GraphSAGE
+   layers (DGL) → 128-d. 4. **Fusion**: multi-head attention, Q = H_sem, K/V = H_syn → 256-d fused tokens → mean
+   pool → h_fuse_global; trained end to end on the KB rows with the 5-class score (Adam).
+5. **KB**: h_fuse_global + label of every KB row in a FAISS IVF index (L2). 6. **Final model**: top-K neighbours
+   and their labels are read by attention from the query; 5-class weak-quality score; strong-win = P(score ≤ 3).
+
+**Deviations** (README): MiniLM instead of DeBERTa-v3-base (cost, measured below); spaCy instead of Stanza; the
+final model is a small trained network over the *vector* augmented input instead of a fully fine-tuned Qwen-7B
+over the *textual* augmented prompt — the `paper` profile's Qwen + LoRA path is `routers/ragrouter_llm.py`.""",
+        PARAMS,
+        SETUP,
+        "pool = rr.experiments.load_pool(cfg)\nevals = rr.experiments.load_evals(cfg)\nrr.experiments.check_leakage(pool, evals).round(3)",
+        "md:## H_sem encoder: measured cost\nMPNet (768-d, the closest DeBERTa-v3-base stand-in offline) against MiniLM (384-d) on the same 64 prompts; the choice is MiniLM: MPNet's cost would not fit the cold-run budget.",
+        'rr.experiments.encoder_cost(evals["mmlu"].prompt)',
+        "md:## Shared inputs, computed once\nMiniLM token states (shared with the baselines) and spaCy parses of the pool and both benchmarks; the cost of a cold pass is printed.",
+        "rr.experiments.precompute_features(pool, evals)\nrr.experiments.precompute_ragrouter_inputs(pool, evals)",
+        "md:## Training RAGRouter\nSame protocol as every baseline (notebook 03): per seed the pool is split, the configuration (`k` ∈ {10, 20}) is chosen on seed 0's validation split, epochs by early stopping; then both benchmarks are scored.",
+        'res = rr.experiments.run_baselines(pool, evals, cfg, names=["ragrouter"])\nres.tuning.round(3)',
+        "md:### Data at each split (per seed)",
+        'import pandas as pd\npd.DataFrame({s: r.data_summary for s, r in res.fitted["ragrouter"].items()}).T',
+        "md:### Training curves: the feature extractor (on KB rows) and the final model (on the final-model rows)",
+        """hist = rr.experiments.histories(res.fitted)
+for stage in ("extractor", "final"):
+    rr.plots.save(rr.plots.training_curves(hist[hist.stage == stage], f"RAGRouter {stage}"), cfg.path("figures", f"05_{stage}_curves.png"))""",
+        "md:### Validation metrics (pool validation split, ROC-AUC of P(score ≤ 3) against the label)",
+        'hist.groupby(["seed", "stage"]).val_auc.max().unstack().round(3)',
+        "md:### Knowledge base: FAISS IVF (L2)\nRecall@K against exact search on the validation queries for each `nprobe`; the smallest `nprobe` reaching 0.95 is used.",
+        'r0 = res.fitted["ragrouter"][cfg.router_seeds[0]]\nprint(f"KB vectors: {len(r0.kb.vectors)} x {r0.kb.vectors.shape[1]}, nlist={r0.kb.nlist}, nprobe={r0.kb.nprobe}, k={r0.hp[\'k\']}")\nr0.kb_recall.round(4)',
+        "md:### Scores on MMLU and GSM8K (interim; Tables 1–2 put them beside the baselines)",
+        'rr.experiments.baseline_tables(res.runs, "mmlu", {"ragrouter": "RAGRouter"}, {}).round(3)',
+        'rr.experiments.baseline_tables(res.runs, "gsm8k", {"ragrouter": "RAGRouter"}, {}).round(3)',
+        "md:## Routing a live query\nLatency on this CPU for 200 single MMLU *validation* questions (never used for training or evaluation), caches bypassed, so every query pays its encoder pass, parse, graph, attention, FAISS search and final model; and throughput for a batch of 256.",
+        'lat = rr.experiments.latency(r0, rr.data.load_mmlu_questions("val").question.head(200))\nlat',
+        "md:The same command-line scorer as the baselines (`ragrouter-score`), on a few of those questions:",
+        """import json, subprocess, sys, tempfile, pathlib
+tmp = pathlib.Path(tempfile.mkdtemp())
+(tmp / "in.jsonl").write_text("".join(json.dumps({"prompt": q}) + "\\n" for q in rr.data.load_mmlu_questions("val").question.head(5)))
+subprocess.run([sys.executable, "-m", "ragrouter_lib.cli", "--router", str(r0.save(tmp / "router")), "--input", str(tmp / "in.jsonl"), "--output", str(tmp / "out.jsonl"), "--strong-fraction", "0.4"], check=True)
+pd.read_json(tmp / "out.jsonl", lines=True).assign(prompt=lambda d: d.prompt.str[:60])""",
+        'rr.experiments.save_tables(cfg, **{"05_ragrouter_per_seed": res.runs, "05_latency": lat, "05_kb_recall": r0.kb_recall,\n                                    "05_training_curves": hist, "05_tuning": res.tuning})',
+    ],
 }
 
 

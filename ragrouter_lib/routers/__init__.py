@@ -6,10 +6,10 @@
 ((2,), True)
 """
 from .base import ROUTERS, Router, get_router, load_router, register  # noqa: F401
-from . import random_router, routellm_baselines, extra, released  # noqa: F401  (register routers)
+from . import random_router, routellm_baselines, extra, released, ragrouter, ragrouter_llm  # noqa: F401
 
 # Table names as in the thesis; the rest are extra rows.
-THESIS_NAMES = {"random": "Random", "sw_ranking": "SW Ranking", "mf": "Matrix Factorization",
+THESIS_NAMES = {"ragrouter": "RAGRouter", "random": "Random", "sw_ranking": "SW Ranking", "mf": "Matrix Factorization",
                 "bert": "BERT", "causal_llm": "Causal LLM"}
 EXTRA_NAMES = {"knn": "KNN (semantic router)", "kmeans": "KMeans (semantic router)",
                "svm": "SVM (semantic router)", "logreg": "LogReg on MiniLM (reference)",

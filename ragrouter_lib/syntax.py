@@ -1,0 +1,105 @@
+"""Dependency parses as graphs, with node features that mean something (RAGRouter's H_syn input).
+
+Thesis step: "dependency parse -> dependency graph -> GraphSAGE -> node embeddings". The thesis's
+draft code used random node features; here each node (a spaCy token) carries
+  - its semantic vector: the mean of the encoder's contextual word-piece states that overlap the
+    token's characters (alignment by character offsets), and
+  - learned embeddings of its part of speech and of its dependency relation (ids from this module).
+Edges connect each token with its syntactic head, both directions. Tokens past the encoder's
+truncation (``max_len`` word-pieces) are dropped with their edges, so both views cover the same text.
+
+Parses are cached per text (``features.cached``, kind ``parse``); deviation: spaCy
+``en_core_web_sm`` instead of Stanza (not obtainable offline).
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from . import features
+
+UPOS = ["ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN",
+        "PUNCT", "SCONJ", "SYM", "VERB", "X", "SPACE"]
+
+
+@lru_cache(maxsize=1)
+def dep_labels() -> list[str]:
+    from .augmentation import spacy_nlp
+    return ["<unk>", "ROOT"] + sorted(spacy_nlp().get_pipe("parser").labels)
+
+
+def _parse(texts, progress):
+    from .augmentation import spacy_nlp
+    nlp = spacy_nlp()
+    dep_id = {d: i for i, d in enumerate(dep_labels())}
+    pos_id = {p: i for i, p in enumerate(UPOS)}
+    rows, lengths = [], []
+    docs = nlp.pipe([t[:2000] for t in texts], batch_size=64)  # the encoder never sees further
+    for doc in features._progress(docs, len(texts), "spacy parse", progress):
+        arr = np.array([[t.idx, t.idx + len(t.text), t.head.i, pos_id.get(t.pos_, len(UPOS) - 2),
+                         dep_id.get(t.dep_, 0)] for t in doc], dtype=np.int32).reshape(-1, 5)
+        rows.append(arr)
+        lengths.append(len(arr))
+    return {"states": np.concatenate(rows) if rows else np.zeros((0, 5), np.int32),
+            "offsets": np.concatenate([[0], np.cumsum(lengths)])}
+
+
+def parses(texts, progress: bool = True) -> dict:
+    """Packed parses: states[:, :] = (start_char, end_char, head, pos_id, dep_id) per token."""
+    from .augmentation import spacy_nlp
+    nlp = spacy_nlp()
+    params = {"parser": f"{nlp.meta['name']}-{nlp.meta['version']}", "max_chars": 2000}
+    return features.cached("parse", params, list(texts), lambda t: _parse(t, progress), verbose=progress)
+
+
+@lru_cache(maxsize=2)
+def _tokenizer(name):
+    return features.load_encoder(name)[0]
+
+
+def wordpiece_offsets(texts, name: str = "minilm", max_len: int = 128) -> list[np.ndarray]:
+    """Character span of each word-piece (as in ``features.token_states``; specials = (0, 0))."""
+    enc = _tokenizer(name)(list(texts), truncation=True, max_length=max_len, return_offsets_mapping=True)
+    return [np.asarray(o, dtype=np.int32) for o in enc["offset_mapping"]]
+
+
+def build_graphs(parse_packed, idx, wp_offsets, sem_states, sem_offsets):
+    """A batched DGL graph and node inputs for rows ``idx``.
+
+    Returns (graph, node_sem (N, d) float32, pos_ids (N,), dep_ids (N,), n_nodes per row).
+    A row whose tokens all fall past the truncation keeps one node: its [CLS] state.
+    """
+    import dgl
+    graphs, sem, pos, dep, counts = [], [], [], [], []
+    off = parse_packed["offsets"]
+    for r, i in enumerate(idx):
+        toks = parse_packed["states"][off[i]:off[i + 1]]
+        wp = wp_offsets[r]
+        states = sem_states[sem_offsets[i]:sem_offsets[i + 1]].astype(np.float32)
+        real = (wp[:, 1] > wp[:, 0])
+        keep, vecs = [], []
+        for t, (s, e, *_rest) in enumerate(toks):
+            hit = real & (wp[:, 0] < e) & (wp[:, 1] > s)
+            if hit.any():
+                keep.append(t)
+                vecs.append(states[hit[: len(states)]].mean(0) if hit[: len(states)].any() else states[0])
+        if not keep:
+            keep, vecs = [], [states[0]]
+            g = dgl.graph(([], []), num_nodes=1)
+            pos.append(np.array([UPOS.index("X")]))
+            dep.append(np.array([0]))
+        else:
+            new = {t: k for k, t in enumerate(keep)}
+            src = [new[t] for t in keep if toks[t, 2] in new and toks[t, 2] != t]
+            dst = [new[toks[t, 2]] for t in keep if toks[t, 2] in new and toks[t, 2] != t]
+            g = dgl.graph((src + dst, dst + src), num_nodes=len(keep))
+            pos.append(toks[keep, 3])
+            dep.append(toks[keep, 4])
+        graphs.append(g)
+        sem.append(np.stack(vecs))
+        counts.append(g.num_nodes())
+    return (dgl.batch(graphs), torch.from_numpy(np.concatenate(sem)),
+            torch.from_numpy(np.concatenate(pos).astype(np.int64)),
+            torch.from_numpy(np.concatenate(dep).astype(np.int64)), counts)

@@ -1,0 +1,120 @@
+"""RAGRouter: feature shapes, GraphSAGE on real parses, FAISS recall, save/load, ablation switches."""
+import numpy as np
+import pytest
+import torch
+
+from ragrouter_lib import experiments, features, labels, routers, syntax
+from ragrouter_lib.config import setup
+from ragrouter_lib.routers.ragrouter import FeatureExtractor, KnowledgeBase
+
+TEXTS = ["The boy read the book in the library.", "How many apples does Sam have left after eating two?",
+         "Which gas do plants absorb from the air during photosynthesis?"]
+FAST = {"extractor_epochs": 2, "final_epochs": 4}
+
+
+def _inputs(texts):
+    tok = features.token_states(texts, "minilm", layer=5, max_len=128, progress=False)
+    parse = syntax.parses(texts, progress=False)
+    wp = syntax.wordpiece_offsets(texts)
+    return tok, parse, wp
+
+
+def test_graphsage_and_fusion_shapes_on_real_parses():
+    tok, parse, wp = _inputs(TEXTS)
+    g, node_sem, pos, dep, counts = syntax.build_graphs(parse, range(len(TEXTS)), wp, tok["states"], tok["offsets"])
+    n_tokens = [len(parse["states"][parse["offsets"][i]:parse["offsets"][i + 1]]) for i in range(len(TEXTS))]
+    assert counts == n_tokens  # every spaCy token aligned to at least one word-piece
+    assert node_sem.shape == (sum(counts), 384)
+    # edges: each non-root token to its head and back
+    assert g.num_edges() == 2 * (sum(counts) - len(TEXTS))
+    ex = FeatureExtractor(n_dep=len(syntax.dep_labels()))
+    assert ex.h_syn(g, node_sem, pos, dep).shape == (sum(counts), 128)
+    x, m = features.unpack(tok, range(len(TEXTS)))
+    assert ex(x, m, g, node_sem, pos, dep, counts).shape == (len(TEXTS), 256)
+    sem_only = FeatureExtractor(syntactic=False, n_dep=len(syntax.dep_labels()))
+    assert sem_only(x, m).shape == (len(TEXTS), 256)
+
+
+def test_node_features_are_the_aligned_token_vectors():
+    tok, parse, wp = _inputs(TEXTS[:1])
+    _, node_sem, pos, _, _ = syntax.build_graphs(parse, [0], wp, tok["states"], tok["offsets"])
+    states = tok["states"].astype(np.float32)
+    # "boy" is one word-piece: its node vector is exactly that word-piece's state
+    k = [i for i, (s, e) in enumerate(wp[0]) if TEXTS[0][s:e] == "boy"][0]
+    assert torch.allclose(node_sem[1], torch.from_numpy(states[k]))
+    assert syntax.UPOS[int(pos[1])] == "NOUN"
+
+
+def test_faiss_ivf_recall_on_a_small_index():
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(8, 32)) * 5
+    vec = (centers[rng.integers(8, size=2000)] + rng.normal(size=(2000, 32))).astype(np.float32)
+    kb = KnowledgeBase(vec, rng.integers(1, 6, size=2000))
+    q = vec[:100] + 0.01
+    table = kb.choose_nprobe(q, k=5)
+    assert table["recall@5"].is_monotonic_increasing and table["recall@5"].iloc[-1] >= 0.95
+    assert kb.nprobe == table[table["recall@5"] >= 0.95].nprobe.iloc[0]
+    _, idx = kb.search(q, 5)
+    assert (idx[:, 0] == np.arange(100)).mean() > 0.9
+
+
+@pytest.fixture(scope="module")
+def split_():
+    cfg = setup("smoke", verbose=False)
+    pool = experiments.load_pool(cfg).head(200)
+    part = labels.split(pool, seed=0)
+    return pool[part == "train"], pool[part == "valid"]
+
+
+@pytest.fixture(scope="module")
+def full(split_):
+    return routers.get_router("ragrouter", seed=0, **FAST).fit(*split_)
+
+
+def test_save_load_whole_router(full, split_, tmp_path):
+    prompts = list(split_[1].prompt[:10])
+    s = full.score(prompts)
+    assert s.shape == (10,) and ((s >= 0) & (s <= 1)).all()
+    loaded = routers.load_router(full.save(tmp_path / "rag"))
+    np.testing.assert_allclose(loaded.score(prompts), s, rtol=1e-5, atol=1e-6)
+
+
+def test_each_switch_changes_exactly_its_part(full, split_):
+    no_rag = routers.get_router("ragrouter", seed=0, rag="off", **FAST).fit(*split_)
+    # rag: same data, same extractor and KB; only the final model's input differs
+    assert no_rag.data_summary == full.data_summary
+    for k, v in full.extractor.state_dict().items():
+        assert torch.equal(v, no_rag.extractor.state_dict()[k]), k
+    assert not no_rag.final.rag and full.final.rag
+    sem = routers.get_router("ragrouter", seed=0, features="semantic", **FAST).fit(*split_)
+    assert sem.data_summary == full.data_summary and not sem.extractor.syntactic
+    no_aug = routers.get_router("ragrouter", seed=0, augment=False, **FAST).fit(*split_)
+    assert no_aug.data_summary["augmented_rows"] == 0 < full.data_summary["augmented_rows"]
+
+
+def test_paper_llm_path_on_a_tiny_stand_in(split_, tmp_path):
+    """The `paper` final model (LoRA LLM over the textual augmented prompt) on a tiny local model."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaModel
+
+    from ragrouter_lib import models
+    from ragrouter_lib.routers import ragrouter_llm as rl
+    tok = AutoTokenizer.from_pretrained(models.smollm2_path())
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=2, num_key_value_heads=2)
+    torch.manual_seed(0)
+    LlamaModel(cfg).save_pretrained(tmp_path / "tiny")
+    tok.save_pretrained(tmp_path / "tiny")
+    train, valid = split_
+    r = routers.get_router("ragrouter_llm", llm_path=str(tmp_path / "tiny"), llm_max_len=96, load_4bit=False, **FAST)
+    r.fit(train, valid)
+    trainable = {n for n, p in r.llm.named_parameters() if p.requires_grad}
+    assert trainable and all(n.endswith((".A", ".B")) or n.startswith("head.") for n in trainable)
+    s = r.score(list(valid.prompt[:6]))
+    assert s.shape == (6,) and ((s >= 0) & (s <= 1)).all()
+    prompt = rl.augmented_prompt("What is 2+2?", [("What is 3+3?", 5), ("Prove P != NP.", 1)])
+    assert "(5) What is 3+3?" in prompt and prompt.endswith("Rating:")
+    before = LlamaModel.from_pretrained(tmp_path / "tiny").state_dict()
+    after = {k.replace(".base.", "."): v for k, v in r.llm.backbone.state_dict().items()}
+    assert any(".base." in k for k in r.llm.backbone.state_dict())  # LoRA wrapped q/v projections
+    for k, v in before.items():  # frozen base weights never move
+        assert torch.equal(after[k], v), k
