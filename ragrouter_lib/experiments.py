@@ -453,3 +453,54 @@ def latency(router, prompts, batch: int = 256) -> pd.DataFrame:
                           "p95_ms": round(float(np.percentile(t, 95)), 1), "mean_ms": round(float(t.mean()), 1),
                           "batch": min(batch, len(prompts)),
                           "batch_prompts_per_s": round(min(batch, len(prompts)) / dt, 1)}])
+
+
+# ----------------------------------------------------------------------------- Tables 1-2 (06)
+def curves_frame(curves: dict) -> pd.DataFrame:
+    """{benchmark: {router: curve}} -> one long table (saved by 03 and 05, plotted by 06)."""
+    return pd.concat([c.assign(benchmark=b, router=r) for b, by in curves.items() for r, c in by.items()],
+                     ignore_index=True)
+
+
+def comparison_table(runs: pd.DataFrame, benchmark: str) -> pd.DataFrame:
+    """Table 1 / 2: thesis rows in the thesis's order, then the extra rows (``extra=True``)."""
+    from .routers import EXTRA_NAMES, THESIS_NAMES
+    order = ["ragrouter", "bert", "causal_llm", "mf", "sw_ranking", "random"]
+    return baseline_tables(runs, benchmark, {k: THESIS_NAMES[k] for k in order}, EXTRA_NAMES)
+
+
+def expectation(table: pd.DataFrame, ours: str = "RAGRouter") -> pd.DataFrame:
+    """The customer's expectation, row by row: lower CPT(50%)+CPT(80%) and higher APGR than each
+    thesis baseline. ``holds`` is False wherever it fails; the gap in sd units says how clear."""
+    main = table[~table.extra].set_index("model")
+    r = main.loc[ours]
+    rows = []
+    for m, b in main.drop(ours).iterrows():
+        cpt_sum, cpt_sum_b = r.cpt50 + r.cpt80, b.cpt50 + b.cpt80
+        sd = np.hypot(r.apgr_sd, b.apgr_sd) or np.nan
+        rows.append({"baseline": m, "RAGRouter CPT50+CPT80": round(cpt_sum, 2), "baseline CPT50+CPT80": round(cpt_sum_b, 2),
+                     "RAGRouter APGR": round(r.apgr, 3), "baseline APGR": round(b.apgr, 3),
+                     "APGR gap / sd": round((r.apgr - b.apgr) / sd, 1),
+                     "holds": bool(cpt_sum < cpt_sum_b and r.apgr > b.apgr)})
+    return pd.DataFrame(rows)
+
+
+def versus_thesis(table: pd.DataFrame, table_no: int) -> pd.DataFrame:
+    from . import data
+    th = data.load_reference("paper_tables").query("table == @table_no")[["model", "cpt50", "cpt80", "apgr"]]
+    out = table[["model", "cpt50", "cpt80", "apgr"]].merge(th, on="model", suffixes=("", "_thesis"))
+    for m in METRICS:
+        out[f"{m}_diff"] = out[m] - out[f"{m}_thesis"]
+    return out
+
+
+def plot_curves_from_frame(cf: pd.DataFrame, evals: dict, path) -> None:
+    import matplotlib.pyplot as plt
+
+    from . import plots
+    fig, axes = plt.subplots(2, len(evals), figsize=(6.5 * len(evals), 9), squeeze=False)
+    for j, (bench, ev) in enumerate(evals.items()):
+        curves = {r: g for r, g in cf[cf.benchmark == bench].groupby("router", sort=False)}
+        for i, pgr in enumerate((False, True)):
+            plots.routing_curves(curves, *accuracies(ev), bench.upper(), axes[i, j], pgr)
+    plots.save(fig, path)
