@@ -40,10 +40,12 @@ def _augment_cached(train, factor, seed, cache_dir, log):
     return aug, rej, secs, False
 
 
-def prepare(pool: pd.DataFrame, seed: int, cache_dir, log=print, **kw):
+def prepare(pool: pd.DataFrame, seed: int, cache_dir, augment: bool = True, sample: bool = True,
+            factor: float = 0.3, size_frac: float = 0.5, ppl_max_len: int = 48, log=print):
     """The training set for one seed: the pool split by ``labels.split``, then ``prepare_split``."""
     part = labels.split(pool, seed=seed)
-    return prepare_split(pool[part == "train"], pool[part == "valid"], seed, cache_dir, log=log, **kw)
+    return prepare_split(pool[part == "train"], pool[part == "valid"], seed, cache_dir, augment=augment,
+                         sample=sample, factor=factor, size_frac=size_frac, ppl_max_len=ppl_max_len, log=log)
 
 
 def prepare_split(original: pd.DataFrame, valid, seed: int, cache_dir, augment: bool = True,

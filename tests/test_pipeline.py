@@ -115,3 +115,11 @@ def test_switches_remove_exactly_their_step(tmp_path):
     for td in (full, no_sample, no_aug, none):  # validation rows never change
         assert td.valid.pool_id.tolist() == full.valid.pool_id.tolist()
         assert not set(td.train.pool_id) & set(td.valid.pool_id)
+
+
+def test_prepare_accepts_the_notebook_call(tmp_path):
+    """Notebook 04 passes the switches positionally: keep that call working."""
+    cfg = setup("smoke", verbose=False)
+    pool = experiments.load_pool(cfg).head(60)
+    td = training_data.prepare(pool, 0, tmp_path, False, False, 0.3, 0.5)
+    assert td.switches == {"augment": False, "sample": False} and len(td.train) == len(td.original)
