@@ -15,6 +15,8 @@ START, END = "<!-- results:start -->", "<!-- results:end -->"
 RESULTS = ROOT / "outputs" / "results"
 SECTIONS = [  # (file, title)
     ("01_random_oracle.csv", "Notebook 01 - RouteLLM's protocol: Random and Oracle routers"),
+    ("03_baselines_mmlu.csv", "Notebook 03 - RouteLLM baselines trained offline, MMLU (interim; extra rows marked)"),
+    ("03_baselines_gsm8k.csv", "Notebook 03 - RouteLLM baselines trained offline, GSM8K (interim; extra rows marked)"),
     ("table1.csv", "Table 1 - MMLU: RAGRouter vs the RouteLLM routers (notebook 06; extra rows marked)"),
     ("table2.csv", "Table 2 - GSM8K: RAGRouter vs the RouteLLM routers (notebook 06; extra rows marked)"),
 ]
