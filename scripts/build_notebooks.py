@@ -166,7 +166,7 @@ everything else equal. Validation rows (for model selection) are never augmented
 ConceptNet; perplexity comes from SmolLM2-135M instead of GPT-2-large; the pool is 6,754 rows instead of ~175k.""",
         PARAMS + "\naugment = True  # multi-source data augmentation (Table 3)\nsample = True  # perplexity-based dynamic sampling + label rebalancing (Table 4)\nfactor = 0.3  # new rows per training row, thesis about 0.29\nsize_frac = 0.5  # share of augmented rows added to the sampled size",
         SETUP,
-        "pool = rr.experiments.load_pool(cfg)\nevals = rr.experiments.load_evals(cfg)",
+        'pool = rr.experiments.load_pool(cfg)\nevals = rr.experiments.load_evals(cfg)\nprint(f"pool: {len(pool)} rows; evaluation rows:", {b: len(ev) for b, ev in evals.items()})',
         """md:## 1 · Label alignment
 Every row carries a 1–5 score of the weak model's answer quality (1–3: route to the strong model, 4–5: the
 weak model is good enough) and the binary routing label. The thesis aligned preference data with a
