@@ -78,27 +78,28 @@ def build_graphs(parse_packed, idx, wp_offsets, sem_states, sem_offsets):
         toks = parse_packed["states"][off[i]:off[i + 1]]
         wp = wp_offsets[r]
         states = sem_states[sem_offsets[i]:sem_offsets[i + 1]].astype(np.float32)
-        real = (wp[:, 1] > wp[:, 0])
-        keep, vecs = [], []
-        for t, (s, e, *_rest) in enumerate(toks):
-            hit = real & (wp[:, 0] < e) & (wp[:, 1] > s)
-            if hit.any():
-                keep.append(t)
-                vecs.append(states[hit[: len(states)]].mean(0) if hit[: len(states)].any() else states[0])
-        if not keep:
-            keep, vecs = [], [states[0]]
+        real = wp[:, 1] > wp[:, 0]
+        # hit[t, w]: word-piece w overlaps token t's characters (one matrix, no loop over tokens)
+        hit = (real[None, :] & (wp[None, :, 0] < toks[:, 1:2]) & (wp[None, :, 1] > toks[:, 0:1]))[:, : len(states)]
+        keep = np.flatnonzero(hit.any(1))
+        if not len(keep):
             g = dgl.graph(([], []), num_nodes=1)
+            vecs = states[:1]
             pos.append(np.array([UPOS.index("X")]))
             dep.append(np.array([0]))
         else:
-            new = {t: k for k, t in enumerate(keep)}
-            src = [new[t] for t in keep if toks[t, 2] in new and toks[t, 2] != t]
-            dst = [new[toks[t, 2]] for t in keep if toks[t, 2] in new and toks[t, 2] != t]
-            g = dgl.graph((src + dst, dst + src), num_nodes=len(keep))
+            h = hit[keep].astype(np.float32)
+            vecs = (h @ states) / h.sum(1, keepdims=True)  # mean of the overlapping word-pieces
+            new = np.full(len(toks), -1)
+            new[keep] = np.arange(len(keep))
+            heads = toks[keep, 2]
+            ok = (new[heads] >= 0) & (heads != keep)
+            src, dst = new[keep[ok]], new[heads[ok]]
+            g = dgl.graph((np.concatenate([src, dst]), np.concatenate([dst, src])), num_nodes=len(keep))
             pos.append(toks[keep, 3])
             dep.append(toks[keep, 4])
         graphs.append(g)
-        sem.append(np.stack(vecs))
+        sem.append(vecs)
         counts.append(g.num_nodes())
     return (dgl.batch(graphs), torch.from_numpy(np.concatenate(sem)),
             torch.from_numpy(np.concatenate(pos).astype(np.int64)),
