@@ -23,7 +23,6 @@ augmented prompt (``routers/ragrouter_llm.py``).
 """
 from __future__ import annotations
 
-import copy
 import hashlib
 import time
 
@@ -35,7 +34,7 @@ from torch import nn
 from .. import features, labels, syntax, training_data
 from ..config import ROOT
 from .base import register
-from .routellm_baselines import TrainableRouter, _set_seed, val_auc
+from .routellm_baselines import HeadTrainer, TrainableRouter, _set_seed
 
 DATA_CACHE = ROOT / "outputs" / "cache" / "data"
 
@@ -190,16 +189,17 @@ class RAGRouter(TrainableRouter):
         prompts = list(prompts)
         tok = features.token_states(prompts, self.hp["encoder"], layer=self.hp["layer"],
                                     max_len=self.hp["max_len"], progress=False)
-        parse = syntax.parses(prompts, progress=False) if self.hp["features"] != "semantic" else None
-        return {"prompts": prompts, "tok": tok, "parse": parse}
+        if self.hp["features"] == "semantic":
+            return {"prompts": prompts, "tok": tok}
+        return {"prompts": prompts, "tok": tok, "parse": syntax.parses(prompts, progress=False),
+                "wp": syntax.wordpiece_offsets(prompts, self.hp["encoder"], self.hp["max_len"])}
 
     def _batch(self, inp, idx):
         x, m = features.unpack(inp["tok"], idx)
         if self.hp["features"] == "semantic":
             return (x, m)
-        wp = syntax.wordpiece_offsets([inp["prompts"][i] for i in idx], self.hp["encoder"], self.hp["max_len"])
-        g, node_sem, pos, dep, counts = syntax.build_graphs(inp["parse"], idx, wp, inp["tok"]["states"],
-                                                            inp["tok"]["offsets"])
+        g, node_sem, pos, dep, counts = syntax.build_graphs(inp["parse"], idx, [inp["wp"][i] for i in idx],
+                                                            inp["tok"]["states"], inp["tok"]["offsets"])
         return (x, m, g, node_sem, pos, dep, counts)
 
     def _embed(self, inp, bs=256) -> np.ndarray:
@@ -216,7 +216,7 @@ class RAGRouter(TrainableRouter):
     def fit(self, train, valid=None):
         t0 = time.time()
         hp = self.hp
-        rng = _set_seed(hp["seed"])
+        _set_seed(hp["seed"])
         td = training_data.prepare_split(train, valid, hp["seed"], DATA_CACHE, augment=hp["augment"],
                                          sample=hp["sample"], factor=hp["factor"], size_frac=hp["size_frac"],
                                          log=lambda *_: None)
@@ -231,31 +231,16 @@ class RAGRouter(TrainableRouter):
                                           n_dep=len(syntax.dep_labels()))
         kb_in = self._inputs(kb_rows.prompt)
         va_in = self._inputs(valid.prompt) if valid is not None else None
-        y_kb = torch.as_tensor(kb_rows.score.to_numpy() - 1)
-        opt = torch.optim.Adam(self.extractor.parameters(), lr=hp["extractor_lr"], weight_decay=hp["weight_decay"])
-        best, best_state = -1.0, None
-        for epoch in range(hp["extractor_epochs"]):
-            self.extractor.train()
-            perm, total = rng.permutation(len(kb_rows)), 0.0
-            for s in range(0, len(perm), hp["batch_size"]):
-                idx = perm[s:s + hp["batch_size"]]
-                logits = self.extractor.head(self.extractor(*self._batch(kb_in, idx)))
-                loss = nn.functional.cross_entropy(logits, y_kb[idx])
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                total += loss.item() * len(idx)
-            rec = {"stage": "extractor", "epoch": epoch + 1, "train_loss": total / len(kb_rows)}
-            if va_in is not None:
-                with torch.no_grad():
-                    self.extractor.eval()
-                    p = torch.softmax(self.extractor.head(torch.from_numpy(self._embed(va_in))), -1)[:, :3].sum(1)
-                rec["val_auc"] = val_auc(p.numpy(), valid.strong_needed)
-                if rec["val_auc"] > best:
-                    best, best_state = rec["val_auc"], copy.deepcopy(self.extractor.state_dict())
-            self.history.append(rec)
-        if best_state is not None:
-            self.extractor.load_state_dict(best_state)
+        ex = self.extractor
+
+        def val_extractor():
+            with torch.no_grad():
+                ex.eval()
+                return torch.softmax(ex.head(torch.from_numpy(self._embed(va_in))), -1)[:, :3].sum(1).numpy()
+        HeadTrainer.run(self, ex, lambda idx: ex.head(ex(*self._batch(kb_in, idx))), len(kb_rows),
+                        kb_rows.score.to_numpy() - 1, valid, hp["extractor_epochs"], hp["extractor_lr"],
+                        hp["weight_decay"], hp["batch_size"], hp["seed"], val_scores=val_extractor,
+                        tag={"stage": "extractor"})
         # knowledge base
         kb_vec = self._embed(kb_in)
         self.kb = KnowledgeBase(kb_vec, kb_rows.score.to_numpy(), seed=hp["seed"])
@@ -266,27 +251,10 @@ class RAGRouter(TrainableRouter):
         fin_vec = self._embed(self._inputs(fin_rows.prompt))
         fin_nb = self._neighbours(fin_vec)
         va_nb = self._neighbours(va_vec) if va_in is not None else None
-        y = torch.as_tensor(fin_rows.score.to_numpy() - 1)
-        opt = torch.optim.Adam(self.final.parameters(), lr=hp["final_lr"], weight_decay=hp["weight_decay"])
-        best, best_state = -1.0, None
-        for epoch in range(hp["final_epochs"]):
-            self.final.train()
-            perm, total = rng.permutation(len(fin_rows)), 0.0
-            for s in range(0, len(perm), hp["batch_size"]):
-                idx = perm[s:s + hp["batch_size"]]
-                loss = nn.functional.cross_entropy(self._final_logits(fin_vec, fin_nb, idx), y[idx])
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                total += loss.item() * len(idx)
-            rec = {"stage": "final", "epoch": epoch + 1, "train_loss": total / len(fin_rows)}
-            if va_nb is not None:
-                rec["val_auc"] = val_auc(self._strong_win(va_vec, va_nb), valid.strong_needed)
-                if rec["val_auc"] > best:
-                    best, best_state = rec["val_auc"], copy.deepcopy(self.final.state_dict())
-            self.history.append(rec)
-        if best_state is not None:
-            self.final.load_state_dict(best_state)
+        HeadTrainer.run(self, self.final, lambda idx: self._final_logits(fin_vec, fin_nb, idx), len(fin_rows),
+                        fin_rows.score.to_numpy() - 1, valid, hp["final_epochs"], hp["final_lr"],
+                        hp["weight_decay"], hp["batch_size"], hp["seed"],
+                        val_scores=lambda: self._strong_win(va_vec, va_nb), tag={"stage": "final"})
         self.fit_seconds = time.time() - t0
         return self
 

@@ -224,8 +224,14 @@ class HeadTrainer:
     """Mini-batch Adam training with a per-epoch validation AUC and best-epoch restore."""
 
     @staticmethod
-    def run(router, module, batches_fn, n, targets, valid, epochs, lr, weight_decay, batch_size, seed):
-        """``lr``: a float, or Adam parameter groups [{"params": ..., "lr": ...}, ...]."""
+    def run(router, module, batches_fn, n, targets, valid, epochs, lr, weight_decay, batch_size, seed,
+            *, val_scores=None, tag=None):
+        """``lr``: a float, or Adam parameter groups [{"params": ..., "lr": ...}, ...].
+
+        ``val_scores()`` gives the validation strong-win scores (default: ``router.score`` of the
+        validation prompts); ``tag`` (a dict) is added to every history record.
+        """
+        val_scores = val_scores or (lambda: router.score(valid.prompt))
         rng = _set_seed(seed)
         groups = lr if isinstance(lr, list) else [{"params": module.parameters(), "lr": lr}]
         opt = torch.optim.Adam(groups, weight_decay=weight_decay)
@@ -241,9 +247,9 @@ class HeadTrainer:
                 loss.backward()
                 opt.step()
                 total += loss.item() * len(idx)
-            rec = {"epoch": epoch + 1, "train_loss": total / n}
+            rec = {**(tag or {}), "epoch": epoch + 1, "train_loss": total / n}
             if valid is not None:
-                rec["val_auc"] = val_auc(router.score(valid.prompt), valid.strong_needed)
+                rec["val_auc"] = val_auc(val_scores(), valid.strong_needed)
                 if rec["val_auc"] > best:
                     best, best_state = rec["val_auc"], copy.deepcopy(module.state_dict())
             router.history.append(rec)
