@@ -103,13 +103,15 @@ def save_tables(cfg, **tables: pd.DataFrame) -> None:
               f" ({len(df)} rows)")
 
 
-def compare_with_published(table: pd.DataFrame, published: pd.DataFrame, on="model") -> pd.DataFrame:
-    """Our numbers beside published ones, with the differences (ours - published)."""
+def compare_with_published(table: pd.DataFrame, published: pd.DataFrame, on="model",
+                           label: str = "published", how: str = "left") -> pd.DataFrame:
+    """Our numbers beside published ones (columns ``<metric>_<label>``), with the differences
+    (ours - published)."""
     on = [on] if isinstance(on, str) else list(on)
-    pub = published.rename(columns={m: f"{m}_published" for m in METRICS})
-    out = table.merge(pub[on + [f"{m}_published" for m in METRICS]], on=on, how="left")
+    pub = published.rename(columns={m: f"{m}_{label}" for m in METRICS})
+    out = table.merge(pub[on + [f"{m}_{label}" for m in METRICS]], on=on, how=how)
     for m in METRICS:
-        out[f"{m}_diff"] = out[m] - out[f"{m}_published"]
+        out[f"{m}_diff"] = out[m] - out[f"{m}_{label}"]
     return out
 
 
@@ -486,12 +488,10 @@ def expectation(table: pd.DataFrame, ours: str = "RAGRouter") -> pd.DataFrame:
 
 
 def versus_thesis(table: pd.DataFrame, table_no: int) -> pd.DataFrame:
+    """Rows of one thesis table beside ours (models the thesis does not list are left out)."""
     from . import data
-    th = data.load_reference("paper_tables").query("table == @table_no")[["model", "cpt50", "cpt80", "apgr"]]
-    out = table[["model", "cpt50", "cpt80", "apgr"]].merge(th, on="model", suffixes=("", "_thesis"))
-    for m in METRICS:
-        out[f"{m}_diff"] = out[m] - out[f"{m}_thesis"]
-    return out
+    th = data.load_reference("paper_tables").query("table == @table_no")
+    return compare_with_published(table[["model", *METRICS]], th, label="thesis", how="inner")
 
 
 def plot_curves_from_frame(cf: pd.DataFrame, evals: dict, path) -> None:
