@@ -8,7 +8,7 @@ Modules, by what they do:
     experiments - evaluation loops shared by the notebooks
     plots    - figures (no metric logic inside)
 """
-from . import config, data, metrics, plots, routers, experiments, training_data  # noqa: F401
+from . import config, data, metrics, plots, routers, experiments, training_data, ablations  # noqa: F401
 from .config import setup  # noqa: F401
 
 __version__ = "0.1.0"

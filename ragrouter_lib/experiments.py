@@ -178,13 +178,36 @@ def fit_router(name, hp, seed, train, valid, cache_dir):
     if (path / "router.json").exists():
         r = routers.load_router(path)
         r.fit_seconds = json.loads((path / "fit.json").read_text())["fit_seconds"]
+        r.cache_path = path
         return r, True
     r = routers.get_router(name, seed=seed, **hp)
     r.fit(train, valid)
     if name != "random":
         r.save(path)
         (path / "fit.json").write_text(json.dumps({"fit_seconds": r.fit_seconds}))
+        r.cache_path = path
     return r, False
+
+
+def score_cached(r, prompts) -> tuple[np.ndarray, float, bool]:
+    """``r.score(prompts)``, stored beside the cached router (its folder's key covers the code and
+    the training data; the file's name is the digest of the prompts). Returns (scores, seconds the
+    scoring took when it was computed, whether it came from the cache)."""
+    import time as _time
+
+    from .features import texts_digest
+    prompts = list(prompts)
+    path = getattr(r, "cache_path", None)
+    f = path / f"scores-{texts_digest(prompts)}.npz" if path is not None else None
+    if f is not None and f.exists():
+        with np.load(f) as z:
+            return z["scores"], float(z["seconds"]), True
+    t0 = _time.time()
+    scores = np.asarray(r.score(prompts))
+    dt = _time.time() - t0
+    if f is not None:
+        np.savez(f, scores=scores, seconds=dt)
+    return scores, dt, False
 
 
 def best_val_auc(r, valid) -> float:
@@ -202,8 +225,6 @@ def train_and_evaluate(name, pool, evals, seeds, cache_dir, grid=None, log=print
     scored, never used to choose anything. Returns (per-seed rows, {seed: router}, tuning rows,
     {benchmark: first seed's scores}).
     """
-    import time as _time
-
     from . import labels
     grid = grid or GRIDS[name]
     rows, fitted, tuning, first_scores = [], {}, [], {}
@@ -222,9 +243,7 @@ def train_and_evaluate(name, pool, evals, seeds, cache_dir, grid=None, log=print
         auc, chosen, r = best
         fitted[seed] = r
         for bench, ev in evals.items():
-            t0 = _time.time()
-            scores = r.score(list(ev.prompt))
-            dt = _time.time() - t0
+            scores, dt, s_hit = score_cached(r, ev.prompt)
             if seed == seeds[0]:
                 first_scores[bench] = scores
             if name == "random":  # RouteLLM's Random: mean curve of 10 seeded runs
@@ -235,7 +254,7 @@ def train_and_evaluate(name, pool, evals, seeds, cache_dir, grid=None, log=print
                 m, _ = evaluate_scores(scores, ev, seed=seed)
             rows.append({"router": name, "seed": seed, "benchmark": bench, **m, "val_auc": auc,
                          "hp": json.dumps(chosen), "fit_seconds": r.fit_seconds or 0.0,
-                         "score_seconds": dt, "prompts_per_s": len(ev) / max(dt, 1e-9)})
+                         "score_seconds": dt, "prompts_per_s": len(ev) / max(dt, 1e-9), "scores_cached": s_hit})
         log(f"{name} seed {seed}: hp={chosen} val_auc={auc:.3f} " +
             " ".join(f"{x['benchmark']}: apgr={x['apgr']:.3f}" for x in rows[-len(evals):]))
     return pd.DataFrame(rows), fitted, pd.DataFrame(tuning), first_scores
@@ -283,10 +302,13 @@ def check_leakage(pool, evals, threshold: float = 0.95) -> pd.DataFrame:
 
 def precompute_features(pool, evals) -> pd.DataFrame:
     """Every shared expensive pass, once (cached per text): MiniLM sentence embeddings and layer-5
-    token states, SmolLM2 hidden states. Prints per-pass cost; returns the feature shapes."""
-    from . import features
+    token states, SmolLM2 hidden states (for the pool from the full-model pass that also gives the
+    perplexities notebook 04 needs). Prints per-pass cost; returns the feature shapes."""
+    from . import features, sampling, training_data
     from .routers.routellm_baselines import BertRouter, CausalLLMRouter
     b, c = BertRouter.defaults, CausalLLMRouter.defaults
+    if c["max_len"] == training_data.DEFAULTS["ppl_max_len"]:  # one SmolLM2 pass serves both
+        sampling.perplexities(list(pool.prompt), c["max_len"], lm_states_layers=c["n_layers"])
     rows = []
     for name, texts in [("pool", pool.prompt), *((k, ev.prompt) for k, ev in evals.items())]:
         texts = list(texts)

@@ -235,19 +235,29 @@ def _lm_encode(texts, n_layers, max_len, batch_size, progress):
     batches = _batches(lengths, batch_size)
     for b in _progress(batches, len(batches), "smollm2 states", progress):
         batch = tok.pad({"input_ids": [ids[i] for i in b]}, return_tensors="pt")
-        h = model.model(**batch).last_hidden_state
-        mask = batch["attention_mask"].unsqueeze(-1).float()
-        mean[b] = ((h * mask).sum(1) / mask.sum(1)).numpy()
-        last[b] = h[torch.arange(len(b)), torch.as_tensor(lengths[b] - 1)].numpy()
+        lm_pool(model.model(**batch).last_hidden_state, batch["attention_mask"], lengths[b], b, last, mean)
     return {"last": last, "mean": mean}
+
+
+def lm_pool(h, attention_mask, lengths, rows, last, mean) -> None:
+    """Write the last-token and mean hidden states of one batch into ``last``/``mean`` rows."""
+    mask = attention_mask.unsqueeze(-1).float()
+    mean[rows] = ((h * mask).sum(1) / mask.sum(1)).numpy()
+    last[rows] = h[torch.arange(len(rows)), torch.as_tensor(lengths - 1)].numpy()
+
+
+def lm_params(n_layers, max_len) -> dict:
+    return {"lm": "smollm2-135m", "model": load_lm(n_layers)[2], "n_layers": n_layers, "max_len": max_len}
 
 
 def lm_states(texts, n_layers: int | None = 12, max_len: int = 48, batch_size: int = 32,
               progress: bool = True) -> np.ndarray:
-    """(n, 2 d) [last-token, mean] hidden states of SmolLM2 after ``n_layers`` layers."""
+    """(n, 2 d) [last-token, mean] hidden states of SmolLM2 after ``n_layers`` layers.
+
+    ``sampling.perplexities(..., lm_states_layers=n)`` fills the same cache as a by-product of
+    its full-model pass (the final norm applied to the states after ``n`` layers: identical values).
+    """
     texts = list(texts)
-    params = {"lm": "smollm2-135m", "model": load_lm(n_layers)[2], "n_layers": n_layers,
-              "max_len": max_len}
-    out = cached("lm", params, texts, lambda t: _lm_encode(t, n_layers, max_len, batch_size, progress),
-                 verbose=progress)
+    out = cached("lm", lm_params(n_layers, max_len), texts,
+                 lambda t: _lm_encode(t, n_layers, max_len, batch_size, progress), verbose=progress)
     return np.concatenate([out["last"], out["mean"]], axis=1)

@@ -80,3 +80,20 @@ def perplexity_by_level(ppl, levels, title: str = ""):
     ax.set_title(title)
     ax.legend(fontsize=8)
     return fig
+
+
+def ablation_points(per_seed, order, metric: str = "apgr", title: str = ""):
+    """One horizontal row per variant: each seed's value (dots) and the mean (bar)."""
+    fig, ax = plt.subplots(figsize=(7.5, 0.55 * len(order) + 1.2))
+    for i, name in enumerate(order):
+        v = per_seed.loc[per_seed.model == name, metric].to_numpy(float)
+        ax.barh(i, v.mean(), color="tab:blue" if name.startswith("with ") else "tab:orange", alpha=0.5)
+        ax.plot(v, np.full(len(v), i), "k o", ms=4)
+    ax.set_yticks(range(len(order)), order, fontsize=8)
+    ax.invert_yaxis()
+    lo = per_seed[metric].min()
+    ax.set_xlim(lo - 0.02, per_seed[metric].max() + 0.01)
+    ax.set_xlabel(f"{metric.upper()} (bars: mean over seeds; dots: seeds)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3, axis="x")
+    return fig

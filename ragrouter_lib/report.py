@@ -19,6 +19,10 @@ SECTIONS = [  # (file, title)
     ("03_baselines_gsm8k.csv", "Notebook 03 - RouteLLM baselines trained offline, GSM8K (interim; extra rows marked)"),
     ("table1.csv", "Table 1 - MMLU: RAGRouter vs the RouteLLM routers (notebook 06; extra rows marked)"),
     ("table2.csv", "Table 2 - GSM8K: RAGRouter vs the RouteLLM routers (notebook 06; extra rows marked)"),
+    ("table3.csv", "Table 3 - MMLU: with vs without multi-source data augmentation (notebook 07)"),
+    ("table4.csv", "Table 4 - MMLU: with vs without data sampling (notebook 07)"),
+    ("table5.csv", "Table 5 - MMLU: with vs without semantic-syntactic feature extraction (notebook 07)"),
+    ("table6.csv", "Table 6 - MMLU: with vs without the RAG vector knowledge base (notebook 07)"),
 ]
 
 

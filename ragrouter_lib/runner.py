@@ -6,6 +6,11 @@
 first failing notebook and writes ``<out-dir>/results/run_summary.json`` (profile, commit,
 start/end time, wall seconds per notebook and in total), also when a notebook failed.
 
+The summary also says whether the feature cache was empty at the start (a cold run) and, for the
+``offline`` profile, checks the time budget: cold <= 100 minutes, warm <= 15 minutes on the
+2-core reference machine; a copy is kept as ``run_summary_cold.json`` / ``run_summary_warm.json``
+so one run does not overwrite the other's record.
+
 Default output folders: ``outputs`` for ``offline`` (the committed logs), ``outputs/smoke`` and
 ``outputs/paper`` for the other profiles, so a smoke run never overwrites the delivered logs.
 """
@@ -23,6 +28,12 @@ from .config import PROFILES, ROOT, git_commit
 NOTEBOOKS = ROOT / "notebooks"
 KERNEL = "ragrouter"
 DEFAULT_OUT = {"offline": "outputs", "smoke": "outputs/smoke", "paper": "outputs/paper"}
+BUDGET_MINUTES = {"cold": 100, "warm": 15}  # offline profile, whole series (issue 6)
+
+
+def cache_state(root: Path = ROOT) -> str:
+    """'cold' when no per-text feature has been cached yet, else 'warm'."""
+    return "warm" if any((root / "outputs" / "cache" / "features").glob("*/*.npz")) else "cold"
 
 
 def notebooks(only=None) -> list[Path]:
@@ -46,8 +57,9 @@ def run(profile: str, out_dir: str | None = None, seed: int = 0, only=None,
     out = Path(out_dir) if Path(out_dir).is_absolute() else ROOT / out_dir
     (out / "executed").mkdir(parents=True, exist_ok=True)
     (out / "results").mkdir(parents=True, exist_ok=True)
+    state = cache_state()
     summary = {"profile": profile, "seed": seed, "commit": git_commit(), "start": _now(),
-               "notebooks": {}, "status": "running"}
+               "cache_at_start": state, "notebooks": {}, "status": "running"}
     t_all = time.time()
     for nb in notebooks(only):
         t0 = time.time()
@@ -67,7 +79,13 @@ def run(profile: str, out_dir: str | None = None, seed: int = 0, only=None,
     summary.update(end=_now(), total_seconds=round(time.time() - t_all, 1),
                    status="ok" if all(v["status"] == "ok" for v in summary["notebooks"].values())
                    else "failed")
-    (out / "results" / "run_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if profile == "offline" and not only:
+        summary["budget_minutes"] = BUDGET_MINUTES[state]
+        summary["within_budget"] = summary["status"] == "ok" and summary["total_seconds"] <= 60 * BUDGET_MINUTES[state]
+    text = json.dumps(summary, indent=2) + "\n"
+    (out / "results" / "run_summary.json").write_text(text)
+    if profile == "offline" and not only:
+        (out / "results" / f"run_summary_{state}.json").write_text(text)
     return summary
 
 

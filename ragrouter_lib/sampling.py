@@ -29,7 +29,9 @@ LEVEL_WEIGHTS = (1.0, 1.25, 1.5, 2.0)  # perplexity quartile 0 (easiest) .. 3 (h
 
 
 @torch.inference_mode()
-def _ppl(texts, max_len, batch_size, progress):
+def _ppl(texts, max_len, batch_size, progress, states_layers=None):
+    """Perplexity per text; with ``states_layers`` = n also the SmolLM2 states after n layers
+    (``features.lm_states``' values, from the same pass)."""
     tok, model, _ = features.load_lm(None)
     tok.padding_side = "right"
     if tok.pad_token is None:
@@ -37,22 +39,37 @@ def _ppl(texts, max_len, batch_size, progress):
     ids = tok(list(texts), truncation=True, max_length=max_len)["input_ids"]
     lengths = np.array([len(x) for x in ids])
     out = np.full(len(texts), np.nan, np.float32)
+    d = model.config.hidden_size
+    last, mean = np.zeros((len(texts), d), np.float32), np.zeros((len(texts), d), np.float32)
     batches = features._batches(lengths, batch_size)
     for b in features._progress(batches, len(batches), "smollm2 perplexity", progress):
         batch = tok.pad({"input_ids": [ids[i] for i in b]}, return_tensors="pt")
-        logits = model(**batch).logits[:, :-1]
+        res = model(**batch, output_hidden_states=states_layers is not None)
+        logits = res.logits[:, :-1]
         tgt = batch["input_ids"][:, 1:]
         mask = batch["attention_mask"][:, 1:].float()
         nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), tgt, reduction="none")
         out[b] = torch.exp((nll * mask).sum(1) / mask.sum(1).clamp(min=1)).numpy()
-    return {"ppl": out}
+        if states_layers is not None:
+            h = model.model.norm(res.hidden_states[states_layers])
+            features.lm_pool(h, batch["attention_mask"], lengths[b], b, last, mean)
+    return {"ppl": out} if states_layers is None else {"ppl": out, "last": last, "mean": mean}
 
 
-def perplexities(texts, max_len: int = 48, batch_size: int = 32, progress: bool = True) -> np.ndarray:
+def perplexities(texts, max_len: int = 48, batch_size: int = 32, progress: bool = True,
+                 lm_states_layers: int | None = None) -> np.ndarray:
+    """Perplexity of each text's first ``max_len`` tokens (cached per text). ``lm_states_layers``:
+    also store ``features.lm_states(texts, lm_states_layers, max_len)`` from the same pass."""
     texts = list(texts)
     params = {"lm": "smollm2-135m", "model": features.load_lm(None)[2], "max_len": max_len}
-    return features.cached("ppl", params, texts, lambda t: _ppl(t, max_len, batch_size, progress),
-                           verbose=progress)["ppl"]
+
+    def compute(t):
+        out = _ppl(t, max_len, batch_size, progress, lm_states_layers)
+        if lm_states_layers is not None:
+            features.store(features._store_dir("lm", features.lm_params(lm_states_layers, max_len)),
+                           features.text_keys(t), {"last": out.pop("last"), "mean": out.pop("mean")})
+        return out
+    return features.cached("ppl", params, texts, compute, verbose=progress)["ppl"]
 
 
 def difficulty_levels(ppl) -> np.ndarray:

@@ -36,12 +36,14 @@ def _parse(texts, progress):
     dep_id = {d: i for i, d in enumerate(dep_labels())}
     pos_id = {p: i for i, p in enumerate(UPOS)}
     rows, lengths = [], []
-    docs = nlp.pipe([t[:2000] for t in texts], batch_size=64)  # the encoder never sees further
-    for doc in features._progress(docs, len(texts), "spacy parse", progress):
-        arr = np.array([[t.idx, t.idx + len(t.text), t.head.i, pos_id.get(t.pos_, len(UPOS) - 2),
-                         dep_id.get(t.dep_, 0)] for t in doc], dtype=np.int32).reshape(-1, 5)
-        rows.append(arr)
-        lengths.append(len(arr))
+    unused = [p for p in ("ner", "lemmatizer") if p in nlp.pipe_names]  # pos/dep do not read them:
+    with nlp.select_pipes(disable=unused):  # identical parses, 1.6x faster (measured on MMLU prompts)
+        docs = nlp.pipe([t[:2000] for t in texts], batch_size=64)  # the encoder never sees further
+        for doc in features._progress(docs, len(texts), "spacy parse", progress):
+            arr = np.array([[t.idx, t.idx + len(t.text), t.head.i, pos_id.get(t.pos_, len(UPOS) - 2),
+                             dep_id.get(t.dep_, 0)] for t in doc], dtype=np.int32).reshape(-1, 5)
+            rows.append(arr)
+            lengths.append(len(arr))
     return {"states": np.concatenate(rows) if rows else np.zeros((0, 5), np.int32),
             "offsets": np.concatenate([[0], np.cumsum(lengths)])}
 

@@ -226,7 +226,7 @@ over the *textual* augmented prompt — the `paper` profile's Qwen + LoRA path i
         'rr.experiments.encoder_cost(evals["mmlu"].prompt)',
         "md:## Shared inputs, computed once\nMiniLM token states (shared with the baselines) and spaCy parses of the pool and both benchmarks; the cost of a cold pass is printed.",
         "rr.experiments.precompute_features(pool, evals)\nrr.experiments.precompute_ragrouter_inputs(pool, evals)",
-        "md:## Training RAGRouter\nSame protocol as every baseline (notebook 03): per seed the pool is split, the configuration (`k` ∈ {10, 20}) is chosen on seed 0's validation split, epochs by early stopping; then both benchmarks are scored.",
+        "md:## Training RAGRouter\nSame protocol as every baseline (notebook 03): per seed the pool is split, the configuration (`k` ∈ {10, 20}) is chosen on seed 0's validation split, epochs by early stopping (extractor: at most 6 epochs, stop one epoch after the last validation improvement; final model: at most 40, patience 8); then both benchmarks are scored. The two `k` configurations share one trained extractor (cached by data, seed, extractor settings and code).",
         'res = rr.experiments.run_baselines(pool, evals, cfg, names=["ragrouter"])\nres.tuning.round(3)',
         "md:### Data at each split (per seed)",
         'import pandas as pd\npd.DataFrame({s: r.data_summary for s, r in res.fitted["ragrouter"].items()}).T',
@@ -279,6 +279,63 @@ evaluation sets shows whether a router that ranks the *pool* well also ranks MML
 labels were made (notebook 02), so a gap between the two columns is distribution shift, not tuning.""",
         'runs.groupby(["router", "benchmark"])[["val_auc", "apgr"]].mean().unstack().round(3)',
         'rr.experiments.save_tables(cfg, table1=t1, table2=t2)',
+    ],
+    "07_ablations_tables_3_6.ipynb": [
+        """md:# 07 · Tables 3–6: what each part of RAGRouter is worth (MMLU)
+
+The thesis's four ablations, one part switched off at a time (`ragrouter_lib/ablations.py`):
+
+| Table | switched off | switch | what the variant is trained from |
+|---|---|---|---|
+| 3 | multi-source data augmentation | `augment=False` | the original training rows, sampled by perplexity as before |
+| 4 | data sampling | `sample=False` | original + augmented rows as they are |
+| 5 | semantic-syntactic feature extraction | `features="semantic"` | same data; the fusion attention reads the MiniLM tokens instead of the GraphSAGE nodes |
+| 6 | RAG vector knowledge base | `rag="off"` | same data and extractor; the final model sees the query vector alone |
+
+Everything else equal: the configuration chosen for the full model in notebook 05 (no re-tuning per variant —
+the thesis does not say it re-tuned, so a difference here is the switch's alone), the same seeds, pool splits,
+validation rows and early stopping. The "with" row of every table is notebook 05's full model, the same runs as
+Table 1. Only MMLU, as in the thesis.""",
+        PARAMS,
+        SETUP,
+        'import pandas as pd\npool = rr.experiments.load_pool(cfg)\nevals = rr.experiments.load_evals(cfg)\nrr.experiments.check_leakage(pool, evals).round(3)',
+        'full = pd.read_csv(cfg.path("results", "05_ragrouter_per_seed.csv")).assign(model="full model")\nprint("full model (notebook 05):", rr.ablations.chosen_config(full), "seeds", sorted(full.seed.unique()))\nfull[full.benchmark == "mmlu"][["seed", "cpt50", "cpt80", "apgr", "val_auc"]].round(3)',
+        "md:## Training the four variants (every seed)",
+        'abl = rr.ablations.run(pool, {"mmlu": evals["mmlu"]}, cfg, full)\nabl.runs[["table", "model", "seed", "cpt50", "cpt80", "apgr", "val_auc", "fit_seconds"]].round(3)',
+        "md:Training curves of the variants (the \"without RAG\" variant reuses the full model's extractor, so its extractor curve is the full model's):",
+        """hist = rr.experiments.histories(abl.fitted)  # column "router" = the variant
+for stage in ("extractor", "final"):
+    rr.plots.save(rr.plots.training_curves(hist[hist.stage == stage], f"ablations: {stage}"), cfg.path("figures", f"07_{stage}_curves.png"))""",
+        "md:## The four tables beside the thesis\nEach table: the variant without the part, then the full model (mean ± sd over the same seeds); below it the thesis's numbers and the differences (ours − thesis), and the verdict with the per-seed paired difference (same split, so seed-to-seed noise of the split cancels).",
+        'tabs = {t: rr.ablations.table(full, abl.runs, t) for t in rr.ablations.ABLATIONS}\ndiffs = pd.concat([rr.ablations.paired(full, abl.runs, t) for t in tabs], ignore_index=True)\nfor t, tab in tabs.items():\n    print(f"Table {t}:", rr.ablations.verdict(tab, diffs[diffs.table == t]))',
+        "md:### Table 3 — multi-source data augmentation",
+        "display(tabs[3].round(3))\nrr.ablations.versus_thesis(tabs[3], 3).round(3)",
+        "md:### Table 4 — data sampling",
+        "display(tabs[4].round(3))\nrr.ablations.versus_thesis(tabs[4], 4).round(3)",
+        "md:### Table 5 — semantic-syntactic feature extraction",
+        "display(tabs[5].round(3))\nrr.ablations.versus_thesis(tabs[5], 5).round(3)",
+        "md:### Table 6 — the RAG vector knowledge base",
+        "display(tabs[6].round(3))\nrr.ablations.versus_thesis(tabs[6], 6).round(3)",
+        "md:Per-seed paired differences (with − without; positive APGR and negative CPT mean the part helps):",
+        "diffs.round(3)",
+        "md:## Figures: APGR per variant and seed; routing curves (seed 0)",
+        """per_seed = pd.concat([full[full.benchmark == "mmlu"].assign(model="full model (with every part)"), abl.runs[abl.runs.benchmark == "mmlu"]])
+order = ["full model (with every part)", *[a.without for a in rr.ablations.ABLATIONS.values()]]
+rr.plots.save(rr.plots.ablation_points(per_seed, order, title="MMLU: RAGRouter with one part switched off"), cfg.path("figures", "07_ablations_apgr.png"))""",
+        """cf = pd.read_csv(cfg.path("results", "05_curves.csv")).query("benchmark == 'mmlu' and router == 'ragrouter'").assign(router="full model")
+cf = pd.concat([cf, *[c.assign(benchmark="mmlu", router=m) for m, by in abl.curves.items() for c in [by["mmlu"]]]], ignore_index=True)
+rr.experiments.plot_curves_from_frame(cf, {"mmlu": evals["mmlu"]}, cfg.path("figures", "07_ablations_curves.png"))""",
+        """md:## Why a part helps or does not: a first look
+Per variant: the training data it had (mean over seeds), its best validation AUC on the pool's validation split
+(the only signal used for model selection) and its MMLU APGR. A part whose removal changes validation AUC but
+not MMLU APGR points at the shift between the training pool and MMLU rather than at the part itself.""",
+        'fits = rr.ablations.full_models(pool, cfg, full)\nrr.ablations.diagnostics(full, abl.runs, fits, abl.fitted)',
+        """md:How much routing signal does the knowledge base carry on MMLU by itself? The retrieved neighbours' labels
+alone (distance-weighted share of "strong needed", seed 0's full model) used as a router, beside the full model:""",
+        """vote = rr.ablations.neighbour_vote(fits[cfg.router_seeds[0]], evals["mmlu"].prompt)
+m, _ = rr.experiments.evaluate_scores(vote, evals["mmlu"], cfg.router_seeds[0])
+pd.DataFrame([{"router": "KB neighbour vote alone", **m}, {"router": "full model (seed 0)", **full.query("benchmark == 'mmlu' and seed == @cfg.router_seeds[0]")[["cpt50", "cpt80", "apgr"]].iloc[0].to_dict()}]).round(3)""",
+        'rr.experiments.save_tables(cfg, **{f"table{t}": tab for t, tab in tabs.items()}, **{"07_ablation_per_seed": abl.runs, "07_paired_differences": diffs, "07_training_curves": hist})',
     ],
 }
 

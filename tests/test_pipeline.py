@@ -123,3 +123,23 @@ def test_prepare_accepts_the_notebook_call(tmp_path):
     pool = experiments.load_pool(cfg).head(60)
     td = training_data.prepare(pool, 0, tmp_path, False, False, 0.3, 0.5)
     assert td.switches == {"augment": False, "sample": False} and len(td.train) == len(td.original)
+
+
+def test_ablation_tables_use_the_thesis_names_and_pair_seeds():
+    from ragrouter_lib import ablations, data
+    thesis = set(data.load_reference("paper_tables").query("table >= 3").model)
+    ours = {n for a in ablations.ABLATIONS.values() for n in (a.with_, a.without)}
+    assert ours == thesis
+    rows = lambda apgr, cpt: pd.DataFrame({"seed": [0, 1, 2], "benchmark": "mmlu", "cpt50": cpt, "cpt80": cpt,
+                                            "apgr": apgr, "val_auc": 0.7, "hp": '{"k": 10}'})
+    full = rows([0.60, 0.62, 0.61], [40.0, 41.0, 39.0])
+    worse = rows([0.55, 0.58, 0.57], [45.0, 44.0, 46.0]).assign(table=3, model=ablations.ABLATIONS[3].without)
+    tab = ablations.table(full, worse, 3)
+    assert list(tab.model) == [ablations.ABLATIONS[3].without, ablations.ABLATIONS[3].with_]
+    assert list(tab.columns[:8]) == ["model", "cpt50", "cpt80", "apgr", "cpt50_sd", "cpt80_sd", "apgr_sd", "n_seeds"]
+    d = ablations.paired(full, worse, 3)
+    np.testing.assert_allclose(d.apgr, [0.05, 0.04, 0.04])
+    assert ablations.verdict(tab, d).startswith("Expectation holds")
+    # the same numbers with the roles swapped: switching the part off would help
+    swapped = ablations.table(worse, full.assign(table=3), 3)
+    assert "does NOT hold" in ablations.verdict(swapped, d.assign(apgr=-d.apgr))

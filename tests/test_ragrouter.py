@@ -118,3 +118,25 @@ def test_paper_llm_path_on_a_tiny_stand_in(split_, tmp_path):
     assert any(".base." in k for k in r.llm.backbone.state_dict())  # LoRA wrapped q/v projections
     for k, v in before.items():  # frozen base weights never move
         assert torch.equal(after[k], v), k
+
+
+def test_cached_extractor_is_the_one_training_gives(full, split_, tmp_path, monkeypatch):
+    """A variant that loads the extractor from the cache ends with the same weights as one that
+    trains it afresh (the final model is re-seeded, so it matches too)."""
+    from ragrouter_lib.routers import ragrouter as R
+    monkeypatch.setattr(R, "EXTRACTOR_CACHE", tmp_path)  # empty: trained afresh
+    fresh = routers.get_router("ragrouter", seed=0, **FAST).fit(*split_)
+    assert fresh.extractor_key == full.extractor_key
+    for mod in ("extractor", "final"):
+        a, b = getattr(fresh, mod).state_dict(), getattr(full, mod).state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a), mod
+    assert any(h.get("stage") == "extractor" for h in fresh.history)
+
+
+def test_extractor_key_covers_its_settings_and_nothing_else(split_):
+    train, valid = split_
+    key = lambda **hp: routers.get_router("ragrouter", **{"seed": 0, **FAST, **hp})._extractor_key(train, valid)
+    base = key()
+    assert key(k=20) == base and key(rag="off") == base and key(final_lr=1e-2) == base
+    assert len({base, key(extractor_lr=2e-3), key(features="semantic"), key(augment=False), key(seed=1)}) == 5
+    assert routers.get_router("ragrouter", seed=0, **FAST)._extractor_key(train.iloc[1:], valid) != base

@@ -9,14 +9,17 @@ Pipeline, per training seed (``fit(train, valid)``):
    dependency-label embedding], two GraphSAGE layers (DGL ``SAGEConv``, mean) -> 128-d;
 4. fusion: cross-modal multi-head attention, Q = H_sem, K/V = H_syn (both projected to 256-d,
    4 heads, residual + LayerNorm) -> fused token features -> mean pool -> h_fuse_global (256-d).
-   The extractor (2-4) is trained end to end on the KB rows with a 5-class head (Adam), epochs
-   chosen on the validation split; ``features="semantic"`` replaces the syntactic branch by the
-   semantic tokens themselves (same attention, K/V = H_sem);
+   The extractor (2-4) is trained end to end on the KB rows with a 5-class head (Adam) in
+   length-bucketed batches, at most 6 epochs, stopping one epoch after the validation AUC last
+   improved (best epoch kept); ``features="semantic"`` replaces the syntactic branch by the
+   semantic tokens themselves (same attention, K/V = H_sem). Trained extractors are cached by
+   data, seed, settings and code, so variants differing only in ``k`` or ``rag`` share one;
 5. KB: h_fuse_global of every KB row with its score in a FAISS ``IndexIVFFlat`` (L2); nlist ~
    sqrt(N), nprobe the smallest reaching recall@K >= 0.95 against exact search on validation rows;
 6. final model: for each query its top-K KB neighbours (vector, one-hot score, distance) are read
    by attention from the query vector (``rag="off"``: the query alone); an MLP gives the 5-class
-   weak-quality score; strong-win = P(score <= 3). Trained with Adam on the final-model rows.
+   weak-quality score; strong-win = P(score <= 3). Trained with Adam on the final-model rows
+   (at most 40 epochs, stopping 8 after the last validation improvement).
 
 The ``paper`` profile replaces step 6 by a Qwen-class LLM fine-tuned with LoRA on the textual
 augmented prompt (``routers/ragrouter_llm.py``).
@@ -24,6 +27,9 @@ augmented prompt (``routers/ragrouter_llm.py``).
 from __future__ import annotations
 
 import hashlib
+import importlib
+import inspect
+import sys
 import time
 
 import numpy as np
@@ -32,11 +38,15 @@ import torch
 from torch import nn
 
 from .. import features, labels, syntax, training_data
-from ..config import ROOT
+from ..config import ROOT, content_hash
 from .base import register
 from .routellm_baselines import HeadTrainer, TrainableRouter, _set_seed
 
 DATA_CACHE = ROOT / "outputs" / "cache" / "data"
+EXTRACTOR_CACHE = ROOT / "outputs" / "cache" / "routers" / "extractors"
+# what the feature extractor's training depends on (k, rag and the final model's settings do not)
+EXTRACTOR_HP = ("seed", "augment", "sample", "factor", "size_frac", "features", "kb_frac", "encoder", "layer",
+                "max_len", "extractor_epochs", "extractor_lr", "batch_size", "weight_decay", "extractor_patience")
 
 
 # ----------------------------------------------------------------------------- the extractor
@@ -180,7 +190,7 @@ class RAGRouter(TrainableRouter):
                 "features": "semantic+syntactic", "rag": "on", "k": 10, "kb_frac": 0.7,
                 "encoder": "minilm", "layer": 5, "max_len": 128, "extractor_epochs": 6,
                 "extractor_lr": 1e-3, "final_epochs": 40, "final_lr": 1e-3, "batch_size": 64,
-                "weight_decay": 1e-4}
+                "weight_decay": 1e-4, "extractor_patience": 1, "final_patience": 8}
     # modules whose source code keys the trained-router cache (besides this one)
     source_modules = ("syntax", "training_data", "augmentation", "sampling", "features")
 
@@ -201,6 +211,18 @@ class RAGRouter(TrainableRouter):
         g, node_sem, pos, dep, counts = syntax.build_graphs(inp["parse"], idx, [inp["wp"][i] for i in idx],
                                                             inp["tok"]["states"], inp["tok"]["offsets"])
         return (x, m, g, node_sem, pos, dep, counts)
+
+    def embed(self, prompts) -> np.ndarray:
+        """h_fuse_global (n, 256) of ``prompts``; once the extractor is final, cached per text under
+        its key (same key = same data, seed, settings and code, so the same weights: the ``k``
+        and ``rag`` variants of one extractor embed each prompt once)."""
+        prompts = list(prompts)
+
+        def compute(t):
+            return {"h": self._embed(self._inputs(t))}
+        if getattr(self, "extractor_key", None) is None:
+            return compute(prompts)["h"]
+        return features.cached("hfuse", {"extractor": self.extractor_key}, prompts, compute, verbose=False)["h"]
 
     def _embed(self, inp, bs=256) -> np.ndarray:
         self.extractor.eval()
@@ -237,26 +259,48 @@ class RAGRouter(TrainableRouter):
             with torch.no_grad():
                 ex.eval()
                 return torch.softmax(ex.head(torch.from_numpy(self._embed(va_in))), -1)[:, :3].sum(1).numpy()
-        HeadTrainer.run(self, ex, lambda idx: ex.head(ex(*self._batch(kb_in, idx))), len(kb_rows),
-                        kb_rows.score.to_numpy() - 1, valid, hp["extractor_epochs"], hp["extractor_lr"],
-                        hp["weight_decay"], hp["batch_size"], hp["seed"], val_scores=val_extractor,
-                        tag={"stage": "extractor"})
+        self.extractor_key = None  # set once the extractor is final (keys the embedding cache)
+        key = self._extractor_key(kb_rows, valid)
+        path = EXTRACTOR_CACHE / f"extractor-{key}.pt"
+        if path.exists():  # same data, seed, extractor hyper-parameters and code (k / rag differ)
+            st = torch.load(path, weights_only=False)
+            ex.load_state_dict(st["state"])
+            self.history += st["history"]
+        else:
+            HeadTrainer.run(self, ex, lambda idx: ex.head(ex(*self._batch(kb_in, idx))), len(kb_rows),
+                            kb_rows.score.to_numpy() - 1, valid, hp["extractor_epochs"], hp["extractor_lr"],
+                            hp["weight_decay"], hp["batch_size"], hp["seed"], val_scores=val_extractor,
+                            tag={"stage": "extractor"}, lengths=np.diff(kb_in["tok"]["offsets"]),
+                            patience=hp["extractor_patience"])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            torch.save({"state": ex.state_dict(), "history": list(self.history)}, path)
+        self.extractor_key = key
         # knowledge base
-        kb_vec = self._embed(kb_in)
+        kb_vec = self.embed(kb_rows.prompt)
         self.kb = KnowledgeBase(kb_vec, kb_rows.score.to_numpy(), seed=hp["seed"])
-        va_vec = self._embed(va_in) if va_in is not None else kb_vec[:256]
+        va_vec = self.embed(valid.prompt) if va_in is not None else kb_vec[:256]
         self.kb_recall = self.kb.choose_nprobe(va_vec, hp["k"])
-        # final model
+        # final model (re-seeded: the same start whether the extractor was trained or loaded)
+        _set_seed(hp["seed"])
         self.final = FinalModel(rag=hp["rag"] == "on")
-        fin_vec = self._embed(self._inputs(fin_rows.prompt))
+        fin_vec = self.embed(fin_rows.prompt)
         fin_nb = self._neighbours(fin_vec)
         va_nb = self._neighbours(va_vec) if va_in is not None else None
         HeadTrainer.run(self, self.final, lambda idx: self._final_logits(fin_vec, fin_nb, idx), len(fin_rows),
                         fin_rows.score.to_numpy() - 1, valid, hp["final_epochs"], hp["final_lr"],
                         hp["weight_decay"], hp["batch_size"], hp["seed"],
-                        val_scores=lambda: self._strong_win(va_vec, va_nb), tag={"stage": "final"})
+                        val_scores=lambda: self._strong_win(va_vec, va_nb), tag={"stage": "final"},
+                        patience=hp["final_patience"])
         self.fit_seconds = time.time() - t0
         return self
+
+    def _extractor_key(self, kb_rows, valid) -> str:
+        src = "".join(inspect.getsource(m) for m in (sys.modules[__name__], HeadTrainer,
+                                                     *(importlib.import_module(f"ragrouter_lib.{n}") for n in self.source_modules)))
+        return content_hash({"hp": {k: self.hp[k] for k in EXTRACTOR_HP}, "src": content_hash(src),
+                             "kb": features.texts_digest(kb_rows.prompt + "\x01" + kb_rows.score.astype(str)),
+                             "valid": None if valid is None else features.texts_digest(
+                                 valid.prompt + "\x01" + valid.strong_needed.astype(str))}, 16)
 
     def _neighbours(self, vec):
         dist, idx = self.kb.search(vec, self.hp["k"])
@@ -276,14 +320,14 @@ class RAGRouter(TrainableRouter):
         return p[:, :3].sum(1).numpy()
 
     def score(self, prompts):
-        vec = self._embed(self._inputs(prompts))
+        vec = self.embed(prompts)
         return self._strong_win(vec, self._neighbours(vec))
 
     # -- persistence
     def state(self):
         return {"extractor": self.extractor.state_dict(), "final": self.final.state_dict(),
                 "kb": self.kb.state(), "kb_recall": self.kb_recall, "data_summary": self.data_summary,
-                "n_dep": self.extractor.dep.num_embeddings}
+                "n_dep": self.extractor.dep.num_embeddings, "extractor_key": self.extractor_key}
 
     def set_state(self, st):
         self.extractor = FeatureExtractor(d_sem=384, syntactic=self.hp["features"] != "semantic", n_dep=st["n_dep"])
@@ -292,3 +336,4 @@ class RAGRouter(TrainableRouter):
         self.final.load_state_dict(st["final"])
         self.kb = KnowledgeBase.from_state(st["kb"], self.hp["seed"])
         self.kb_recall, self.data_summary = st["kb_recall"], st["data_summary"]
+        self.extractor_key = st.get("extractor_key")

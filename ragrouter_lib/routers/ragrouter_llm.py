@@ -134,7 +134,7 @@ class RAGRouterLLM(RAGRouter):
         return self
 
     def _prompts(self, prompts):
-        vec = self._embed(self._inputs(prompts))
+        vec = self.embed(prompts)
         _, idx = self.kb.search(vec, self.hp["k"])
         return [augmented_prompt(p, [(self._kb_texts[j], int(self.kb.scores[j])) for j in row])
                 for p, row in zip(prompts, idx)]

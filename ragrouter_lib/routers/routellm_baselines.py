@@ -225,23 +225,30 @@ class HeadTrainer:
 
     @staticmethod
     def run(router, module, batches_fn, n, targets, valid, epochs, lr, weight_decay, batch_size, seed,
-            *, val_scores=None, tag=None):
+            *, val_scores=None, tag=None, lengths=None, patience=None):
         """``lr``: a float, or Adam parameter groups [{"params": ..., "lr": ...}, ...].
 
         ``val_scores()`` gives the validation strong-win scores (default: ``router.score`` of the
-        validation prompts); ``tag`` (a dict) is added to every history record.
+        validation prompts); ``tag`` (a dict) is added to every history record. ``lengths`` (per
+        example) makes batches of similar length, in a shuffled order (less padding); ``patience``
+        stops after that many epochs without a better validation AUC.
         """
         val_scores = val_scores or (lambda: router.score(valid.prompt))
         rng = _set_seed(seed)
         groups = lr if isinstance(lr, list) else [{"params": module.parameters(), "lr": lr}]
         opt = torch.optim.Adam(groups, weight_decay=weight_decay)
         y = torch.as_tensor(targets)
-        best, best_state = -1.0, None
+        best, best_state, best_epoch = -1.0, None, 0
         for epoch in range(epochs):
             module.train()
             perm, total = rng.permutation(n), 0.0
-            for s in range(0, n, batch_size):
-                idx = perm[s:s + batch_size]
+            if lengths is None:
+                batches = [perm[s:s + batch_size] for s in range(0, n, batch_size)]
+            else:  # length buckets: sort the shuffled rows by length, cut, shuffle the batches
+                order = perm[np.argsort(np.asarray(lengths)[perm], kind="stable")]
+                batches = [order[s:s + batch_size] for s in range(0, n, batch_size)]
+                batches = [batches[i] for i in rng.permutation(len(batches))]
+            for idx in batches:
                 loss = nn.functional.cross_entropy(batches_fn(idx), y[idx])
                 opt.zero_grad()
                 loss.backward()
@@ -251,8 +258,10 @@ class HeadTrainer:
             if valid is not None:
                 rec["val_auc"] = val_auc(val_scores(), valid.strong_needed)
                 if rec["val_auc"] > best:
-                    best, best_state = rec["val_auc"], copy.deepcopy(module.state_dict())
+                    best, best_state, best_epoch = rec["val_auc"], copy.deepcopy(module.state_dict()), epoch
             router.history.append(rec)
+            if patience is not None and valid is not None and epoch - best_epoch >= patience:
+                break
         if best_state is not None:
             module.load_state_dict(best_state)
 
@@ -301,7 +310,8 @@ class BertRouter(TrainableRouter):
             x, m = features.unpack(packed, idx)
             return self.net(x, m)
         HeadTrainer.run(self, self.net, batch_logits, len(train), _three_class(train.score), valid,
-                        hp["epochs"], groups, hp["weight_decay"], hp["batch_size"], hp["seed"])
+                        hp["epochs"], groups, hp["weight_decay"], hp["batch_size"], hp["seed"],
+                        lengths=np.diff(packed["offsets"]))  # length-bucketed batches: less padding
         self.fit_seconds = time.time() - t0
         return self
 

@@ -1,0 +1,156 @@
+"""Tables 3-6: RAGRouter with one of its four parts switched off (the thesis's ablations, MMLU).
+
+Thesis step: Tables 3 (multi-source data augmentation), 4 (data sampling), 5 (semantic-syntactic
+feature extraction) and 6 (the RAG vector knowledge base). Each "without" row retrains RAGRouter
+from what it would have had, everything else equal: the configuration chosen for the full model
+in notebook 05 (never re-tuned per variant), the same seeds, pool splits and validation rows, epochs
+by the same early stopping. The "with" row is the full model of notebook 05, the same runs that
+Table 1 reports. Switches (``routers/ragrouter.py``): ``augment=False`` (no new rows; sampling
+then draws from the original rows only), ``sample=False`` (original + augmented rows as they are),
+``features="semantic"`` (the cross-modal attention reads the semantic tokens instead of the
+GraphSAGE nodes), ``rag="off"`` (the final model sees the query vector alone; the extractor is
+the full model's, loaded from its cache).
+
+Deviation: the thesis does not say whether its ablations were re-tuned; here they are not, so
+each difference is that of the switch alone.
+
+>>> ABLATIONS[6].switch, ABLATIONS[6].without
+({'rag': 'off'}, 'without RAG vector knowledge base')
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+
+from . import experiments
+
+
+@dataclass(frozen=True)
+class Ablation:
+    table: int
+    switch: dict
+    part: str  # the thesis's words
+
+    @property
+    def with_(self) -> str:
+        return f"with {self.part}"
+
+    @property
+    def without(self) -> str:
+        return f"without {self.part}"
+
+
+ABLATIONS = {a.table: a for a in (
+    Ablation(3, {"augment": False}, "multi-source data augmentation"),
+    Ablation(4, {"sample": False}, "data sampling"),
+    Ablation(5, {"features": "semantic"}, "semantic-syntactic feature extraction"),
+    Ablation(6, {"rag": "off"}, "RAG vector knowledge base"),
+)}
+
+
+def chosen_config(full_runs: pd.DataFrame) -> dict:
+    """The full model's configuration (one for all seeds, chosen in notebook 05 on validation)."""
+    hps = full_runs.hp.unique()
+    if len(hps) != 1:
+        raise ValueError(f"the full model's runs carry {len(hps)} configurations: {list(hps)}")
+    return json.loads(hps[0])
+
+
+def run(pool, evals: dict, cfg, full_runs: pd.DataFrame, tables=(3, 4, 5, 6), log=print):
+    """Train and score every "without" variant for every seed (MMLU, as in the thesis).
+
+    Returns runs (per seed, column ``table`` and ``model``), fitted routers and seed-0 curves.
+    """
+    base = chosen_config(full_runs)
+    cache_dir = cfg.path("cache", "routers")
+    runs, fitted, curves = [], {}, {}
+    for t in tables:
+        a = ABLATIONS[t]
+        hp = {**base, **a.switch}
+        log(f"Table {t}: {a.without} -> {hp}")
+        r, f, _, first = experiments.train_and_evaluate("ragrouter", pool, evals, cfg.router_seeds, cache_dir,
+                                                        grid=[hp], log=log)
+        runs.append(r.assign(table=t, model=a.without))
+        fitted[a.without] = f
+        curves[a.without] = {b: experiments.evaluate_scores(s, evals[b], cfg.router_seeds[0])[1]
+                             for b, s in first.items()}
+    return SimpleNamespace(runs=pd.concat(runs, ignore_index=True), fitted=fitted, curves=curves)
+
+
+def full_models(pool, cfg, full_runs: pd.DataFrame) -> dict:
+    """The full model per seed, as notebook 05 trained it (loaded from the router cache)."""
+    from . import labels
+    out = {}
+    for seed in sorted(full_runs.seed.unique()):
+        part = labels.split(pool, seed=int(seed))
+        out[int(seed)], _ = experiments.fit_router("ragrouter", chosen_config(full_runs), int(seed),
+                                                   pool[part == "train"], pool[part == "valid"],
+                                                   cfg.path("cache", "routers"))
+    return out
+
+
+def table(full_runs: pd.DataFrame, abl_runs: pd.DataFrame, t: int, benchmark: str = "mmlu") -> pd.DataFrame:
+    """Table ``t``: the "without" row then the "with" row (the thesis's order), mean and sd over seeds."""
+    a = ABLATIONS[t]
+    full = full_runs[full_runs.benchmark == benchmark]
+    wo = abl_runs[(abl_runs.table == t) & (abl_runs.benchmark == benchmark)]
+    if sorted(full.seed) != sorted(wo.seed):
+        raise ValueError(f"Table {t}: seeds differ (with {sorted(full.seed)}, without {sorted(wo.seed)})")
+    return experiments.format_table([experiments.aggregate(wo, a.without), experiments.aggregate(full, a.with_)])
+
+
+def paired(full_runs: pd.DataFrame, abl_runs: pd.DataFrame, t: int, benchmark: str = "mmlu") -> pd.DataFrame:
+    """Per seed: with minus without (the same seed's split, so the difference is the switch's)."""
+    a = ABLATIONS[t]
+    cols = ["seed", *experiments.METRICS, "val_auc"]
+    w = full_runs[full_runs.benchmark == benchmark][cols].set_index("seed")
+    wo = abl_runs[(abl_runs.table == t) & (abl_runs.benchmark == benchmark)][cols].set_index("seed")
+    d = (w - wo).reset_index()
+    return d.assign(table=t, part=a.part)[["table", "part", *cols]]
+
+
+def verdict(tab: pd.DataFrame, diffs: pd.DataFrame) -> str:
+    """One plain sentence: does switching the part off hurt (higher CPT sum and lower APGR)?"""
+    wo, w = tab.iloc[0], tab.iloc[1]
+    hurts = (wo.cpt50 + wo.cpt80 > w.cpt50 + w.cpt80) and wo.apgr < w.apgr
+    d = diffs.apgr.to_numpy()
+    spread = f"per-seed APGR difference (with - without) {d.mean():+.3f} ± {d.std(ddof=1) if len(d) > 1 else 0:.3f}, " \
+             f"positive in {int((d > 0).sum())} of {len(d)} seeds"
+    if hurts:
+        return (f"Expectation holds: {wo.model} is worse (APGR {wo.apgr:.3f} vs {w.apgr:.3f}; CPT sum "
+                f"{wo.cpt50 + wo.cpt80:.1f} vs {w.cpt50 + w.cpt80:.1f}); {spread}.")
+    return (f"Expectation does NOT hold: {wo.model} is not worse (APGR {wo.apgr:.3f} vs {w.apgr:.3f}; CPT sum "
+            f"{wo.cpt50 + wo.cpt80:.1f} vs {w.cpt50 + w.cpt80:.1f}); {spread}.")
+
+
+def versus_thesis(tab: pd.DataFrame, t: int) -> pd.DataFrame:
+    return experiments.versus_thesis(tab, t)
+
+
+def diagnostics(full_runs, abl_runs, fitted_full: dict, fitted_abl: dict, benchmark: str = "mmlu") -> pd.DataFrame:
+    """Why a part helps or not: per variant the training data it had, its best validation AUC
+    (pool validation split) and its MMLU APGR, means over seeds."""
+    rows = []
+    variants = {"full model": (full_runs, fitted_full)}
+    variants.update({m: (abl_runs[abl_runs.model == m], fitted_abl[m]) for m in abl_runs.model.unique()})
+    for name, (runs, fitted) in variants.items():
+        sub = runs[runs.benchmark == benchmark]
+        ds = pd.DataFrame([r.data_summary for r in fitted.values()]).mean()
+        rows.append({"variant": name, "training_rows": ds.training_rows, "augmented_rows": ds.augmented_rows,
+                     "kb_rows": ds.kb_rows, "final_rows": ds.final_rows, "val_auc": sub.val_auc.mean(),
+                     "apgr": sub.apgr.mean(), "apgr_sd": sub.apgr.std(ddof=1)})
+    return pd.DataFrame(rows).round(3)
+
+
+def neighbour_vote(router, prompts) -> np.ndarray:
+    """The KB alone as a router: distance-weighted share of retrieved neighbours whose label says
+    "strong needed" (score <= 3). Shows how much routing signal retrieval carries on a benchmark."""
+    import torch
+    vec = router.embed(prompts)
+    nb = router._neighbours(vec)
+    w = torch.softmax(-torch.from_numpy(nb["dist"].astype(np.float32)), -1).numpy()
+    return (w * (nb["score"] <= 3)).sum(1)
