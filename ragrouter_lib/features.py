@@ -172,13 +172,25 @@ def _encode(texts, name, max_len, batch_size, layer, progress):
     return out
 
 
+# the token-state layer the routers read (``bert``, ``ragrouter``): a sentence-embedding pass
+# stores it too, so the leakage check's pass (notebook 02) is not repeated for the routers
+TOKEN_LAYER = {"minilm": 5}
+
+
 def sentence_embeddings(texts, name: str = "minilm", max_len: int = 128, batch_size: int = 64,
                         progress: bool = True) -> np.ndarray:
     """(n, d) float32 unit vectors."""
     texts = list(texts)
     params = {"encoder": name, "model": load_encoder(name)[2], "max_len": max_len, "layer": None}
-    return cached("sentence", params, texts,
-                  lambda t: _encode(t, name, max_len, batch_size, None, progress), verbose=progress)["pooled"]
+
+    def compute(t):
+        layer = TOKEN_LAYER.get(name)
+        out = _encode(t, name, max_len, batch_size, layer, progress)
+        if layer is not None:
+            store(_store_dir("tokens", {**params, "layer": layer}), text_keys(t),
+                  {"states": out.pop("states"), "offsets": out.pop("offsets")})
+        return out
+    return cached("sentence", params, texts, compute, verbose=progress)["pooled"]
 
 
 def token_states(texts, name: str = "minilm", layer: int = 5, max_len: int = 128,

@@ -69,3 +69,16 @@ def test_runner_records_cache_state_and_budget(tmp_path, monkeypatch):
     assert summary["budget_minutes"] == 15 and summary["within_budget"]
     saved = json.loads((tmp_path / "out" / "results" / "run_summary_warm.json").read_text())
     assert saved["cache_at_start"] == "warm"
+
+
+def test_sentence_pass_fills_the_token_cache_with_the_same_states(tmp_path, monkeypatch):
+    monkeypatch.setattr(features, "CACHE", tmp_path)  # empty cache
+    features.sentence_embeddings(TEXTS, progress=False)
+    calls = []
+    monkeypatch.setattr(features, "_encode", lambda *a, **k: calls.append(a))
+    tok = features.token_states(TEXTS, "minilm", layer=5, max_len=128, progress=False)  # from the cache
+    assert not calls
+    monkeypatch.undo()
+    fresh = features._encode(TEXTS, "minilm", 128, 64, 5, False)
+    np.testing.assert_array_equal(tok["states"], fresh["states"])
+    np.testing.assert_array_equal(tok["offsets"], fresh["offsets"])
