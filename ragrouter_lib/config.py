@@ -1,8 +1,12 @@
-"""Profiles, the notebook setup call, seeding and content-hash cache keys.
+"""Profiles, the notebook setup call and the run's identity.
 
-Every notebook starts with ``cfg = rr.setup(profile, seed, out_dir)``, which resolves the profile,
-seeds every RNG (seeds are never set on import), and prints what a reader needs to reproduce the
-run: the resolved config and its hash, the git commit, package versions and data checksums.
+Every notebook starts with ``cfg = rr.setup(profile, seed, out_dir)``, which resolves the profile
+and prints what a reader needs to reproduce the run: the resolved config and its hash, the git
+commit, package versions and the data checksums. Caches live under ``cache.root()`` (one root for
+every profile and out_dir; ``cfg.path("cache", name)``). It seeds nothing: every random draw of a
+step is seeded from (seed, step name) by the step itself (``training.seed_step``), so results never depend
+on what ran before in the process. This module imports only ``cache``; the data check is
+registered in ``CHECKS`` by the package (``ragrouter_lib/__init__.py``: ``data.verify_all``).
 
 >>> cfg = setup("smoke", seed=1, out_dir="/tmp/rr_doc", verbose=False)
 >>> cfg.profile, cfg.seed, len(cfg.hash)
@@ -23,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import cache
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # Profile parameters. `smoke` is for tests (tiny slices), `offline` is the CPU reproduction,
@@ -31,11 +37,14 @@ ROOT = Path(__file__).resolve().parents[1]
 # grid_limit: configurations tried per router (None = the whole grid of experiments.GRIDS).
 PROFILES: dict[str, dict] = {
     "smoke": dict(eval_limit=200, pool_limit=300, n_random_runs=10, seeds=[0, 1, 2],
-                  router_seeds=[0, 1], grid_limit=1, allow_hub=False),
+                  router_seeds=[0, 1], grid_limit=1, allow_hub=False,
+                  pool_sources=None, pool_both_fail="strong-needed"),
     "offline": dict(eval_limit=None, pool_limit=None, n_random_runs=10, seeds=[0, 1, 2, 3, 4],
-                    router_seeds=[0, 1, 2], grid_limit=None, allow_hub=False),
+                    router_seeds=[0, 1, 2, 3, 4], grid_limit=None, allow_hub=False,
+                    pool_sources=None, pool_both_fail="strong-needed"),
     "paper": dict(eval_limit=None, pool_limit=None, n_random_runs=10, seeds=[0, 1, 2, 3, 4],
-                  router_seeds=[0, 1, 2], grid_limit=None, allow_hub=True),
+                  router_seeds=[0, 1, 2, 3, 4], grid_limit=None, allow_hub=True,
+                  pool_sources=None, pool_both_fail="strong-needed"),
 }
 
 PACKAGES = ["numpy", "pandas", "scipy", "scikit-learn", "torch", "transformers", "faiss-cpu",
@@ -65,7 +74,12 @@ class Config:
         return p if p.is_absolute() else ROOT / p
 
     def path(self, kind: str, name: str) -> Path:
-        """outputs/<kind>/<name>, with the folder created: kind is results, figures or cache."""
+        """<out>/<kind>/<name>, with the folder created: kind is results or figures; ``cache`` is
+        the one cache root (``cache.root()/<name>``, shared by every profile: keys are content)."""
+        if kind == "cache":
+            root = cache.root()
+            root.mkdir(parents=True, exist_ok=True)
+            return root / name
         p = self.out / kind
         p.mkdir(parents=True, exist_ok=True)
         return p / name
@@ -77,15 +91,15 @@ def content_hash(obj, n: int = 12) -> str:
     return hashlib.sha256(blob).hexdigest()[:n]
 
 
+# identity checks printed by setup: name -> callable returning {group: (n_files, digest)}
+CHECKS: dict = {}
+
+
 def seed_everything(seed: int) -> None:
+    """Seed Python's and numpy's global RNGs, e.g. for a notebook's own plotting draws. Library
+    steps never rely on it (they seed from (seed, step) themselves); setup does not call it."""
     random.seed(seed)
     np.random.seed(seed)
-    os.environ["PYTHONHASHSEED"] = str(seed)
-    try:
-        import torch
-        torch.manual_seed(seed)
-    except ImportError:
-        pass
 
 
 def git_commit() -> str:
@@ -113,23 +127,22 @@ def package_versions(names=PACKAGES) -> dict[str, str]:
 
 def setup(profile: str = "offline", seed: int = 0, out_dir: str = "outputs",
           verbose: bool = True, **overrides) -> Config:
-    """Resolve a profile, seed all RNGs, verify the data and print the run's identity."""
+    """Resolve a profile, run the registered checks (data checksums) and print the run's identity."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
     params = {**PROFILES[profile], **overrides}
     cfg = Config(profile=profile, seed=int(seed), out_dir=str(out_dir), params=params)
-    seed_everything(cfg.seed)
     if not params.get("allow_hub"):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from . import data
-    checks = data.verify_all()
+    checks = {name: check() for name, check in CHECKS.items()}
     if verbose:
         print(f"profile={profile} seed={cfg.seed} config_hash={cfg.hash} commit={git_commit()}")
         print("config:", json.dumps(asdict(cfg), sort_keys=True))
         print("versions:", json.dumps(package_versions()))
         print(f"python: {sys.executable}")
-        print("data checksums (sha256 over each group's file hashes; every file verified):")
-        for group, (n, digest) in checks.items():
-            print(f"  {group:<28} {n:>3} files  {digest}")
+        for name, groups in checks.items():
+            print(f"{name} checksums (sha256 over each group's file hashes; every file verified):")
+            for group, (n, digest) in groups.items():
+                print(f"  {group:<28} {n:>3} files  {digest}")
     return cfg

