@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Batch re-execution of the whole notebook series for one profile:
 #   bash run_all.sh [offline|smoke|paper]      (default: offline)
-# Checks the setup first (setup.sh is idempotent and fast once done), then executes
-# notebooks/NN_*.ipynb in order with papermill into outputs/executed/ (smoke: outputs/smoke/,
-# paper: outputs/paper/), stopping at the first failure; timings go to results/run_summary.json.
+# Checks the setup first (setup.sh is idempotent and fast once done), then converts each
+# notebook source notebooks/NN_*.py (jupytext percent format) to a temporary .ipynb and executes
+# it in order with papermill into outputs/executed/NN_*.ipynb (smoke: outputs/smoke/, paper:
+# outputs/paper/), stopping at the first failure; timings go to results/run_summary.json.
 set -euo pipefail
 cd "$(dirname "$0")"
 profile=${1:-offline}

@@ -137,3 +137,94 @@ def random_curve(weak_correct, strong_correct, n_runs: int = 10, seed: int = 0,
     for col in ("pct_strong", "accuracy", "threshold"):
         out[col] = np.mean([c[col].to_numpy() for c in curves], axis=0)
     return out
+
+
+def routellm_reference(scores, weak_correct, strong_correct, num_results: int = N_BINS) -> dict:
+    """CPT(50%), CPT(80%), APGR of ``scores`` computed by RouteLLM's own evaluation code.
+
+    Runs the installed ``routellm`` package (0.2.0): ``evals.benchmarks.MMLU.evaluate`` (quantile
+    thresholds, >= / > routing) on these rows, the loop of ``evals/evaluate.py``'s ``__main__`` for a
+    deterministic router (copied: it cannot be called), then ``evals.evaluate.generate_results``,
+    whose printed metrics table is captured. Patched only where it crashes, each patch listed in
+    ``patches``: modules its imports need but the metric code never calls (``litellm``, ``openai``,
+    ``pandarallel``) are stubbed when missing; ``np.trapz`` (removed in NumPy 2.4) is aliased to
+    ``np.trapezoid`` for the call; ``generate_results`` gets the model pair, not the strong model's
+    name that ``evaluate.py`` passes it. ``crash`` is the traceback of the call exactly as
+    ``evaluate.py`` makes it (machine paths shortened). Scores with tied quantile edges make RouteLLM's
+    ``pd.qcut`` raise; that error is re-raised. Returns dict(cpt50, cpt80, apgr, curve, crash, patches).
+    """
+    import contextlib
+    import importlib
+    import importlib.util
+    import io
+    import os
+    import sys
+    import tempfile
+    import traceback
+    import types
+    import warnings
+    from pathlib import Path
+
+    import matplotlib.pyplot as plt
+
+    patches, stubbed = [], []
+    stubs = {"litellm": {"acompletion": None, "completion": None},
+             "openai": {"OpenAI": lambda *a, **k: None},
+             "pandarallel": {"pandarallel": types.SimpleNamespace(initialize=lambda **k: None)}}
+    for name, attrs in stubs.items():
+        if name not in sys.modules and importlib.util.find_spec(name) is None:
+            sys.modules[name] = types.ModuleType(name)
+            sys.modules[name].__dict__.update(attrs)
+            stubbed.append(name)
+    if stubbed:
+        patches.append(f"stub modules {', '.join(stubbed)} (not installed; the metric code never calls them)")
+    had_trapz = hasattr(np, "trapz")
+    if not had_trapz:
+        np.trapz = np.trapezoid
+        patches.append("np.trapz -> np.trapezoid (np.trapz was removed in NumPy 2.4)")
+    os.environ.setdefault("OPENAI_API_KEY", "unused")  # routellm's import reads it
+    figs = set(plt.get_fignums())
+    try:
+        with warnings.catch_warnings():  # routellm's pydantic-v1 validators warn on import
+            warnings.simplefilter("ignore", DeprecationWarning)
+            bench_mod = importlib.import_module("routellm.evals.benchmarks")
+            eval_mod = importlib.import_module("routellm.evals.evaluate")
+        pair = importlib.import_module("routellm.controller").ModelPair(
+            strong="gpt-4-1106-preview", weak="mistralai/Mixtral-8x7B-Instruct-v0.1")
+        bench = bench_mod.MMLU.__new__(bench_mod.MMLU)  # its __init__ reads its own file tree
+        bench.routed_pair, bench.overwrite_cache, bench.cache_path = pair, [], os.devnull
+        bench.all_data = pd.DataFrame({"prompt": np.arange(len(scores)),
+                                       pair.strong: np.asarray(strong_correct, bool),
+                                       pair.weak: np.asarray(weak_correct, bool)})
+        bench.cache = {"ours": np.asarray(scores, dtype=float)}  # served as the router's cached win rates
+        rows = [{"method": "ours", "threshold": t, "accuracy": acc,
+                 "strong_percentage": counts[pair.strong] / total * 100}
+                for t, acc, counts, total in bench.evaluate(None, "ours", num_results, False)]
+        results = pd.DataFrame(rows)
+        printed = []
+        eval_mod.print = lambda *a, **k: printed.append(a)
+        with tempfile.TemporaryDirectory() as out, contextlib.redirect_stdout(io.StringIO()):
+            try:  # as evaluate.py's __main__ calls it
+                eval_mod.generate_results(results, bench, "mmlu", pair.strong, out)
+                crash = ""
+            except Exception:
+                crash = traceback.format_exc()
+            patches.append("generate_results(..., routed_pair=ModelPair) instead of the strong model's name")
+            eval_mod.generate_results(results, bench, "mmlu", pair, out)
+        del eval_mod.print
+    finally:
+        if not had_trapz:
+            del np.trapz
+        for name in stubbed:
+            sys.modules.pop(name, None)
+        for name in [m for m in sys.modules if m == "routellm" or m.startswith("routellm.")]:
+            if stubbed:  # do not leave routellm bound to stub modules
+                sys.modules.pop(name)
+        for n in set(plt.get_fignums()) - figs:
+            plt.close(n)
+    site = str(Path(importlib.util.find_spec("routellm").origin).parents[1])
+    crash = crash.replace(site + os.sep, "").replace(str(Path(__file__).parents[1]) + os.sep, "")
+    table = next(a[1] for a in printed if a and str(a[0]).startswith("Metrics"))
+    row = table.iloc[0]
+    return {"cpt50": float(str(row["50% qual"]).rstrip("%")), "cpt80": float(str(row["80% qual"]).rstrip("%")),
+            "apgr": float(row["APGR"]), "curve": results, "crash": crash, "patches": patches}

@@ -1,10 +1,25 @@
 """Batch re-execution of the notebook series with papermill (what ``run_all.sh`` calls).
 
-``python -m ragrouter_lib.runner PROFILE [--out-dir DIR] [--only NN ...]`` executes
-``notebooks/NN_*.ipynb`` in order into ``<out-dir>/executed/``, injecting ``profile``, ``seed`` and
-``out_dir`` into each notebook's tagged ``parameters`` cell; it stops with a non-zero exit at the
-first failing notebook and writes ``<out-dir>/results/run_summary.json`` (profile, commit,
-start/end time, wall seconds per notebook and in total), also when a notebook failed.
+The notebooks are written as code: ``notebooks/NN_name.py`` in jupytext's percent format
+(``# %%`` starts a code cell, ``# %% [markdown]`` a markdown cell, ``# %% tags=["parameters"]`` the
+papermill parameters cell). Those files are the only source; no ``.ipynb`` is committed in
+``notebooks/``. For each one the runner writes a fresh ``.ipynb`` with jupytext into a temporary
+folder and executes that with papermill.
+
+``python -m ragrouter_lib.runner PROFILE [--out-dir DIR] [--only NN ...]`` executes the series in
+order into ``<out-dir>/executed/NN_name.ipynb``, injecting ``profile``, ``seed`` and ``out_dir``
+into each notebook's tagged ``parameters`` cell; it stops with a non-zero exit at the first failing
+notebook and writes ``<out-dir>/results/run_summary.json`` (profile, commit, start/end time, wall
+seconds per notebook and in total), also when a notebook failed. Paths papermill records in the
+executed notebook's metadata are stored relative to the repository root.
+
+Working on a notebook interactively: with ``jupytext`` installed (it is pinned, and it is a
+JupyterLab extension), JupyterLab opens ``notebooks/NN_name.py`` as a notebook (right-click ->
+Open With -> Notebook); edits are saved back to the ``.py``. Without JupyterLab,
+``jupytext --to ipynb notebooks/NN_name.py -o /tmp/NN_name.ipynb`` gives a notebook to open and
+``jupytext --to py:percent`` converts it back. Keep each code cell short (a test allows at most
+10 lines and no ``def``/``class``): logic belongs in ``ragrouter_lib``. Lint with
+``ruff check notebooks``.
 
 The summary also says whether the feature cache was empty at the start (a cold run) and, for the
 ``offline`` profile, checks the time budget: cold <= 100 minutes, warm <= 15 minutes on the
@@ -18,7 +33,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,6 +46,9 @@ NOTEBOOKS = ROOT / "notebooks"
 KERNEL = "ragrouter"
 DEFAULT_OUT = {"offline": "outputs", "smoke": "outputs/smoke", "paper": "outputs/paper"}
 BUDGET_MINUTES = {"cold": 100, "warm": 15}  # offline profile, whole series (issue 6)
+# Environment of the kernels the runner starts: a progress bar has no use in a stored log, and
+# the ones transformers / huggingface_hub draw while loading weights leave \r fragments there.
+KERNEL_ENV = {"HF_HUB_DISABLE_PROGRESS_BARS": "1"}
 
 
 def cache_state(root: Path = ROOT) -> str:
@@ -37,10 +57,48 @@ def cache_state(root: Path = ROOT) -> str:
 
 
 def notebooks(only=None) -> list[Path]:
-    nbs = sorted(p for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    """The notebook sources ``notebooks/NN_*.py`` in order (``only``: two-digit numbers to keep)."""
+    nbs = sorted(p for p in NOTEBOOKS.glob("[0-9][0-9]_*.py"))
     if only:
         nbs = [p for p in nbs if p.name[:2] in only]
     return nbs
+
+
+def to_ipynb(src: Path, dst: Path) -> Path:
+    """Write the jupytext percent-format source ``src`` as the notebook ``dst`` (no outputs)."""
+    import jupytext
+
+    nb = jupytext.read(src)
+    nb.metadata.pop("jupytext", None)
+    nb.metadata.setdefault("language_info", {"name": "python"})
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"{src.name[:2]}-{i:02d}"  # stable ids, as the committed notebooks had
+    jupytext.write(nb, dst, fmt="ipynb")
+    return dst
+
+
+def _relative(path: str) -> str:
+    """``path`` relative to the repository root when it lies inside it, else its file name."""
+    p = Path(path)
+    try:
+        return p.resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        return p.name
+
+
+def _strip_machine_paths(executed: Path, source: Path) -> None:
+    """Record papermill's input/output paths relative to the repository (no machine paths)."""
+    import nbformat
+
+    nb = nbformat.read(executed, as_version=4)
+    meta = nb.metadata.get("papermill")
+    if not meta:
+        return
+    meta["input_path"] = _relative(str(source))
+    meta["output_path"] = _relative(str(executed))
+    tmp = executed.with_name(executed.name + ".tmp")
+    nbformat.write(nb, tmp)
+    tmp.replace(executed)
 
 
 def _now() -> str:
@@ -61,21 +119,35 @@ def run(profile: str, out_dir: str | None = None, seed: int = 0, only=None,
     summary = {"profile": profile, "seed": seed, "commit": git_commit(), "start": _now(),
                "cache_at_start": state, "notebooks": {}, "status": "running"}
     t_all = time.time()
-    for nb in notebooks(only):
+    build = tempfile.TemporaryDirectory(prefix="ragrouter-notebooks-")  # generated .ipynb inputs
+    saved_env = {k: os.environ.get(k) for k in KERNEL_ENV}
+    os.environ.update(KERNEL_ENV)  # inherited by the kernels papermill starts
+    for src in notebooks(only):
+        name = src.stem + ".ipynb"
+        executed = out / "executed" / name
         t0 = time.time()
-        print(f"[{_now()}] {nb.name} ({profile})", flush=True)
+        print(f"[{_now()}] {name} ({profile})", flush=True)
         try:
-            pm.execute_notebook(str(nb), str(out / "executed" / nb.name), kernel_name=kernel,
+            nb = to_ipynb(src, Path(build.name) / name)
+            pm.execute_notebook(str(nb), str(executed), kernel_name=kernel,
                                 parameters={"profile": profile, "seed": seed, "out_dir": str(out_dir)},
                                 cwd=str(NOTEBOOKS), progress_bar=False, log_output=False)
             status = "ok"
         except Exception as e:  # papermill raises PapermillExecutionError with the cell's traceback
             status = f"failed: {type(e).__name__}"
             print(e, file=sys.stderr)
-        summary["notebooks"][nb.name] = {"seconds": round(time.time() - t0, 1), "status": status}
+        if executed.exists():
+            _strip_machine_paths(executed, src)
+        summary["notebooks"][name] = {"seconds": round(time.time() - t0, 1), "status": status}
         print(f"    {status} in {time.time() - t0:.0f}s", flush=True)
         if status != "ok":
             break
+    build.cleanup()
+    for k, v in saved_env.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
     summary.update(end=_now(), total_seconds=round(time.time() - t_all, 1),
                    status="ok" if all(v["status"] == "ok" for v in summary["notebooks"].values())
                    else "failed")

@@ -1,0 +1,159 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: RAGRouter (.venv)
+#     language: python
+#     name: ragrouter
+# ---
+
+# %% [markdown]
+# # 04 · RAGRouter's data pipeline: label alignment, multi-source augmentation, dynamic sampling
+#
+# The training data RAGRouter (notebook 05) and its ablations (Tables 3 and 4) are built from. Every step can
+# be switched off by a parameter (`augment`, `sample`); the ablation notebooks rebuild the data without it,
+# everything else equal. Validation rows (for model selection) are never augmented or sampled.
+#
+# **Deviations from the thesis** (see README): labels come from recorded correctness, not an LLM judge
+# (notebook 02); augmented rows inherit their source's label (no judge to re-label them); the parser is spaCy
+# `en_core_web_sm` (Stanza models are not obtainable); the knowledge graph is WordNet 3.0 (Debian) instead of
+# ConceptNet; perplexity comes from SmolLM2-135M instead of GPT-2-large; the pool is 6,754 rows instead of ~175k.
+
+# %% tags=["parameters"]
+# parameters (papermill overrides these)
+profile = "offline"
+seed = 0
+out_dir = "outputs"
+augment = True  # multi-source data augmentation (Table 3)
+sample = True  # perplexity-based dynamic sampling + label rebalancing (Table 4)
+factor = 0.3  # new rows per training row, thesis about 0.29
+size_frac = 0.5  # share of augmented rows added to the sampled size
+
+# %%
+import ragrouter_lib as rr
+cfg = rr.setup(profile, seed, out_dir)
+
+# %%
+pool = rr.paper.notebook_pool(cfg)
+evals = rr.experiments.load_evals(cfg)
+print(f"pool: {len(pool)} rows; evaluation rows:", {b: len(ev) for b, ev in evals.items()})
+
+# %% [markdown]
+# ## 1 · Label alignment
+# Every row carries a 1–5 score of the weak model's answer quality (1–3: route to the strong model, 4–5: the
+# weak model is good enough) and the binary routing label. The thesis aligned preference data with a
+# DeepSeek-671B judge; no judge LLM runs offline, so scores come from recorded correctness (notebook 02's
+# table). Preference rows (Chatbot Arena form), when a user supplies them, are mapped from the winner as below;
+# `gpt4_dataset` rows keep their `mixtral_score`.
+
+# %%
+rr.labels.arena_mapping_table()
+
+# %%
+import pandas as pd
+pd.crosstab(pool.panel, pool.score, margins=True)
+
+# %% [markdown]
+# ## 2–3 · Augmentation and sampling for this seed
+# One call builds the training set; the cost of each step (seconds, rows per second) is in the table below it.
+
+# %%
+td = rr.training_data.prepare(pool, cfg.seed, cfg.path("cache", "data"), augment, sample, factor, size_frac)
+td.cost
+
+# %%
+rr.training_data.stage_sizes(td)
+
+# %% [markdown]
+# ### Augmentation sources
+# Quality sources: natural-language questions (no code: MBPP, HumanEval and JavaScript rows are skipped),
+# 40–1,500 characters, mostly letters, with a confident label (the pair's own answers on RouterBench rows;
+# ≥ 6 of 7 panel models agreeing on RouterDC rows). Share of each source's training rows that qualify:
+
+# %%
+rr.augmentation.source_quality(td.original).groupby(td.original.source).agg(["mean", "sum"]).round(2)
+
+# %% [markdown]
+# ### Accepted variants, two per kind
+# Syntactic: a prepositional/adverbial phrase or clause moved to the front or back, coordinated noun phrases swapped. Semantic (WordNet): synonym substitution, hypernym gloss ("X (a kind of Y)"). Word senses are picked by a restricted Lesk overlap, which still errs at times: the examples are shown unfiltered.
+
+# %%
+pd.set_option("display.max_colwidth", 200)
+rr.training_data.examples(td) if augment else "augmentation switched off"
+
+# %%
+td.augmented.groupby(["method", "op"]).size().rename("rows").to_frame() if augment else None
+
+# %% [markdown]
+# ### Rejected variants
+# The check re-parses each variant and rejects it when it is identical to its source, has broken punctuation, lost its capital, changed its sentence count, root verb, content words (syntactic) or numbers, or touched the template around the question.
+
+# %%
+(td.rejected.reason.value_counts().to_frame(), td.rejected.groupby("reason").head(1)[["op", "reason", "variant"]]) if len(td.rejected) else "none"
+
+# %% [markdown]
+# ### Quality of the accepted variants
+# An automatic check on a seeded random sample of 150 accepted variants (`rr.augmentation.quality_check`): a variant
+# counts as an error when its re-parse fails a structure check (one root, no dangling punctuation or function word,
+# subject kept), when SmolLM2's perplexity of the variant exceeds its source's by more than 1.5×, or when the MiniLM
+# cosine to its source falls below 0.85 (label probably not preserved). The error rate is the share flagged by any.
+
+# %%
+q = rr.augmentation.quality_check(rr.augmentation.variant_pairs(td.augmented, td.original), n=150, seed=0) if augment else None
+q.attrs["summary"].round(3) if augment else "augmentation switched off"
+
+# %% [markdown]
+# ### Leakage check, augmented rows included
+# Augmented rows are derived from training rows only; the same check as notebook 02 runs on original + augmented rows.
+
+# %%
+rr.experiments.check_leakage(td.both, evals).round(3)
+
+# %% [markdown]
+# ### Perplexity and difficulty levels
+# Perplexity of every training query (original + augmented) under SmolLM2-135M, first 48 tokens. Difficulty levels
+# 0–3 are rank-based quartiles *within each source* (ties kept together), oriented by the measured within-source
+# sign of perplexity against "strong model needed" (the pooled sign mostly reflects differences between sources,
+# checked below); sampling weight = level weight (1, 1.25, 1.5, 2) × (source share)^-½.
+
+# %%
+rr.plots.save(rr.plots.perplexity_by_level(td.ppl, td.levels, "perplexity by difficulty level"), cfg.path("figures", "04_perplexity_levels.png")) if sample else None
+
+# %%
+chk = rr.sampling.difficulty_check(td.ppl, td.both.strong_needed, td.both.source) if sample else None
+print(chk.attrs if sample else "sampling switched off")
+chk.round(3) if sample else None
+
+# %%
+td.both.assign(ppl=td.ppl, level=td.levels).groupby("level").agg(rows=("ppl", "size"), median_ppl=("ppl", "median"), strong_needed=("strong_needed", "mean")).round(3) if sample else None
+
+# %% [markdown]
+# ### Label balance and source mix, before and after sampling
+# The sampled set must be larger than the original and smaller than original + augmented, with balanced routing labels.
+
+# %%
+pd.DataFrame({"before (original + augmented)": td.both.strong_needed.value_counts(), "after sampling": td.train.strong_needed.value_counts()})
+
+# %%
+pd.DataFrame({"original": td.original.source.value_counts(), "after": td.train.source.value_counts()}).fillna(0).astype(int)
+
+# %%
+print(f"original {len(td.original)} < sampled {len(td.train)} < original + augmented {len(td.both)}:", len(td.original) < len(td.train) < len(td.both))
+
+# %% [markdown]
+# ### Each switch removes exactly its step
+# Training-set size and label balance for the four combinations (the ablation notebooks use these).
+
+# %%
+grid = rr.training_data.switch_grid(pool, cfg.seed, cfg.path("cache", "data"), factor=factor, size_frac=size_frac)
+grid
+
+# %%
+rr.experiments.save_tables(cfg, **{"04_stage_sizes": rr.training_data.stage_sizes(td), "04_step_cost": td.cost, "04_switch_grid": grid,
+                                    "04_rejected": td.rejected, "04_examples": rr.training_data.examples(td, 5)})
+
+# %% [markdown]
+# ## 中文结论
+
+# %%
+from IPython.display import Markdown
+Markdown(rr.report.conclusion_zh(4, cfg.out))

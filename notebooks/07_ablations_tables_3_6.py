@@ -1,0 +1,158 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: RAGRouter (.venv)
+#     language: python
+#     name: ragrouter
+# ---
+
+# %% [markdown]
+# # 07 · Tables 3–6: what each part of RAGRouter is worth (MMLU)
+#
+# The thesis's four ablations, one part switched off at a time (`ragrouter_lib/ablations.py`):
+#
+# | Table | switched off | switch | what the variant is trained from |
+# |---|---|---|---|
+# | 3 | multi-source data augmentation | `augment=False` | the original training rows, sampled by perplexity as before |
+# | 4 | data sampling | `sample=False` | original + augmented rows as they are |
+# | 5 | semantic-syntactic feature extraction | `features="semantic"` | same data; the fusion attention reads the MiniLM tokens instead of the GraphSAGE nodes |
+# | 6 | RAG vector knowledge base | `rag="off"` | same data and extractor; the final model sees the query vector alone |
+#
+# Everything else equal: the configuration chosen for the full model in notebook 05 (no re-tuning per variant —
+# the thesis does not say it re-tuned, so a difference here is the switch's alone), the same seeds, pool splits,
+# validation rows and early stopping. The "with" row of every table is notebook 05's full model, the same runs as
+# Table 1. Only MMLU, as in the thesis.
+
+# %% tags=["parameters"]
+# parameters (papermill overrides these)
+profile = "offline"
+seed = 0
+out_dir = "outputs"
+
+# %%
+import ragrouter_lib as rr
+cfg = rr.setup(profile, seed, out_dir)
+
+# %%
+import pandas as pd
+rr.training.set_verbose(True)  # one line per training epoch
+pool = rr.paper.notebook_pool(cfg)
+evals = rr.experiments.load_evals(cfg)
+rr.experiments.check_leakage(pool, evals).round(3)
+
+# %%
+from ragrouter_lib import report
+full = report.load_result(cfg.out, report.RAGROUTER_RUNS).assign(model="full model")
+print("full model (notebook 05):", rr.ablations.chosen_config(full), "seeds", sorted(full.seed.unique()))
+full[full.benchmark == "mmlu"][["seed", "cpt50", "cpt80", "apgr", "criterion"]].round(3)
+
+# %% [markdown]
+# ## Training the four variants (every seed)
+
+# %%
+abl = rr.ablations.run(pool, {"mmlu": evals["mmlu"]}, cfg, full, out_dir=cfg.out)
+abl.runs[["table", "model", "seed", "cpt50", "cpt80", "apgr", "criterion", "fit_seconds"]].round(3)
+
+# %% [markdown]
+# Training curves of the variants (the "without RAG" variant shares the full model's extractor, so its extractor curve is the full model's):
+
+# %%
+hist = rr.experiments.histories(abl.fitted)  # column "router" = the variant
+for stage in ("extractor", "final"):
+    rr.plots.save(rr.plots.training_curves(hist[hist.stage == stage], f"ablations: {stage}"), cfg.path("figures", f"07_{stage}_curves.png"))
+
+# %% [markdown]
+# ## The four tables beside the thesis
+# Each table: the variant without the part, then the full model (mean ± sd over the same seeds); below it the thesis's numbers and the differences (ours − thesis), and the verdict with the per-seed paired difference (same split, so seed-to-seed noise of the split cancels).
+
+# %%
+tabs = {t: rr.ablations.table(full, abl.runs, t) for t in rr.ablations.ABLATIONS}
+diffs = pd.concat([rr.ablations.paired(full, abl.runs, t) for t in tabs], ignore_index=True)
+for t, tab in tabs.items():
+    print(f"Table {t}:", rr.ablations.verdict(tab, diffs[diffs.table == t]))
+
+# %% [markdown]
+# ### Table 3 — multi-source data augmentation
+
+# %%
+display(tabs[3].round(3))
+rr.ablations.versus_thesis(tabs[3], 3).round(3)
+
+# %% [markdown]
+# ### Table 4 — data sampling
+
+# %%
+display(tabs[4].round(3))
+rr.ablations.versus_thesis(tabs[4], 4).round(3)
+
+# %% [markdown]
+# ### Table 5 — semantic-syntactic feature extraction
+
+# %%
+display(tabs[5].round(3))
+rr.ablations.versus_thesis(tabs[5], 5).round(3)
+
+# %% [markdown]
+# ### Table 6 — the RAG vector knowledge base
+
+# %%
+display(tabs[6].round(3))
+rr.ablations.versus_thesis(tabs[6], 6).round(3)
+
+# %% [markdown]
+# Per-seed paired differences (with − without; positive APGR and negative CPT mean the part helps):
+
+# %%
+diffs.round(3)
+
+# %% [markdown]
+# ## Verdicts: 95 % paired bootstrap intervals over MMLU prompts
+# The same rule as Tables 1–2 (notebook 06): "hurts" only where the paired interval of (with − without) excludes
+# zero in the part's favour, "inconclusive" otherwise.
+
+# %%
+from ragrouter_lib import verdicts
+v36 = verdicts.tables_3_6(cfg.out, evals, {t: a.part for t, a in rr.ablations.ABLATIONS.items()})
+verdicts.verdict_table(v36["verdicts_tables_3_6"])
+
+# %% [markdown]
+# ## Figures: APGR per variant and seed; routing curves (seed 0)
+
+# %%
+per_seed = pd.concat([full[full.benchmark == "mmlu"].assign(model="full model (with every part)"), abl.runs[abl.runs.benchmark == "mmlu"]])
+order = ["full model (with every part)", *[a.without for a in rr.ablations.ABLATIONS.values()]]
+rr.plots.save(rr.plots.ablation_points(per_seed, order, title="MMLU: RAGRouter with one part switched off"), cfg.path("figures", "07_ablations_apgr.png"))
+
+# %%
+cf = report.load_result(cfg.out, report.RAGROUTER_CURVES).query("benchmark == 'mmlu' and router == 'ragrouter'").assign(router="full model")
+cf = pd.concat([cf, *[c.assign(benchmark="mmlu", router=m) for m, by in abl.curves.items() for c in [by["mmlu"]]]], ignore_index=True)
+rr.experiments.plot_curves_from_frame(cf, {"mmlu": evals["mmlu"]}, cfg.path("figures", "07_ablations_curves.png"))
+
+# %% [markdown]
+# ## Why a part helps or does not: a first look
+# Per variant: the training data it had (mean over seeds), its grouped criterion on held-out pool sources
+# (the only signal used for model selection) and its MMLU APGR. A part whose removal changes the criterion but
+# not MMLU APGR points at the shift between the training pool and MMLU rather than at the part itself.
+
+# %%
+fits = rr.ablations.full_models(pool, cfg, full)
+rr.ablations.diagnostics(full, abl.runs, fits, abl.fitted)
+
+# %% [markdown]
+# How much routing signal does the knowledge base carry on MMLU by itself? The retrieved neighbours' labels
+# alone (distance-weighted share of "strong needed", seed 0's full model) used as a router, beside the full model:
+
+# %%
+vote = rr.ablations.neighbour_vote(fits[cfg.router_seeds[0]], evals["mmlu"].prompt)
+m, _ = rr.experiments.evaluate_scores(vote, evals["mmlu"], cfg.router_seeds[0])
+pd.DataFrame([{"router": "KB neighbour vote alone", **m}, {"router": "full model (seed 0)", **full.query("benchmark == 'mmlu' and seed == @cfg.router_seeds[0]")[["cpt50", "cpt80", "apgr"]].iloc[0].to_dict()}]).round(3)
+
+# %%
+rr.experiments.save_tables(cfg, **{f"table{t}": tab for t, tab in tabs.items()}, **{"07_ablation_per_seed": abl.runs, "07_paired_differences": diffs, "07_training_curves": hist})
+
+# %% [markdown]
+# ## 中文结论
+
+# %%
+from IPython.display import Markdown
+Markdown(rr.report.conclusion_zh(7, cfg.out))
