@@ -11,11 +11,15 @@ Chatbot Arena 55k and RouteLLM's ``gpt4_dataset``, cannot be fetched here; ``loa
 ``load_gpt4_dataset`` read them from a user-supplied path with the Hub schemas and reject malformed
 input with an error that names the row.
 
-Every file is checked against ``data/MANIFEST.csv`` (sha256, source repo, commit, licence) before
-it is read; a missing or altered file raises ``DataIntegrityError`` naming it.
+Exact strong/weak pair sources (pool v2): AlpacaEval 2 annotations (gpt-4-1106-preview vs Mixtral,
+judged by gpt-4-1106-preview; licence CC BY-NC 4.0) and MMLU-Pro correctness of Mixtral and GPT-4o
+(``load_alpaca_eval``, ``load_mmlu_pro``; their columns and values are checked row by row).
+
+Every file is checked against ``data/MANIFEST.csv`` (sha256, size, source repo, commit, licence)
+before it is read; a missing, truncated or altered file raises ``DataIntegrityError`` naming it.
 
 >>> ev = load_eval("gsm8k")
->>> len(ev), round(ev.weak_correct.mean(), 4), round(ev.strong_correct.mean(), 4)
+>>> len(ev), round(float(ev.weak_correct.mean()), 4), round(float(ev.strong_correct.mean()), 4)
 (1307, 0.6373, 0.8577)
 """
 from __future__ import annotations
@@ -90,6 +94,10 @@ def data_path(rel: str) -> Path:
     if key not in _verified:
         got = sha256(path)
         if got != m.at[rel, "sha256"]:
+            size = str(m.at[rel, "bytes"]) if "bytes" in m.columns else ""
+            if size.isdigit() and st.st_size < int(size):
+                raise DataIntegrityError(f"data/{rel} is truncated: {st.st_size} of {size} bytes "
+                                         f"(sha256 {got} != manifest {m.at[rel, 'sha256']})")
             raise DataIntegrityError(f"data/{rel} was altered: sha256 {got} != manifest "
                                      f"{m.at[rel, 'sha256']}")
         _verified[key] = got
@@ -196,6 +204,76 @@ def load_mmlu_questions(split: str = "dev") -> pd.DataFrame:
         df["subject"] = Path(rel).stem.removesuffix(f"_{split}")
         frames.append(df)
     return pd.concat(frames, ignore_index=True)
+
+
+# ----------------------------------------------------------------------------- strong/weak pair sources
+ALPACA_FILE = "raw/alpaca_eval/mixtral_vs_gpt4_1106_annotations.json"
+MMLU_PRO_FILE = "raw/mmlu_pro/mixtral_vs_gpt4o.csv"
+ALPACA_COLUMNS = ["instruction", "output_1", "generator_1", "output_2", "generator_2", "dataset",
+                  "preference"]
+MMLU_PRO_COLUMNS = ["question_id", "src", "category", "prompt", "mixtral_correct", "gpt4o_correct"]
+
+
+def _pair_file(rel: str, path) -> tuple[Path, str]:
+    """(path, name for messages): the vendored file (sha256-checked) or a user-supplied copy."""
+    if path is None:
+        return data_path(rel), f"data/{rel}"
+    path = Path(path)
+    if not path.exists():
+        raise DataIntegrityError(f"{path} is missing")
+    return path, str(path)
+
+
+def load_alpaca_eval(path=None) -> pd.DataFrame:
+    """AlpacaEval 2 annotations (licence CC BY-NC 4.0): one row per instruction with the strong
+    model's answer (``output_1``, gpt-4-1106-preview), the weak model's (``output_2``, Mixtral) and
+    the judge's ``preference`` (1 strong preferred, 2 weak preferred, 1.5 tie). Columns:
+    sample_id, prompt, dataset, preference. ``path``: a copy to check instead of the vendored file."""
+    path, name = _pair_file(ALPACA_FILE, path)
+    text = _read_text_strict(path)
+    try:
+        recs = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DataFormatError(f"{name}: not valid JSON at line {e.lineno} (truncated?): {e.msg}") from None
+    if not isinstance(recs, list) or not recs:
+        raise DataFormatError(f"{name}: expected a non-empty JSON list of records")
+    rows = []
+    for i, r in enumerate(recs):
+        missing = [c for c in ALPACA_COLUMNS if not isinstance(r, dict) or c not in r]
+        if missing:
+            raise DataFormatError(f"{name}: record {i + 1}: missing field(s) {missing}")
+        if r["preference"] not in (1, 1.5, 2):
+            raise DataFormatError(f"{name}: record {i + 1}: preference must be 1, 1.5 or 2, got {r['preference']!r}")
+        if not isinstance(r["instruction"], str) or not r["instruction"].strip():
+            raise DataFormatError(f"{name}: record {i + 1}: empty instruction")
+        if "gpt4_1106" not in str(r["generator_1"]) or "Mixtral" not in str(r["generator_2"]):
+            raise DataFormatError(f"{name}: record {i + 1}: expected generator_1 gpt4_1106_preview and "
+                                  f"generator_2 Mixtral, got {r['generator_1']!r} / {r['generator_2']!r}")
+        rows.append({"sample_id": f"alpaca.{i}", "prompt": r["instruction"], "dataset": r["dataset"],
+                     "preference": float(r["preference"])})
+    return pd.DataFrame(rows)
+
+
+def load_mmlu_pro(path=None) -> pd.DataFrame:
+    """MMLU-Pro STEM rows (original-MMLU rows removed upstream): sample_id, prompt, src, category,
+    weak_correct (Mixtral) and strong_correct (GPT-4o, stand-in for gpt-4-1106-preview), 0/1.
+    ``path``: a copy to check instead of the vendored file."""
+    path, name = _pair_file(MMLU_PRO_FILE, path)
+    df = pd.read_csv(io.StringIO(_read_text_strict(path)), dtype=str, keep_default_na=False)
+    _require_columns(df, MMLU_PRO_COLUMNS, name)
+    for col in ("mixtral_correct", "gpt4o_correct"):
+        bad = ~df[col].isin(["0", "1"])
+        if bad.any():
+            i = int(bad.to_numpy().nonzero()[0][0])
+            raise DataFormatError(f"{name}: row {i + 1} (question_id={df.question_id.iloc[i]}): {col} "
+                                  f"must be 0 or 1, got {df[col].iloc[i]!r}")
+    empty = df.prompt.str.strip() == ""
+    if empty.any():
+        i = int(empty.to_numpy().nonzero()[0][0])
+        raise DataFormatError(f"{name}: row {i + 1} (question_id={df.question_id.iloc[i]}): empty prompt")
+    return pd.DataFrame({"sample_id": "mmlupro." + df.question_id, "prompt": df.prompt, "src": df.src,
+                         "category": df.category, "weak_correct": df.mixtral_correct.astype(int),
+                         "strong_correct": df.gpt4o_correct.astype(int)})
 
 
 # ----------------------------------------------------------------------------- user-supplied sets

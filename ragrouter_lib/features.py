@@ -10,9 +10,11 @@ Thesis step: the prompt representations the routers consume. RouteLLM used OpenA
 - ``lm_states``: a causal LM's (SmolLM2-135M) hidden state after ``n_layers`` layers, last token and
   mean over tokens, for the ``causal_llm`` router's head.
 
-Results are cached per text in ``outputs/cache/features/<kind>-<params hash>/<shard>.npz``: the
-folder's hash covers the model's weights digest and every parameter, each row is keyed by the
-sha256 of its text, so a stale row cannot be read and a subset of cached texts costs nothing.
+Results are cached per text in ``<cache root>/features/<kind>-<key>/<shard>.npz``: the folder's key
+(``cache.key``) covers every parameter, the model's weights digest and the source of this module
+and everything it imports, each row is keyed by the sha256 of its text, so a stale row cannot be
+read and a subset of cached texts costs nothing. Shards are written atomically and checksummed
+(``cache.save_npz``); a corrupt shard is removed with a warning and its texts recomputed.
 Batches are bucketed by length (sorted) to waste no compute on padding; a tqdm bar shows progress.
 """
 from __future__ import annotations
@@ -25,18 +27,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import models
-from .config import ROOT, content_hash
-
-CACHE = ROOT / "outputs" / "cache" / "features"
+from . import cache, models, text
 
 
 def texts_digest(texts) -> str:
-    h = hashlib.sha256()
-    for t in texts:
-        h.update(t.encode("utf-8", "surrogatepass"))
-        h.update(b"\x00")
-    return h.hexdigest()[:16]
+    """sha256 (16 hex) of a sequence of texts (``cache.digest_texts``)."""
+    return cache.digest_texts(texts)
 
 
 def text_keys(texts) -> np.ndarray:
@@ -46,38 +42,41 @@ def text_keys(texts) -> np.ndarray:
 _SHARDS: dict[str, dict] = {}  # loaded shard files, kept for the process
 
 
-def _store_dir(kind: str, params: dict) -> Path:
-    return CACHE / f"{kind}-{content_hash(params, 16)}"
+def store_dir(kind: str, params: dict, modules=()) -> Path:
+    """The per-text store of one feature kind: ``cache.key`` of the parameters and the code closure
+    of this module plus ``modules`` (the caller's module when it computes the feature itself), so
+    editing the code that computes a feature retires its old rows."""
+    return cache.root() / "features" / f"{kind}-{cache.key(kind, params, modules=[__name__, *modules])}"
 
 
 def _index(folder: Path) -> dict:
     index = {}
     for f in sorted(folder.glob("*.npz")):
         if str(f) not in _SHARDS:
-            with np.load(f) as z:
-                _SHARDS[str(f)] = {k: z[k] for k in z.files}
+            z = cache.load_npz(f)  # a corrupt shard: warned, removed, its texts recomputed
+            if z is None:
+                continue
+            _SHARDS[str(f)] = z
         for i, k in enumerate(_SHARDS[str(f)]["keys"]):
             index.setdefault(k, (str(f), i))
     return index
 
 
 def store(folder: Path, keys, arrays: dict) -> None:
-    """Write one shard: ``keys`` (text hashes) plus row arrays or packed ``states``/``offsets``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{texts_digest(keys)}.npz"
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, keys=np.asarray(keys), **arrays)
-    tmp.rename(path)  # atomic: a half-written shard is never read
+    """Write one shard: ``keys`` (text hashes) plus row arrays or packed ``states``/``offsets``
+    (atomic and checksummed: a half-written shard is never read)."""
+    cache.save_npz(Path(folder) / f"{texts_digest(keys)}.npz", keys=np.asarray(keys), **arrays)
 
 
-def cached(kind: str, params: dict, texts, compute, verbose: bool = True) -> dict:
+def cached(kind: str, params: dict, texts, compute, verbose: bool = True, modules=()) -> dict:
     """Features of ``texts`` from the per-text cache; only texts never seen are computed.
 
-    The folder is keyed by ``params`` (model weights digest included), each row by the sha256 of
-    its text, so a changed model, parameter or text can never be served a stale row.
+    The folder is keyed by ``params`` (model weights digest included) and the code closure of this
+    module plus ``modules`` (``store_dir``), each row by the sha256 of its text, so a changed model,
+    parameter, code or text can never be served a stale row.
     ``compute(missing_texts)`` returns row arrays (n, ...) or packed ``states``/``offsets``.
     """
-    folder = _store_dir(kind, params)
+    folder = store_dir(kind, params, modules)
     keys = text_keys(texts)
     index = _index(folder)
     missing = sorted({k: i for i, k in enumerate(keys) if k not in index}.values())
@@ -133,29 +132,44 @@ def model_identity(path) -> str:
     return h.hexdigest()[:16]
 
 
-def _batches(lengths, batch_size):
+def length_batches(lengths, batch_size):
+    """Row indices in batches of similar length (sorted by length, stable)."""
     order = np.argsort(lengths, kind="stable")
     return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
 
 
-def _progress(it, total, desc, show):
+def progress_bar(it, total, desc, show, every: float = 0.25):
+    """``it`` with progress when ``show``: a tqdm bar on a terminal; anywhere else (a notebook,
+    papermill, a log file) one plain line per ``every`` of the way and one at the end, so an
+    executed notebook holds neither tqdm's IProgress widget warning nor carriage-return fragments."""
+    import sys
     if not show:
         return it
-    from tqdm import tqdm
-    return tqdm(it, total=total, desc=desc, mininterval=5)
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+        return tqdm(it, total=total, desc=desc, mininterval=5)
+
+    def lines():
+        t0, step = time.perf_counter(), max(1, int(np.ceil(total * every)))
+        for i, x in enumerate(it, 1):
+            yield x
+            if i % step == 0 or i == total:
+                print(f"{desc}: {i}/{total} ({100 * i / max(total, 1):.0f}%), "
+                      f"{time.perf_counter() - t0:.0f} s", flush=True)
+    return lines()
 
 
 @torch.inference_mode()
-def _encode(texts, name, max_len, batch_size, layer, progress):
+def encode(texts, name, max_len, batch_size, layer, progress):
+    """One uncached encoder pass: {'pooled'} (+ packed 'states'/'offsets' of ``layer``)."""
     tok, model, _ = load_encoder(name)
-    enc = tok(list(texts), truncation=True, max_length=max_len)
-    ids = enc["input_ids"]
+    ids = text.encode_window(tok, texts, max_len)  # the shared truncation rule (text.py)
     lengths = np.array([len(x) for x in ids])
     d = model.config.hidden_size
     pooled = np.zeros((len(texts), d), np.float32)
     states = [None] * len(texts) if layer is not None else None
-    batches = _batches(lengths, batch_size)
-    for b in _progress(batches, len(batches), f"{name} encode", progress):
+    batches = length_batches(lengths, batch_size)
+    for b in progress_bar(batches, len(batches), f"{name} encode", progress):
         batch = tok.pad({"input_ids": [ids[i] for i in b]}, return_tensors="pt")
         out = model(**batch, output_hidden_states=layer is not None)
         mask = batch["attention_mask"].unsqueeze(-1).float()
@@ -181,13 +195,14 @@ def sentence_embeddings(texts, name: str = "minilm", max_len: int = 128, batch_s
                         progress: bool = True) -> np.ndarray:
     """(n, d) float32 unit vectors."""
     texts = list(texts)
-    params = {"encoder": name, "model": load_encoder(name)[2], "max_len": max_len, "layer": None}
+    params = {"encoder": name, "model": load_encoder(name)[2], "max_len": max_len, "layer": None,
+              "truncation": text.TRUNCATION_RULE}
 
     def compute(t):
         layer = TOKEN_LAYER.get(name)
-        out = _encode(t, name, max_len, batch_size, layer, progress)
+        out = encode(t, name, max_len, batch_size, layer, progress)
         if layer is not None:
-            store(_store_dir("tokens", {**params, "layer": layer}), text_keys(t),
+            store(store_dir("tokens", {**params, "layer": layer}), text_keys(t),
                   {"states": out.pop("states"), "offsets": out.pop("offsets")})
         return out
     return cached("sentence", params, texts, compute, verbose=progress)["pooled"]
@@ -197,11 +212,12 @@ def token_states(texts, name: str = "minilm", layer: int = 5, max_len: int = 128
                  batch_size: int = 64, progress: bool = True) -> dict:
     """Packed token states of ``layer``: {'states': (sum_len, d) fp16, 'offsets'}."""
     texts = list(texts)
-    params = {"encoder": name, "model": load_encoder(name)[2], "max_len": max_len, "layer": layer}
+    params = {"encoder": name, "model": load_encoder(name)[2], "max_len": max_len, "layer": layer,
+              "truncation": text.TRUNCATION_RULE}
 
     def compute(t):  # the same pass yields the sentence embeddings: cache them too
-        out = _encode(t, name, max_len, batch_size, layer, progress)
-        store(_store_dir("sentence", {**params, "layer": None}), text_keys(t), {"pooled": out.pop("pooled")})
+        out = encode(t, name, max_len, batch_size, layer, progress)
+        store(store_dir("sentence", {**params, "layer": None}), text_keys(t), {"pooled": out.pop("pooled")})
         return out
     return cached("tokens", params, texts, compute, verbose=progress)
 
@@ -233,19 +249,19 @@ def load_lm(n_layers: int | None = None):
 
 
 @torch.inference_mode()
-def _lm_encode(texts, n_layers, max_len, batch_size, progress):
+def lm_encode(texts, n_layers, max_len, batch_size, progress):
+    """One uncached SmolLM2 pass: {'last', 'mean'} hidden states after ``n_layers`` layers."""
     tok, model, _ = load_lm(n_layers)
     tok.padding_side = "right"
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
-    enc = tok(list(texts), truncation=True, max_length=max_len)
-    ids = enc["input_ids"]
+    ids = text.encode_window(tok, texts, max_len)  # the shared truncation rule (text.py)
     lengths = np.array([len(x) for x in ids])
     d = model.config.hidden_size
     last = np.zeros((len(texts), d), np.float32)
     mean = np.zeros((len(texts), d), np.float32)
-    batches = _batches(lengths, batch_size)
-    for b in _progress(batches, len(batches), "smollm2 states", progress):
+    batches = length_batches(lengths, batch_size)
+    for b in progress_bar(batches, len(batches), "smollm2 states", progress):
         batch = tok.pad({"input_ids": [ids[i] for i in b]}, return_tensors="pt")
         lm_pool(model.model(**batch).last_hidden_state, batch["attention_mask"], lengths[b], b, last, mean)
     return {"last": last, "mean": mean}
@@ -259,7 +275,8 @@ def lm_pool(h, attention_mask, lengths, rows, last, mean) -> None:
 
 
 def lm_params(n_layers, max_len) -> dict:
-    return {"lm": "smollm2-135m", "model": load_lm(n_layers)[2], "n_layers": n_layers, "max_len": max_len}
+    return {"lm": "smollm2-135m", "model": load_lm(n_layers)[2], "n_layers": n_layers, "max_len": max_len,
+            "truncation": text.TRUNCATION_RULE}
 
 
 def lm_states(texts, n_layers: int | None = 12, max_len: int = 48, batch_size: int = 32,
@@ -271,5 +288,9 @@ def lm_states(texts, n_layers: int | None = 12, max_len: int = 48, batch_size: i
     """
     texts = list(texts)
     out = cached("lm", lm_params(n_layers, max_len), texts,
-                 lambda t: _lm_encode(t, n_layers, max_len, batch_size, progress), verbose=progress)
+                 lambda t: lm_encode(t, n_layers, max_len, batch_size, progress), verbose=progress)
     return np.concatenate([out["last"], out["mean"]], axis=1)
+
+
+# transition aliases: callers in experiments.py / sampling.py / ragrouter.py move to the public names
+_store_dir, _batches, _progress, _encode, _lm_encode = store_dir, length_batches, progress_bar, encode, lm_encode

@@ -8,7 +8,16 @@ can be fetched here, so the pool is every labelled row available offline:
   the routed pair itself (gpt-4-1106-preview = strong, mixtral-8x7b-chat = weak);
 - RouterDC rows (GSM8K-train, MATH prealgebra, ARC-Easy, HumanEval, HumanEval-JS): scores of 7 open
   7-8B models, binarised at 0.5 (ARC-Easy scores are answer probabilities).
-Rows with a missing score of the pair are dropped: 6,754 rows.
+Rows with a missing score of the pair are dropped: 6,754 rows. Pool v2 (issue 13) adds two
+switchable exact-pair sources, off by default (``SOURCES``, ``DEFAULT_SOURCES``, profile parameter
+``pool_sources``): AlpacaEval 2 (803 instructions, gpt-4-1106-preview vs Mixtral judged by
+gpt-4-1106-preview; CC BY-NC 4.0) and MMLU-Pro STEM (5,222 questions, Mixtral vs GPT-4o 0/1).
+Every row's ``prompt`` is its question without the source's shared few-shot preamble
+(``text.strip_preambles``; the raw text stays in ``prompt_raw``). One "strong needed" meaning for
+every exact-pair source: ``PAIR_SEMANTICS``; rows where weak and strong model both fail
+(``both_fail``) follow a policy (``apply_both_fail``: strong-needed [default, the previous
+behaviour] / weak-fine / dropped / down-weighted via the ``weight`` column), chosen by the
+leave-one-source-out criterion of ``sources.choose_options``, never by evaluation rows.
 
 **Weak-quality score 1-5** (replaces the GPT-4 / DeepSeek judge; 1-3 = strong model needed):
 
@@ -40,47 +49,185 @@ import unicodedata
 import numpy as np
 import pandas as pd
 
-from . import data
+from . import data, text
 
 STRONG = "gpt-4-1106-preview"
 WEAK = "mistralai/mixtral-8x7b-chat"
 
 
 # ----------------------------------------------------------------------------- the pool
+# Every source the pool can hold, by panel (the label recipe). Switch sources on/off with
+# ``build_pool(sources=...)`` / the profile parameter ``pool_sources``; ``DEFAULT_SOURCES`` is the
+# list used when a profile names none (the one place the default lives).
+SOURCES: dict[str, str] = {
+    "arc-challenge": "routerbench", "winogrande": "routerbench", "mbpp": "routerbench",
+    "arc_easy_train": "routerdc", "arc_easy_test": "routerdc", "gsm8k-train": "routerdc",
+    "MATH_prealgebra": "routerdc", "humaneval_train": "routerdc", "humaneval_test": "routerdc",
+    "javascript": "routerdc",
+    "alpaca_eval": "alpaca_eval", "mmlu_pro": "mmlu_pro",
+}
+NEW_SOURCES = ("alpaca_eval", "mmlu_pro")  # pool v2 additions
+DEFAULT_SOURCES: tuple[str, ...] = tuple(s for s in SOURCES if s not in NEW_SOURCES)
+BOTH_FAIL_POLICIES = ("strong-needed", "weak-fine", "dropped", "down-weighted")
+DEFAULT_BOTH_FAIL = "strong-needed"  # today's behaviour (RouterBench both wrong -> 2/3)
+BOTH_FAIL_WEIGHT = 0.25  # the ``weight`` of a both-fail row under "down-weighted"
+
+
+def resolve_sources(sources=None) -> list[str]:
+    """Source names (a panel name stands for all its sources); None = ``DEFAULT_SOURCES``."""
+    if sources is None:
+        return list(DEFAULT_SOURCES)
+    out = []
+    for name in ([sources] if isinstance(sources, str) else sources):
+        if name in SOURCES:
+            out.append(name)
+        elif name in SOURCES.values():
+            out += [s for s, p in SOURCES.items() if p == name]
+        else:
+            raise ValueError(f"unknown pool source {name!r}; choose from {sorted(SOURCES)} "
+                             f"or a panel {sorted(set(SOURCES.values()))}")
+    return list(dict.fromkeys(out))
+
+
 def _routerdc_models(dc: pd.DataFrame) -> list[str]:
     return [c for c in dc.columns if c not in ("sample_id", "prompt", "source")]
 
 
-def build_pool(arena=None, gpt4=None) -> pd.DataFrame:
-    """Every labelled offline row: pool_id, prompt, source, panel, score (1-5), strong_needed.
+def build_pool(arena=None, gpt4=None, sources=None, both_fail: str = DEFAULT_BOTH_FAIL,
+               strip: bool = True) -> pd.DataFrame:
+    """Every labelled offline row of the chosen ``sources``.
 
-    ``arena``/``gpt4``: optional frames from ``data.load_arena``/``data.load_gpt4_dataset``.
+    Columns: pool_id, origin_id (= pool_id for original rows), prompt (the question: the shared
+    few-shot preamble of its source removed, see ``text.strip_preambles``; ``strip=False`` keeps the
+    raw text), prompt_raw, question (= prompt), source, panel, score (1-5), strong_needed,
+    both_fail (exact-pair row where weak and strong model are both wrong), weight, and the pair's /
+    panel's 0/1 answers. ``both_fail``: one of ``BOTH_FAIL_POLICIES`` (``apply_both_fail``).
+    ``arena``/``gpt4``: optional frames from ``data.load_arena``/``data.load_gpt4_dataset`` (always on).
+    Detected preambles: ``pool.attrs["preambles"]`` {source: preamble}.
     """
-    rb = data.load_routerbench().dropna(subset=[STRONG, WEAK]).reset_index(drop=True)
-    score = score_with_pair(rb)
-    w, s = rb[WEAK] == 1, rb[STRONG] == 1
-    rb_pool = pd.DataFrame({"pool_id": "rb:" + rb.sample_id, "prompt": rb.prompt,
-                            "source": rb.source, "panel": "routerbench", "score": score,
-                            "weak_correct": w.astype(float), "strong_correct": s.astype(float)})
-    rb_pool = pd.concat([rb_pool, rb[data.ROUTERBENCH_MODELS]], axis=1)
-
-    dc = data.load_routerdc()
-    models = _routerdc_models(dc)
-    binar = (dc[models] >= 0.5).astype(float)
-    dc_pool = pd.DataFrame({"pool_id": "dc:" + dc.sample_id, "prompt": dc.prompt, "source": dc.source,
-                            "panel": "routerdc", "score": score_from_panel(binar),
-                            "weak_correct": np.nan, "strong_correct": np.nan})
-    dc_pool = pd.concat([dc_pool, binar], axis=1)
-    frames = [rb_pool, dc_pool]
-    if gpt4 is not None:
-        frames.append(pd.DataFrame({"pool_id": [f"gpt4:{i}" for i in range(len(gpt4))],
-                                    "prompt": gpt4.prompt.values, "source": gpt4.source.values,
-                                    "panel": "gpt4_dataset", "score": gpt4.mixtral_score.values}))
-    if arena is not None:
-        frames.append(arena_scores(arena))
+    chosen = resolve_sources(sources)
+    frames = []
+    if any(SOURCES[s] == "routerbench" for s in chosen):
+        rb = data.load_routerbench().dropna(subset=[STRONG, WEAK]).reset_index(drop=True)
+        score = score_with_pair(rb)
+        w, s = rb[WEAK] == 1, rb[STRONG] == 1
+        rb_pool = pd.DataFrame({"pool_id": "rb:" + rb.sample_id, "prompt": rb.prompt,
+                                "source": rb.source, "panel": "routerbench", "score": score,
+                                "weak_correct": w.astype(float), "strong_correct": s.astype(float)})
+        frames.append(pd.concat([rb_pool, rb[data.ROUTERBENCH_MODELS]], axis=1))
+    if any(SOURCES[s] == "routerdc" for s in chosen):
+        dc = data.load_routerdc()
+        models = _routerdc_models(dc)
+        binar = (dc[models] >= 0.5).astype(float)
+        dc_pool = pd.DataFrame({"pool_id": "dc:" + dc.sample_id, "prompt": dc.prompt, "source": dc.source,
+                                "panel": "routerdc", "score": score_from_panel(binar),
+                                "weak_correct": np.nan, "strong_correct": np.nan})
+        frames.append(pd.concat([dc_pool, binar], axis=1))
+    if "alpaca_eval" in chosen:
+        frames.append(alpaca_scores(data.load_alpaca_eval()))
+    if "mmlu_pro" in chosen:
+        frames.append(mmlu_pro_scores(data.load_mmlu_pro()))
     pool = pd.concat(frames, ignore_index=True)
+    pool = pool[pool.source.isin(chosen)]
+    extra = []
+    if gpt4 is not None:
+        extra.append(pd.DataFrame({"pool_id": [f"gpt4:{i}" for i in range(len(gpt4))],
+                                   "prompt": gpt4.prompt.values, "source": gpt4.source.values,
+                                   "panel": "gpt4_dataset", "score": gpt4.mixtral_score.values}))
+    if arena is not None:
+        extra.append(arena_scores(arena))
+    pool = pd.concat([pool, *extra], ignore_index=True)
+    pool["both_fail"] = (pool["weak_correct"] == 0) & (pool["strong_correct"] == 0)
+    pool["prompt_raw"] = pool["prompt"]
+    if strip:
+        questions, preambles = text.strip_preambles(pool.prompt_raw, pool.source)
+        pool["prompt"] = questions
+    else:
+        preambles = {}
+    pool["question"] = pool["prompt"]
+    pool["origin_id"] = pool["pool_id"]
+    pool["strong_needed"] = (pool["score"] <= 3).astype(int)
+    pool["weight"] = 1.0
+    pool = apply_both_fail(pool, both_fail)
+    pool.attrs.update(preambles=preambles, sources=chosen, both_fail=both_fail)
+    return pool
+
+
+def apply_both_fail(pool: pd.DataFrame, policy: str = DEFAULT_BOTH_FAIL,
+                    weight: float = BOTH_FAIL_WEIGHT) -> pd.DataFrame:
+    """Relabel the ``both_fail`` rows (weak and strong model both wrong) by ``policy``:
+
+    ==============  ==============================================================================
+    strong-needed   keep the score of the semantics table (RouterBench 2/3, MMLU-Pro 3): label 1
+    weak-fine       score 4, label 0: the strong model gains nothing on them, so the weak is enough
+    dropped         rows removed
+    down-weighted   labels as strong-needed, ``weight`` column = ``weight`` (others 1)
+    ==============  ==============================================================================
+    """
+    if policy not in BOTH_FAIL_POLICIES:
+        raise ValueError(f"unknown both_fail policy {policy!r}; choose from {BOTH_FAIL_POLICIES}")
+    pool = pool.copy()
+    bf = pool["both_fail"].to_numpy(bool)
+    if "weight" not in pool:
+        pool["weight"] = 1.0
+    if policy == "weak-fine":
+        pool.loc[bf, "score"] = 4
+    elif policy == "dropped":
+        pool = pool[~bf].reset_index(drop=True)
+    elif policy == "down-weighted":
+        pool.loc[bf, "weight"] = weight
     pool["strong_needed"] = (pool["score"] <= 3).astype(int)
     return pool
+
+
+# One "strong needed" meaning for every exact-pair source (weak = Mixtral-8x7B, strong =
+# gpt-4-1106-preview; MMLU-Pro: GPT-4o stands in). Score 1-3 = strong needed, 4-5 = weak fine.
+PAIR_SEMANTICS = pd.DataFrame([
+    ("RouterBench", "weak right, >= half of the other 9 models right", 5, "weak fine", "b (weak wins)"),
+    ("RouterBench", "weak right, fewer", 4, "weak fine", "tie"),
+    ("RouterBench", "weak wrong, strong right", 1, "strong needed", "a (strong wins)"),
+    ("RouterBench", "both wrong, another model right", 2, "both_fail policy", "a (strong-needed)"),
+    ("RouterBench", "both wrong, nobody right", 3, "both_fail policy", "a (strong-needed)"),
+    ("MMLU-Pro", "weak right, strong right", 5, "weak fine", "b (weak wins)"),
+    ("MMLU-Pro", "weak right, strong wrong", 4, "weak fine", "tie"),
+    ("MMLU-Pro", "weak wrong, strong right", 1, "strong needed", "a (strong wins)"),
+    ("MMLU-Pro", "both wrong", 3, "both_fail policy", "a (strong-needed)"),
+    ("AlpacaEval", "preference 1.0: strong answer preferred", 2, "strong needed", "a (strong wins)"),
+    ("AlpacaEval", "preference 1.5: tie", 4, "weak fine", "tie"),
+    ("AlpacaEval", "preference 2.0: weak answer preferred", 5, "weak fine", "b (weak wins)"),
+    ("any", "both_fail = weak-fine", 4, "weak fine", "tie"),
+], columns=["source", "row", "score", "label", "pair battle"])
+
+
+def mmlu_pro_scores(mp: pd.DataFrame) -> pd.DataFrame:
+    """MMLU-Pro correctness pair -> pool rows (``PAIR_SEMANTICS``; no panel, so both wrong -> 3).
+
+    >>> mmlu_pro_scores(pd.DataFrame({"sample_id": list("abcd"), "prompt": list("pqrs"),
+    ...     "weak_correct": [1, 1, 0, 0], "strong_correct": [1, 0, 1, 0]})).score.tolist()
+    [5, 4, 1, 3]
+    """
+    w, s = mp.weak_correct.to_numpy() == 1, mp.strong_correct.to_numpy() == 1
+    score = np.select([w & s, w, s], [5, 4, 1], default=3)
+    return pd.DataFrame({"pool_id": "mp:" + mp.sample_id.astype(str), "prompt": mp.prompt.values,
+                         "source": "mmlu_pro", "panel": "mmlu_pro", "score": score,
+                         "weak_correct": w.astype(float), "strong_correct": s.astype(float)})
+
+
+def alpaca_scores(ae: pd.DataFrame) -> pd.DataFrame:
+    """AlpacaEval preference -> pool rows (``PAIR_SEMANTICS``: 1.0 -> 2, 1.5 -> 4, 2.0 -> 5, as
+    ``arena_scores`` maps strong wins / tie / strong loses). No correctness: never both_fail.
+
+    >>> alpaca_scores(pd.DataFrame({"sample_id": list("abc"), "prompt": list("pqr"),
+    ...     "preference": [1.0, 1.5, 2.0]})).score.tolist()
+    [2, 4, 5]
+    """
+    pref = ae.preference.to_numpy(float)
+    if not np.isin(pref, (1.0, 1.5, 2.0)).all():
+        raise ValueError(f"AlpacaEval preference must be 1, 1.5 or 2; got {sorted(set(pref))}")
+    score = np.select([pref == 1.0, pref == 1.5], [2, 4], default=5)
+    return pd.DataFrame({"pool_id": "ae:" + ae.sample_id.astype(str), "prompt": ae.prompt.values,
+                         "source": "alpaca_eval", "panel": "alpaca_eval", "score": score,
+                         "weak_correct": np.nan, "strong_correct": np.nan})
 
 
 def score_with_pair(rows: pd.DataFrame, models=None) -> np.ndarray:
@@ -206,10 +353,18 @@ def tiers(elo: pd.Series, n_tiers: int = 3, strong: str = STRONG, weak: str = WE
     [0, 1, 0, 1, 2]
     """
     width = elo[strong] - elo[weak]
-    if width <= 0:
-        raise ValueError(f"Elo of {strong} ({elo[strong]:.0f}) is not above {weak} ({elo[weak]:.0f})")
-    mid = (elo[strong] + elo[weak]) / 2
-    return pd.Series(np.clip(np.ceil((mid - elo) / width), 0, n_tiers - 1).astype(int), index=elo.index)
+    if width > 0:
+        mid = (elo[strong] + elo[weak]) / 2
+        return pd.Series(np.clip(np.ceil((mid - elo) / width), 0, n_tiers - 1).astype(int), index=elo.index)
+    # No evidence that the strong model beats the weak one in these rows (e.g. a selection fold that
+    # holds out every source with the pair's own answers): keep RouteLLM's premise, the strong model's
+    # tier above the weak model's, and band the others around them by the Elo spread.
+    print(f"tiers: Elo of {strong} ({elo[strong]:.0f}) is not above {weak} ({elo[weak]:.0f}) in these rows; "
+          "the pair is pinned to tiers 0 and 1")
+    width = float(elo.std()) or 100.0
+    t = pd.Series(np.clip(np.ceil((elo[strong] - width / 2 - elo) / width), 0, n_tiers - 1).astype(int), index=elo.index)
+    t[strong], t[weak] = 0, min(1, n_tiers - 1)
+    return t
 
 
 # ----------------------------------------------------------------------------- leakage check
@@ -249,6 +404,52 @@ def leakage_report(train_prompts, eval_prompts: dict, train_emb=None, eval_emb: 
     if len(rep):
         rep["train_prompt"] = [train_prompts[i][:80] for i in rep.train_idx]
     return rep
+
+
+def pool_twins(prompts, sources, emb=None, threshold: float = 0.95) -> pd.DataFrame:
+    """Pairs of pool rows (i < j) that are exact (normalised) or near-duplicate (cosine >=
+    ``threshold``) copies of each other, e.g. Winogrande's sentence pairs; ``leakage_report`` run
+    with the pool as its own reference set. Columns i, j, kind, similarity, same_source."""
+    prompts, sources = list(prompts), np.asarray(list(sources))
+    rep = leakage_report(prompts, {"pool": prompts}, emb, None if emb is None else {"pool": emb},
+                         threshold=threshold)
+    rep = rep.rename(columns={"eval_idx": "i", "train_idx": "j"})
+    rep = rep[rep.i < rep.j]
+    rep = rep.assign(same_source=sources[rep.i.to_numpy(int)] == sources[rep.j.to_numpy(int)])
+    return rep[["i", "j", "kind", "similarity", "same_source"]].reset_index(drop=True)
+
+
+def leakage_counts(pool: pd.DataFrame, eval_prompts: dict, emb=None, eval_emb: dict | None = None,
+                   threshold: float = 0.95) -> pd.DataFrame:
+    """Per pool source: rows, matches with evaluation prompts (exact / near-duplicate, via
+    ``leakage_report``; must be 0) and duplicate twins inside the pool (``pool_twins``): rows with a
+    twin in the same source, and rows with a twin in another source (exact or near). Near-duplicate
+    columns are NaN when the embeddings they need are not given. The "all" row sums the sources
+    (a cross-source pair counts once on each side)."""
+    src = pool.source.to_numpy()
+    ev = leakage_report(pool.prompt, eval_prompts, emb, eval_emb, threshold)
+    tw = pool_twins(pool.prompt, src, emb, threshold)
+    out = []
+    for s in sorted(set(src)):
+        rows = np.flatnonzero(src == s)
+        e = ev[ev.train_idx.isin(rows)]
+        t = tw[tw.i.isin(rows) | tw.j.isin(rows)]
+
+        def n_rows(df):  # rows of source s that take part in a pair of df
+            return len(set(df.i[df.i.isin(rows)]) | set(df.j[df.j.isin(rows)]))
+        out.append({"source": s, "rows": len(rows),
+                    "eval exact": int(e.kind.eq("exact").sum()),
+                    "eval near-duplicate": int(e.kind.eq("near-duplicate").sum()),
+                    "twins in source, exact": n_rows(t[t.same_source & t.kind.eq("exact")]),
+                    "twins in source, near": n_rows(t[t.same_source & t.kind.eq("near-duplicate")]),
+                    "twins across sources": n_rows(t[~t.same_source])})
+    df = pd.DataFrame(out)
+    if emb is None:  # near-duplicates not checked: say so instead of printing 0
+        df["twins in source, near"] = np.nan
+    if emb is None or eval_emb is None:
+        df["eval near-duplicate"] = np.nan
+    total = df.drop(columns="source").sum(min_count=1).to_dict()
+    return pd.concat([df, pd.DataFrame([{"source": "all", **total}])], ignore_index=True)
 
 
 def closest_pairs(train_prompts, eval_prompts, train_emb, eval_emb, k: int = 3) -> pd.DataFrame:

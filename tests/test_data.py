@@ -60,7 +60,7 @@ def test_missing_file_is_named(data_copy):
 
 def test_verify_all_covers_every_manifest_file():
     checks = data.verify_all()
-    assert sum(n for n, _ in checks.values()) == len(data.manifest()) == 188
+    assert sum(n for n, _ in checks.values()) == len(data.manifest()) == 190  # 188 + 2 pair sources
 
 
 def test_routerbench_rows():
@@ -152,3 +152,84 @@ def test_gpt4_empty_prompt(tmp_path):
     df.to_csv(p, index=False)
     with pytest.raises(data.DataFormatError, match="row 1: empty prompt"):
         data.load_gpt4_dataset(p)
+
+
+# ----------------------------------------------------------------------------- pair sources (pool v2)
+def test_pair_sources_load():
+    ae, mp = data.load_alpaca_eval(), data.load_mmlu_pro()
+    assert len(ae) == 803 and ae.preference.value_counts().to_dict() == {1.0: 620, 2.0: 182, 1.5: 1}
+    assert len(mp) == 5222
+    assert mp.groupby(["weak_correct", "strong_correct"]).size().to_dict() == {
+        (0, 0): 1229, (0, 1): 2048, (1, 0): 208, (1, 1): 1737}  # shared/data/PROVENANCE.md counts
+    assert "CC BY-NC 4.0" in data.manifest().at[data.ALPACA_FILE, "licence"]
+
+
+@pytest.fixture
+def pair_copy(tmp_path, monkeypatch):
+    """A private copy of data/ holding the two pair-source files, to damage."""
+    for rel in (data.ALPACA_FILE, data.MMLU_PRO_FILE):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(data.DATA_DIR / rel, tmp_path / rel)
+    shutil.copy(data.DATA_DIR / "MANIFEST.csv", tmp_path / "MANIFEST.csv")
+    monkeypatch.setattr(data, "DATA_DIR", tmp_path)
+    monkeypatch.setattr(data, "_verified", {})
+    data.manifest.cache_clear()
+    yield tmp_path
+    data.manifest.cache_clear()
+
+
+LOADERS = [(data.ALPACA_FILE, data.load_alpaca_eval), (data.MMLU_PRO_FILE, data.load_mmlu_pro)]
+
+
+@pytest.mark.parametrize("rel,load", LOADERS)
+def test_pair_source_missing_truncated_altered(pair_copy, rel, load):
+    f = pair_copy / rel
+    blob = f.read_bytes()
+    f.write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(data.DataIntegrityError, match=rf"{Path(rel).name} is truncated: \d+ of {len(blob)} bytes"):
+        load()
+    f.write_bytes(blob.replace(b"1", b"2", 1))
+    with pytest.raises(data.DataIntegrityError, match=f"{Path(rel).name} was altered"):
+        load()
+    f.unlink()
+    with pytest.raises(data.DataIntegrityError, match=f"{Path(rel).name} is missing"):
+        load()
+
+
+def test_alpaca_row_faults_name_the_record(tmp_path):
+    import json
+    recs = json.loads((data.DATA_DIR / data.ALPACA_FILE).read_text())[:3]
+    f = tmp_path / "a.json"
+    f.write_text(json.dumps(recs)[:-300])
+    with pytest.raises(data.DataFormatError, match="a.json: not valid JSON at line"):
+        data.load_alpaca_eval(f)
+    bad = [dict(r) for r in recs]
+    bad[1]["preference"] = 3
+    f.write_text(json.dumps(bad))
+    with pytest.raises(data.DataFormatError, match="a.json: record 2: preference must be 1, 1.5 or 2"):
+        data.load_alpaca_eval(f)
+    del bad[2]["instruction"]
+    bad[1]["preference"] = 1.0
+    f.write_text(json.dumps(bad))
+    with pytest.raises(data.DataFormatError, match=r"record 3: missing field\(s\) \['instruction'\]"):
+        data.load_alpaca_eval(f)
+    bad[2]["instruction"] = "ok"
+    f.write_text(json.dumps(bad))
+    assert data.load_alpaca_eval(f).preference.tolist() == [r["preference"] for r in bad]
+    with pytest.raises(data.DataIntegrityError, match="none.json is missing"):
+        data.load_alpaca_eval(tmp_path / "none.json")
+
+
+def test_mmlu_pro_row_faults_name_the_row(tmp_path):
+    df = pd.read_csv(data.DATA_DIR / data.MMLU_PRO_FILE, dtype=str, keep_default_na=False).head(5)
+    f = tmp_path / "m.csv"
+    df.drop(columns="gpt4o_correct").to_csv(f, index=False)
+    with pytest.raises(data.DataFormatError, match=r"m.csv: missing column\(s\) \['gpt4o_correct'\]"):
+        data.load_mmlu_pro(f)
+    bad = df.copy()
+    bad.loc[3, "mixtral_correct"] = ""  # e.g. a row cut short
+    bad.to_csv(f, index=False)
+    with pytest.raises(data.DataFormatError, match=f"m.csv: row 4 \\(question_id={df.question_id[3]}\\): mixtral_correct"):
+        data.load_mmlu_pro(f)
+    df.to_csv(f, index=False)
+    assert len(data.load_mmlu_pro(f)) == 5

@@ -85,3 +85,13 @@ def test_planted_evaluation_prompt_stops_the_run():
     planted = pd.concat([pool, pool.head(1).assign(prompt=evals["gsm8k"].prompt.iloc[3] + " ")])
     with pytest.raises(labels.LeakageError):
         experiments.check_leakage(planted, evals)
+
+
+def test_tiers_keep_the_pair_apart_without_evidence():
+    """A selection fold without any battle of the routed pair still puts the strong model's tier
+    above the weak model's (RouteLLM's premise), instead of failing."""
+    import pandas as pd
+    from ragrouter_lib import labels
+    elo = pd.Series({labels.STRONG: 1000.0, labels.WEAK: 1000.0, "x": 1200.0, "y": 800.0})
+    t = labels.tiers(elo, 3)
+    assert t[labels.STRONG] == 0 and t[labels.WEAK] == 1 and t["x"] == 0 and t["y"] >= 1
