@@ -11,6 +11,12 @@ then draws from the original rows only), ``sample=False`` (original + augmented 
 GraphSAGE nodes), ``rag="off"`` (the final model sees the query vector alone; the extractor is
 the full model's, loaded from its cache).
 
+Each variant goes through the same source-grouped selection protocol (``selection``; grid = the
+full model's chosen configuration with the switch, so only epochs are re-chosen), so every row
+carries the grouped criterion (row-weighted within-source AUC on held-out sources, training rows
+only) beside APGR: a part earns its place when switching it off lowers both. Per-prompt scores are
+saved under ``verdicts.ablation_key(t)`` for the paired bootstrap verdicts (``verdicts``).
+
 Deviation: the thesis does not say whether its ablations were re-tuned; here they are not, so
 each difference is that of the switch alone.
 
@@ -60,11 +66,13 @@ def chosen_config(full_runs: pd.DataFrame) -> dict:
     return json.loads(hps[0])
 
 
-def run(pool, evals: dict, cfg, full_runs: pd.DataFrame, tables=(3, 4, 5, 6), log=print):
+def run(pool, evals: dict, cfg, full_runs: pd.DataFrame, tables=(3, 4, 5, 6), log=print, out_dir=None):
     """Train and score every "without" variant for every seed (MMLU, as in the thesis).
 
-    Returns runs (per seed, column ``table`` and ``model``), fitted routers and seed-0 curves.
+    Returns runs (per seed, columns ``table``, ``model`` and the grouped ``criterion``), fitted
+    routers and seed-0 curves; with ``out_dir`` the per-prompt scores are saved for the verdicts.
     """
+    from . import verdicts
     base = chosen_config(full_runs)
     cache_dir = cfg.path("cache", "routers")
     runs, fitted, curves = [], {}, {}
@@ -73,7 +81,8 @@ def run(pool, evals: dict, cfg, full_runs: pd.DataFrame, tables=(3, 4, 5, 6), lo
         hp = {**base, **a.switch}
         log(f"Table {t}: {a.without} -> {hp}")
         r, f, _, first = experiments.train_and_evaluate("ragrouter", pool, evals, cfg.router_seeds, cache_dir,
-                                                        grid=[hp], log=log)
+                                                        grid=[hp], log=log, out_dir=out_dir,
+                                                        model_key=verdicts.ablation_key(t))
         runs.append(r.assign(table=t, model=a.without))
         fitted[a.without] = f
         curves[a.without] = {b: experiments.evaluate_scores(s, evals[b], cfg.router_seeds[0])[1]
@@ -82,13 +91,11 @@ def run(pool, evals: dict, cfg, full_runs: pd.DataFrame, tables=(3, 4, 5, 6), lo
 
 
 def full_models(pool, cfg, full_runs: pd.DataFrame) -> dict:
-    """The full model per seed, as notebook 05 trained it (loaded from the router cache)."""
-    from . import labels
+    """The full model per seed, as notebook 05 trained it: the chosen settings (epochs included)
+    fitted on all training rows with ``valid=None`` (loaded from the router cache)."""
     out = {}
     for seed in sorted(full_runs.seed.unique()):
-        part = labels.split(pool, seed=int(seed))
-        out[int(seed)], _ = experiments.fit_router("ragrouter", chosen_config(full_runs), int(seed),
-                                                   pool[part == "train"], pool[part == "valid"],
+        out[int(seed)], _ = experiments.fit_router("ragrouter", chosen_config(full_runs), int(seed), pool, None,
                                                    cfg.path("cache", "routers"))
     return out
 
@@ -100,13 +107,15 @@ def table(full_runs: pd.DataFrame, abl_runs: pd.DataFrame, t: int, benchmark: st
     wo = abl_runs[(abl_runs.table == t) & (abl_runs.benchmark == benchmark)]
     if sorted(full.seed) != sorted(wo.seed):
         raise ValueError(f"Table {t}: seeds differ (with {sorted(full.seed)}, without {sorted(wo.seed)})")
-    return experiments.format_table([experiments.aggregate(wo, a.without), experiments.aggregate(full, a.with_)])
+    rows = [{**experiments.aggregate(x, m), "criterion": float(x.criterion.mean()) if "criterion" in x else np.nan}
+            for x, m in ((wo, a.without), (full, a.with_))]
+    return experiments.format_table(rows)
 
 
 def paired(full_runs: pd.DataFrame, abl_runs: pd.DataFrame, t: int, benchmark: str = "mmlu") -> pd.DataFrame:
     """Per seed: with minus without (the same seed's split, so the difference is the switch's)."""
     a = ABLATIONS[t]
-    cols = ["seed", *experiments.METRICS, "val_auc"]
+    cols = ["seed", *experiments.METRICS, *(c for c in ("criterion", "val_auc") if c in full_runs and c in abl_runs)]
     w = full_runs[full_runs.benchmark == benchmark][cols].set_index("seed")
     wo = abl_runs[(abl_runs.table == t) & (abl_runs.benchmark == benchmark)][cols].set_index("seed")
     d = (w - wo).reset_index()
@@ -114,12 +123,16 @@ def paired(full_runs: pd.DataFrame, abl_runs: pd.DataFrame, t: int, benchmark: s
 
 
 def verdict(tab: pd.DataFrame, diffs: pd.DataFrame) -> str:
-    """One plain sentence: does switching the part off hurt (higher CPT sum and lower APGR)?"""
+    """One plain sentence: does switching the part off hurt (higher CPT sum and lower APGR), and does
+    the grouped criterion agree? (The confidence-interval verdict is ``verdicts.ablation_verdicts``.)"""
     wo, w = tab.iloc[0], tab.iloc[1]
     hurts = (wo.cpt50 + wo.cpt80 > w.cpt50 + w.cpt80) and wo.apgr < w.apgr
     d = diffs.apgr.to_numpy()
     spread = f"per-seed APGR difference (with - without) {d.mean():+.3f} ± {d.std(ddof=1) if len(d) > 1 else 0:.3f}, " \
              f"positive in {int((d > 0).sum())} of {len(d)} seeds"
+    if "criterion" in tab and np.isfinite(tab.criterion).all():
+        agree = "agrees" if (wo.criterion < w.criterion) == hurts else "disagrees"
+        spread += f"; grouped criterion {wo.criterion:.3f} without vs {w.criterion:.3f} with ({agree})"
     if hurts:
         return (f"Expectation holds: {wo.model} is worse (APGR {wo.apgr:.3f} vs {w.apgr:.3f}; CPT sum "
                 f"{wo.cpt50 + wo.cpt80:.1f} vs {w.cpt50 + w.cpt80:.1f}); {spread}.")
@@ -132,8 +145,8 @@ def versus_thesis(tab: pd.DataFrame, t: int) -> pd.DataFrame:
 
 
 def diagnostics(full_runs, abl_runs, fitted_full: dict, fitted_abl: dict, benchmark: str = "mmlu") -> pd.DataFrame:
-    """Why a part helps or not: per variant the training data it had, its best validation AUC
-    (pool validation split) and its MMLU APGR, means over seeds."""
+    """Why a part helps or not: per variant the training data it had, its grouped criterion
+    (within-source AUC on held-out training sources) and its MMLU APGR, means over seeds."""
     rows = []
     variants = {"full model": (full_runs, fitted_full)}
     variants.update({m: (abl_runs[abl_runs.model == m], fitted_abl[m]) for m in abl_runs.model.unique()})
@@ -141,7 +154,8 @@ def diagnostics(full_runs, abl_runs, fitted_full: dict, fitted_abl: dict, benchm
         sub = runs[runs.benchmark == benchmark]
         ds = pd.DataFrame([r.data_summary for r in fitted.values()]).mean()
         rows.append({"variant": name, "training_rows": ds.training_rows, "augmented_rows": ds.augmented_rows,
-                     "kb_rows": ds.kb_rows, "final_rows": ds.final_rows, "val_auc": sub.val_auc.mean(),
+                     "kb_rows": ds.kb_rows, "final_rows": ds.final_rows,
+                     "criterion": sub.criterion.mean() if "criterion" in sub else np.nan,
                      "apgr": sub.apgr.mean(), "apgr_sd": sub.apgr.std(ddof=1)})
     return pd.DataFrame(rows).round(3)
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -47,10 +46,10 @@ class Variant:
     reason: str = ""
 
 
-@lru_cache(maxsize=1)
 def spacy_nlp():
-    from .models import spacy_model
-    return spacy_model()
+    """The shared spaCy pipeline (``models.spacy_nlp``)."""
+    from .models import spacy_nlp as shared
+    return shared()
 
 
 # ----------------------------------------------------------------------------- source selection
@@ -216,7 +215,7 @@ def _wn_pos(tag: str):
     return {"NN": "n", "VB": "v", "JJ": "a"}.get(tag)
 
 
-def semantic_variants(text: str, wn, nlp=None, max_subs: int = 2, rng=None) -> list[Variant]:
+def semantic_variants(text: str, wn, nlp=None, max_subs: int = 2, rng=None, check_result: bool = True) -> list[Variant]:
     """WordNet-guided rewrites: synonym substitution and hypernym ("a kind of ...") expansion.
 
     Only base-form tokens (tags NN, VB, JJ) outside named entities are touched; the most frequent
@@ -260,7 +259,7 @@ def semantic_variants(text: str, wn, nlp=None, max_subs: int = 2, rng=None) -> l
         words = [x.text_with_ws for x in doc]
         words[t.i] = f"{t.text} (a kind of {h})" + t.whitespace_
         out.append(Variant(prefix + "".join(words) + suffix, "semantic", "hypernym"))
-    return [check(text, v, nlp) for v in out]
+    return [check(text, v, nlp) for v in out] if check_result else out
 
 
 def sense(synsets, context: set, top: int = 3):
@@ -279,8 +278,10 @@ def _content(doc, pos=CONTENT_POS):
     return sorted(t.lower_ for t in doc if t.pos_ in pos)
 
 
-def check(source: str, v: Variant, nlp=None) -> Variant:
-    """Reject broken or meaning-changing outputs (reason recorded on the variant)."""
+def check(source: str, v: Variant, nlp=None, strict: bool = True) -> Variant:
+    """Reject broken or meaning-changing outputs (reason recorded on the variant). ``strict``
+    (default) adds ``structure_flags``: the filter as tightened after the quality check
+    (``quality_check``) found broken accepted variants; ``strict=False`` is the earlier filter."""
     nlp = nlp or spacy_nlp()
     s_pre, s_stem, s_suf = split_stem(source)
     v_pre, v_stem, v_suf = split_stem(v.text)
@@ -305,8 +306,125 @@ def check(source: str, v: Variant, nlp=None) -> Variant:
             reason = "root verb changed"
         elif sorted(re.findall(r"\d+(?:\.\d+)?", s_stem)) != sorted(re.findall(r"\d+(?:\.\d+)?", v_stem)):
             reason = "numbers changed"
+        elif strict:
+            flags = structure_flags(sd, vd, v.method)
+            reason = flags[0] if flags else ""
     v.ok, v.reason = not reason, reason
     return v
+
+
+# ----------------------------------------------------------------------------- quality check
+SUBJECT_DEPS = {"nsubj", "nsubjpass", "csubj", "csubjpass", "expl"}
+STRUCTURE_CHECKS = {
+    "root count changed": "the variant's parse has a different number of ROOT tokens than the source's",
+    "dangling punctuation": "a comma/colon before the final mark, a mark after a comma, or a stem "
+                            "starting with punctuation",
+    "brackets unbalanced": "the (, ), quote balance differs from the source's",
+    "subject lost": "fewer subject dependents (nsubj, nsubjpass, csubj, expl) than the source",
+    "unattached token": "more tokens the parser could not attach (dep 'dep') than the source",
+    "misplaced capital": "a capitalised common word inside a sentence that the source had only "
+                         "sentence-initially (e.g. 'In 1990, The company')",
+    "dangling function word": "more determiners, prepositions or conjunctions right before a punctuation "
+                              "mark inside the text than the source (About once every, the Moon ...)",
+    "substitution changed tag": "a substituted word has another fine POS tag (following -> followers)",
+    "compound head substituted": "the substituted word heads a compound (concert hall -> concert hallway)",
+}
+
+
+def _caps_inside(doc) -> set:
+    return {t.text for t in doc if not t.is_sent_start and t.text[:1].isupper() and t.pos_ != "PROPN"
+            and t.text != "I" and not t.text.isupper()}
+
+
+FUNCTION_WORDS = {"a", "an", "the", "every", "each", "of", "to", "for", "with", "in", "on", "at", "by", "from",
+                  "and", "or", "but", "than", "as"}
+
+
+def _dangling(doc) -> int:
+    """Function words right before a comma/colon/semicolon inside the text (a cut phrase)."""
+    fn = {"DET", "ADP", "CCONJ", "SCONJ"}
+    return sum((t.pos_ in fn or t.lower_ in FUNCTION_WORDS) and t.i + 1 < len(doc) and doc[t.i + 1].text in ",;:"
+               for t in doc)
+
+
+def structure_flags(sd, vd, method: str) -> list[str]:
+    """Which ``STRUCTURE_CHECKS`` a variant's parse ``vd`` fails against its source's ``sd``."""
+    import difflib
+    s, v = sd.text, vd.text
+    out = []
+    if sum(t.dep_ == "ROOT" for t in vd) != sum(t.dep_ == "ROOT" for t in sd):
+        out.append("root count changed")
+    if re.search(r"^[^\w\"'(\[$\\“‘]|[,;:]\s*[.?!]\s*$|[,;:]\s*$|[,;:]\s*[,;:.?!]", v.strip()):
+        out.append("dangling punctuation")
+    if any(v.count(a) - v.count(b) != s.count(a) - s.count(b) for a, b in ("()", "[]", "“”")) or \
+            v.count('"') % 2 != s.count('"') % 2:
+        out.append("brackets unbalanced")
+    if sum(t.dep_ in SUBJECT_DEPS for t in vd) < sum(t.dep_ in SUBJECT_DEPS for t in sd):
+        out.append("subject lost")
+    if sum(t.dep_ == "dep" for t in vd) > sum(t.dep_ == "dep" for t in sd):
+        out.append("unattached token")
+    if _caps_inside(vd) - _caps_inside(sd):
+        out.append("misplaced capital")
+    if _dangling(vd) > _dangling(sd):
+        out.append("dangling function word")
+    if method == "semantic":
+        a, b = [t.lower_ for t in sd], [t.lower_ for t in vd]
+        for op, i0, i1, j0, j1 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+            if op != "replace":
+                continue
+            if i1 - i0 == j1 - j0 and any(sd[i].tag_ != vd[j].tag_ for i, j in zip(range(i0, i1), range(j0, j1))):
+                out.append("substitution changed tag")
+            if any(c.dep_ == "compound" for i in range(i0, i1) for c in sd[i].children):
+                out.append("compound head substituted")
+    return list(dict.fromkeys(out))
+
+
+def variant_pairs(augmented: pd.DataFrame, original: pd.DataFrame) -> pd.DataFrame:
+    """(source_text, variant, method, op) of augmented rows, their source text looked up by ``source_id``."""
+    text = dict(zip(original.pool_id, original.prompt))
+    return pd.DataFrame({"source_text": augmented.source_id.map(text).to_numpy(), "variant": augmented.prompt.to_numpy(),
+                         "method": augmented.method.to_numpy(), "op": augmented.op.to_numpy()}).dropna(subset=["source_text"])
+
+
+def quality_check(pairs: pd.DataFrame, n: int = 100, seed: int = 0, nlp=None, lm: bool = True,
+                  encoder: bool = True, max_ppl_ratio: float = 1.5, min_cosine: float = 0.85) -> pd.DataFrame:
+    """Automatic quality check of accepted variants: a seeded random sample of ``n`` rows of
+    ``pairs`` (columns ``source_text``, ``variant``, ``method``; ``variant_pairs`` builds them from
+    augmented rows), each judged on the question stem by
+      - the parse checks ``STRUCTURE_CHECKS`` (spaCy; since the filter was tightened, accepted
+        variants pass them by construction, so they measure the filter that produced ``pairs``),
+      - independent of the filter: ``lm``: SmolLM2-135M perplexity of the variant's stem over the
+        source's > ``max_ppl_ratio`` (the rewrite reads worse), ``encoder``: MiniLM cosine of the two
+        stems < ``min_cosine`` (the meaning, hence the inherited label, may have moved).
+    A variant is an error when any check fails. Returns one row per judged variant (a column per
+    check, ``error``); ``attrs["summary"]``: the rate of each check and the error rate."""
+    nlp = nlp or spacy_nlp()
+    sample = pairs.sample(n=min(n, len(pairs)), random_state=seed).reset_index(drop=True)
+    stems = [(split_stem(s)[1], split_stem(v)[1]) for s, v in zip(sample.source_text, sample.variant)]
+    rows = []
+    for (s, v), m in zip(stems, sample.method):
+        flags = structure_flags(nlp(s), nlp(v), m)
+        rows.append({c: c in flags for c in STRUCTURE_CHECKS})
+    out = pd.concat([sample[["method", "source_text", "variant"]], pd.DataFrame(rows)], axis=1)
+    checks = list(STRUCTURE_CHECKS)
+    if lm and len(sample):
+        from .sampling import perplexities
+        ps = perplexities([s for s, _ in stems], progress=False)
+        pv = perplexities([v for _, v in stems], progress=False)
+        out["ppl_ratio"] = pv / ps
+        out["reads worse (LM)"] = out.ppl_ratio > max_ppl_ratio
+        checks.append("reads worse (LM)")
+    if encoder and len(sample):
+        from .features import sentence_embeddings
+        es = sentence_embeddings([s for s, _ in stems], progress=False)
+        ev = sentence_embeddings([v for _, v in stems], progress=False)
+        out["cosine"] = (es * ev).sum(1)
+        out["meaning moved (MiniLM)"] = out.cosine < min_cosine
+        checks.append("meaning moved (MiniLM)")
+    out["error"] = out[checks].any(axis=1)
+    out.attrs["summary"] = pd.Series({**{c: float(out[c].mean()) for c in checks}, "error_rate": float(out.error.mean()),
+                                      "n": len(out)})
+    return out
 
 
 # ----------------------------------------------------------------------------- the pipeline step
@@ -326,10 +444,8 @@ def augment_pool(train: pd.DataFrame, factor: float = 0.3, seed: int = 0, wn=Non
     order = rng.permutation(len(src))
     target = int(round(factor * len(train)))
     rows, rejected = [], []
-    it = order
-    if progress:
-        from tqdm import tqdm
-        it = tqdm(order, desc="augment", mininterval=5)
+    from .features import progress_bar
+    it = progress_bar(order, len(order), "augment", progress)
     for k, i in enumerate(it):
         if len(rows) >= target:
             break
@@ -345,8 +461,13 @@ def augment_pool(train: pd.DataFrame, factor: float = 0.3, seed: int = 0, wn=Non
                 v = good[int(rng.integers(len(good)))]
                 rows.append({"pool_id": f"aug:{r.pool_id}:{v.op}", "prompt": v.text, "source": r.source,
                              "panel": "augmented", "score": r.score, "strong_needed": r.strong_needed,
-                             "source_id": r.pool_id, "method": v.method, "op": v.op})
+                             "source_id": r.pool_id, "origin_id": getattr(r, "origin_id", r.pool_id),
+                             "method": v.method, "op": v.op})
                 break
+    if progress:  # why it stopped: the target reached, or every quality source tried
+        why = "target reached" if len(rows) >= target else "every quality source tried, target not reached"
+        print(f"augmentation stopped: {why} ({len(rows)} of {target} target rows from {len(src)} quality sources; "
+              f"{len(rejected)} candidates rejected)")
     aug = pd.DataFrame(rows, columns=["pool_id", "prompt", "source", "panel", "score", "strong_needed",
-                                      "source_id", "method", "op"])
+                                      "source_id", "origin_id", "method", "op"])
     return aug, pd.DataFrame(rejected)

@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 
 from . import metrics
+from .costs import encoder_cost, feature_cost, latency  # noqa: F401  (moved; old notebook calls)
 
-# RouteLLM's published evaluation sizes and accuracies after decontamination (MISSION.md).
+# RouteLLM's evaluation sizes and both models' accuracies after decontamination (RouteLLM's files, data/raw).
 EXPECTED_EVAL = {
     "mmlu": dict(n_raw=14042, n_kept=14037, weak_acc=68.09, strong_acc=80.59),
     "gsm8k": dict(n_raw=1319, n_kept=1307, weak_acc=63.73, strong_acc=85.77),
@@ -136,128 +137,149 @@ def random_and_oracle(evals: dict[str, pd.DataFrame], seeds, n_runs: int = 10):
 
 
 # ----------------------------------------------------------------------------- trained routers
-# Equal tuning budget: at most four configurations per router, chosen on the validation split of
-# the training pool (ROC-AUC of the score against "strong model needed"); epochs by early stopping.
+# Equal tuning budget: at most ``selection.MAX_CONFIGS`` (3) configurations per trainable router,
+# chosen by the source-grouped K-fold criterion of ``selection`` (within-source ROC-AUC of the
+# score against "strong model needed" on held-out sources); epochs from the fold fits' histories.
 GRIDS = {
     "random": [{}],
-    "sw_ranking": [{"gamma": 10.0}, {"gamma": 100.0}, {"gamma": 1000.0}, {"gamma": 100.0, "n_tiers": 4}],
-    "mf": [{"dim": 128, "pair_weight": 1.0}, {"dim": 128, "pair_weight": 5.0},
-           {"dim": 64, "pair_weight": 5.0}, {"dim": 256, "pair_weight": 5.0}],
-    "bert": [{"lr": 2e-5}, {"lr": 5e-5}, {"lr": 1e-4}, {"lr": 1e-4, "head_lr_mult": 5.0}],
-    "causal_llm": [{"hidden": 0, "weight_decay": 1e-4}, {"hidden": 0, "weight_decay": 1e-2},
-                   {"hidden": 256, "weight_decay": 1e-4}, {"hidden": 256, "weight_decay": 1e-2}],
-    "knn": [{"k": 10}, {"k": 30}, {"k": 100}, {"k": 300}],
-    "kmeans": [{"n_clusters": 8}, {"n_clusters": 16}, {"n_clusters": 32}, {"n_clusters": 64}],
+    "sw_ranking": [{"gamma": 10.0}, {"gamma": 100.0}, {"gamma": 1000.0}],
+    "mf": [{"dim": 128, "pair_weight": 1.0}, {"dim": 128, "pair_weight": 5.0}, {"dim": 64, "pair_weight": 5.0}],
+    "bert": [{"lr": 2e-5}, {"lr": 5e-5}, {"lr": 1e-4}],
+    "causal_llm": [{"hidden": 0, "weight_decay": 1e-4}, {"hidden": 256, "weight_decay": 1e-4},
+                   {"hidden": 256, "weight_decay": 1e-2}],
+    "knn": [{"k": 10}, {"k": 30}, {"k": 100}],
+    "kmeans": [{"n_clusters": 8}, {"n_clusters": 16}, {"n_clusters": 32}],
     "svm": [{"C": 0.3}, {"C": 1.0}, {"C": 3.0}],
-    "logreg": [{"C": 0.1}, {"C": 0.3}, {"C": 1.0}, {"C": 3.0}],
+    "logreg": [{"C": 0.1}, {"C": 0.3}, {"C": 1.0}],
     "length": [{}],
-    "ragrouter": [{"k": 10}, {"k": 20}],
+    "ragrouter": [{"k": 10}, {"k": 20}, {"k": 10, "final_lr": 3e-4}],
 }
+UNTRAINED = ("random", "length")  # nothing to select: one fit per seed, no folds
 
 
 def _router_key(name, hp, seed, train, valid) -> str:
-    import inspect
-
-    from . import features, routers
-    from .config import content_hash
-    import importlib
+    """``cache.key`` of one fit: name, hyper-parameters, seed, every column of the training and
+    validation rows, and the code closure of the router's module (training core, labels, features
+    ... whatever it imports, computed by ``cache.closure``)."""
+    from . import cache, routers
     cls = routers.ROUTERS[name]
-    src = inspect.getsource(inspect.getmodule(cls)) + inspect.getsource(routers.base)
-    for mod in getattr(cls, "source_modules", ()):  # code the router's training depends on
-        src += inspect.getsource(importlib.import_module(f"ragrouter_lib.{mod}"))
-    return content_hash({"name": name, "hp": hp, "seed": seed, "src": content_hash(src),
-                         "feat_src": content_hash(inspect.getsource(features)),
-                         "train": features.texts_digest(train.prompt + "\x01" + train.score.astype(str)),
-                         "valid": features.texts_digest(valid.prompt + "\x01" + valid.score.astype(str))}, 16)
+    inputs = {"train": cache.digest_frame(train, sorted(map(str, train.columns))),
+              "valid": None if valid is None else cache.digest_frame(valid, sorted(map(str, valid.columns)))}
+    return cache.key("router", {"name": name, "hp": hp, "seed": seed}, inputs, modules=[cls.__module__])
 
 
 def fit_router(name, hp, seed, train, valid, cache_dir):
-    """Fit one configuration, or load it from ``cache_dir/<name>-<content hash>``."""
-    from . import routers
-    path = cache_dir / f"{name}-{_router_key(name, hp, seed, train, valid)}"
+    """Fit one configuration, or load it from ``cache_dir/<name>-<cache key>``.
+
+    The folder is written under a temporary name and renamed when complete (``cache.atomic_dir``);
+    a folder that fails to load (corrupt or truncated file) is removed with a warning and refitted.
+    """
+    import warnings
+    from pathlib import Path
+
+    from . import cache, routers
+    path = Path(cache_dir) / f"{name}-{_router_key(name, hp, seed, train, valid)}"
     if (path / "router.json").exists():
-        r = routers.load_router(path)
-        r.fit_seconds = json.loads((path / "fit.json").read_text())["fit_seconds"]
-        r.cache_path = path
-        return r, True
+        try:
+            r = routers.load_router(path)
+            meta = cache.load_json(path / "fit.json")
+            if meta is None:
+                raise FileNotFoundError("fit.json missing or corrupt")
+            r.fit_seconds, r.cache_path = meta["fit_seconds"], path
+            return r, True
+        except Exception as e:  # noqa: BLE001 - any unreadable entry is recomputed
+            warnings.warn(f"router cache {path.name} unreadable ({type(e).__name__}: {e}): removed, refitting",
+                          cache.CacheWarning, stacklevel=2)
+            cache.remove(path)
     r = routers.get_router(name, seed=seed, **hp)
     r.fit(train, valid)
     if name != "random":
-        r.save(path)
-        (path / "fit.json").write_text(json.dumps({"fit_seconds": r.fit_seconds}))
+        with cache.atomic_dir(path) as tmp:
+            r.save(tmp)
+            cache.save_json(tmp / "fit.json", {"fit_seconds": r.fit_seconds})
         r.cache_path = path
     return r, False
 
 
 def score_cached(r, prompts) -> tuple[np.ndarray, float, bool]:
     """``r.score(prompts)``, stored beside the cached router (its folder's key covers the code and
-    the training data; the file's name is the digest of the prompts). Returns (scores, seconds the
-    scoring took when it was computed, whether it came from the cache)."""
+    the training data; the file's name is the digest of the prompts; checksummed, atomic). Returns
+    (scores, seconds the scoring took when it was computed, whether it came from the cache)."""
     import time as _time
 
-    from .features import texts_digest
+    from . import cache
     prompts = list(prompts)
     path = getattr(r, "cache_path", None)
-    f = path / f"scores-{texts_digest(prompts)}.npz" if path is not None else None
-    if f is not None and f.exists():
-        with np.load(f) as z:
-            return z["scores"], float(z["seconds"]), True
+    f = path / f"scores-{cache.digest_texts(prompts)}.npz" if path is not None else None
+    got = cache.load_npz(f) if f is not None else None
+    if got is not None:
+        return got["scores"], float(got["seconds"]), True
     t0 = _time.time()
     scores = np.asarray(r.score(prompts))
     dt = _time.time() - t0
     if f is not None:
-        np.savez(f, scores=scores, seconds=dt)
+        cache.save_npz(f, scores=scores, seconds=np.float64(dt))
     return scores, dt, False
 
 
 def best_val_auc(r, valid) -> float:
-    from .routers.routellm_baselines import val_auc
+    """Diagnostic only (chooses nothing): best pooled validation AUC in ``r.history``, else the
+    pooled AUC of ``r`` on ``valid``."""
+    from sklearn.metrics import roc_auc_score
     hist = [h["val_auc"] for h in getattr(r, "history", []) if "val_auc" in h]
-    return max(hist) if hist else val_auc(r.score(valid.prompt), valid.strong_needed)
+    return max(hist) if hist else float(roc_auc_score(valid.strong_needed, r.score(list(valid.prompt))))
 
 
-def train_and_evaluate(name, pool, evals, seeds, cache_dir, grid=None, log=print):
-    """Tune on the first seed's validation split, retrain the chosen config for every other seed.
+def train_and_evaluate(name, pool, evals, seeds, cache_dir, grid=None, log=print, *, variants=("none",),
+                       k=3, out_dir=None, model_key=None):
+    """Select on seed ``seeds[0]``'s source-grouped folds, retrain on all rows per seed, score.
 
-    Per seed: the pool is split by that seed (train / valid); the grid (at most four configs, the
-    same budget for every router) is searched on ``seeds[0]`` only, by validation ROC-AUC; epochs
-    are chosen per run by early stopping on that seed's validation split. Evaluation rows are only
-    scored, never used to choose anything. Returns (per-seed rows, {seed: router}, tuning rows,
-    {benchmark: first seed's scores}).
+    ``selection.select`` chooses the configuration (``grid``, at most three), then the alignment
+    among ``variants``, and the epochs; each seed's final router is fitted on the whole pool
+    (``valid=None``). Evaluation rows are only scored, never used to choose anything. With
+    ``out_dir`` the per-prompt scores go to ``verdicts.save_scores`` under ``model_key`` (default:
+    ``name``). Returns (per-seed rows, {seed: router}, the ``Selection`` (None for untrained
+    routers), {benchmark: first seed's scores}).
     """
-    from . import labels
+    from . import selection
     grid = grid or GRIDS[name]
-    rows, fitted, tuning, first_scores = [], {}, [], {}
-    chosen = None
+    key = model_key or name
+
+    def fit(n, hp, seed, train, valid):
+        r, hit = fit_router(n, hp, seed, train, valid, cache_dir)
+        r.cached = hit
+        return r
+
+    if name in UNTRAINED:
+        sel, fitted, hp = None, {int(s): fit(name, grid[0], int(s), pool, None) for s in seeds}, grid[0]
+        crit = float("nan")
+    else:
+        sel = selection.select(name, pool, grid, fit, seeds, k=k, variants=variants, log=log)
+        fitted, hp = sel.finals, {**sel.chosen, **sel.epochs}
+        crit = float(sel.scores.set_index("config").criterion.get(json.dumps(sel.chosen, sort_keys=True), np.nan))
+    rows, all_scores = [], {b: [] for b in evals}
     for seed in seeds:
-        part = labels.split(pool, seed=seed)
-        train, valid = pool[part == "train"], pool[part == "valid"]
-        best = None
-        for hp in (grid if chosen is None else [chosen]):
-            r, hit = fit_router(name, hp, seed, train, valid, cache_dir)
-            auc = best_val_auc(r, valid) if name != "random" else float("nan")
-            tuning.append({"router": name, "seed": seed, "hp": json.dumps(hp), "val_auc": auc,
-                           "fit_seconds": r.fit_seconds, "cached": hit})
-            if best is None or auc > best[0]:
-                best = (auc, hp, r)
-        auc, chosen, r = best
-        fitted[seed] = r
+        r = fitted[int(seed)]
         for bench, ev in evals.items():
             scores, dt, s_hit = score_cached(r, ev.prompt)
-            if seed == seeds[0]:
-                first_scores[bench] = scores
+            all_scores[bench].append(np.asarray(scores, np.float32))
             if name == "random":  # RouteLLM's Random: mean curve of 10 seeded runs
                 w, s = accuracies(ev)
                 m = metrics.summarize(metrics.random_curve(ev.weak_correct.values,
                                                            ev.strong_correct.values, 10, seed), w, s)
             else:
                 m, _ = evaluate_scores(scores, ev, seed=seed)
-            rows.append({"router": name, "seed": seed, "benchmark": bench, **m, "val_auc": auc,
-                         "hp": json.dumps(chosen), "fit_seconds": r.fit_seconds or 0.0,
-                         "score_seconds": dt, "prompts_per_s": len(ev) / max(dt, 1e-9), "scores_cached": s_hit})
-        log(f"{name} seed {seed}: hp={chosen} val_auc={auc:.3f} " +
+            rows.append({"router": key, "seed": seed, "benchmark": bench, **m, "criterion": crit,
+                         "hp": json.dumps(hp, sort_keys=True), "fit_seconds": r.fit_seconds or 0.0,
+                         "fit_cached": bool(getattr(r, "cached", False)), "score_seconds": dt,
+                         "prompts_per_s": len(ev) / max(dt, 1e-9), "scores_cached": s_hit})
+        log(f"{key} seed {seed}: hp={hp} criterion={crit:.3f} " +
             " ".join(f"{x['benchmark']}: apgr={x['apgr']:.3f}" for x in rows[-len(evals):]))
-    return pd.DataFrame(rows), fitted, pd.DataFrame(tuning), first_scores
+    if out_dir is not None:
+        from . import verdicts
+        for bench, sc in all_scores.items():
+            verdicts.save_scores(out_dir, bench, key, list(seeds), np.stack(sc))
+    return pd.DataFrame(rows), fitted, sel, {b: sc[0] for b, sc in all_scores.items()}
 
 
 def table_from_runs(runs: pd.DataFrame, benchmark: str, names: dict) -> pd.DataFrame:
@@ -275,7 +297,9 @@ def load_pool(cfg, arena_path=None, gpt4_path=None) -> pd.DataFrame:
     """The training pool (plus user-supplied Arena / gpt4_dataset files); smoke: a seeded sample."""
     from . import data, labels
     pool = labels.build_pool(arena=data.load_arena(arena_path) if arena_path else None,
-                             gpt4=data.load_gpt4_dataset(gpt4_path) if gpt4_path else None)
+                             gpt4=data.load_gpt4_dataset(gpt4_path) if gpt4_path else None,
+                             sources=getattr(cfg, "params", {}).get("pool_sources"),
+                             both_fail=getattr(cfg, "params", {}).get("pool_both_fail", labels.DEFAULT_BOTH_FAIL))
     if cfg.pool_limit and cfg.pool_limit < len(pool):
         pool = pool.sample(n=cfg.pool_limit, random_state=cfg.seed).sort_index()
     return pool
@@ -321,30 +345,67 @@ def precompute_features(pool, evals) -> pd.DataFrame:
 
 BASELINES = ["random", "sw_ranking", "mf", "bert", "causal_llm"]
 EXTRAS = ["knn", "kmeans", "svm", "logreg", "length"]
+# Trainable baselines that also get an "aligned" extra row (same selection, alignment variants).
+ALIGNED = ["sw_ranking", "mf", "bert", "causal_llm", "logreg"]
+ALIGNED_SUFFIX = "_aligned"
 
 
-def run_baselines(pool, evals, cfg, names=None, log=print):
-    """Train (or load) and score every router for every seed; keep the first seed's curves."""
+def main_variants(name: str) -> tuple:
+    """Alignment variants searched in a router's own (non-"_aligned") row: RouteLLM's recipe
+    ("none") for the baselines; RAGRouter, our method, searches every variant it supports (once
+    its ``defaults`` take an ``alignment``): 3 configurations + 2 variants, the same number of fold
+    fits as a baseline's plain row plus its aligned row."""
+    from . import alignment, routers
+    if name == "ragrouter" and "alignment" in getattr(routers.ROUTERS.get(name), "defaults", {}):
+        return alignment.SUPPORTED[name]
+    return ("none",)
+
+
+def run_baselines(pool, evals, cfg, names=None, aligned=None, log=print):
+    """Every router of ``names`` with RouteLLM's recipe (alignment "none"), then each router of
+    ``aligned`` again with the alignment variants of ``alignment.SUPPORTED`` searched by the same
+    protocol (starting from the plain run's chosen configuration) -> rows ``<name>_aligned``.
+    Per-prompt scores of every router and seed are saved (``verdicts.save_scores``).
+
+    Returns a namespace: runs (per seed and benchmark), selections ({key: Selection}), fitted
+    ({key: {seed: router}}), curves (seed 0), per_source (every router's per-fold per-source AUC)
+    and tuning (every fold fit).
+    """
     from types import SimpleNamespace
+
+    from . import alignment
     names = names or BASELINES + EXTRAS
-    runs, tuning, fitted, curves = [], [], {}, {b: {} for b in evals}
+    aligned = [a for a in (ALIGNED if aligned is None else aligned) if a in names]
+    k = getattr(cfg, "selection_folds", 3)
+    runs, sels, fitted, curves = [], {}, {}, {b: {} for b in evals}
     cache_dir = cfg.path("cache", "routers")
-    for name in names:
-        grid = GRIDS[name][: cfg.grid_limit] if cfg.grid_limit else GRIDS[name]
-        r, f, t, first = train_and_evaluate(name, pool, evals, cfg.router_seeds, cache_dir, grid, log)
+    jobs = [(n, GRIDS[n][: cfg.grid_limit] if cfg.grid_limit else GRIDS[n], main_variants(n), n) for n in names]
+    jobs += [(n, None, alignment.SUPPORTED[n][1:], n + ALIGNED_SUFFIX) for n in aligned]
+    for name, grid, variants, key in jobs:
+        if grid is None:  # aligned row: the plain run's chosen configuration, alignment searched
+            grid = [sels[name].chosen]
+        r, f, sel, first = train_and_evaluate(name, pool, evals, cfg.router_seeds, cache_dir, grid, log,
+                                              variants=variants, k=k, out_dir=cfg.out, model_key=key)
         runs.append(r)
-        tuning.append(t)
-        fitted[name] = f
+        fitted[key] = f
+        if sel is not None:
+            sels[key] = sel
         for bench, ev in evals.items():
-            curves[bench][name] = (metrics.random_curve(ev.weak_correct.values, ev.strong_correct.values,
-                                                        10, cfg.router_seeds[0]) if name == "random"
-                                   else evaluate_scores(first[bench], ev, cfg.router_seeds[0])[1])
-    return SimpleNamespace(runs=pd.concat(runs, ignore_index=True), tuning=pd.concat(tuning, ignore_index=True),
-                           fitted=fitted, curves=curves)
+            curves[bench][key] = (metrics.random_curve(ev.weak_correct.values, ev.strong_correct.values,
+                                                       10, cfg.router_seeds[0]) if name == "random"
+                                  else evaluate_scores(first[bench], ev, cfg.router_seeds[0])[1])
+    per_source = pd.concat([s.per_source.assign(router=k_) for k_, s in sels.items()], ignore_index=True) \
+        if sels else pd.DataFrame()
+    tuning = pd.concat([s.fits.assign(router=k_).merge(s.scores, on="config", how="left")
+                        for k_, s in sels.items()], ignore_index=True) if sels else pd.DataFrame()
+    return SimpleNamespace(runs=pd.concat(runs, ignore_index=True), selections=sels, tuning=tuning,
+                           per_source=per_source, fitted=fitted, curves=curves)
 
 
 def histories(fitted: dict) -> pd.DataFrame:
-    """Training curves (loss / validation AUC per epoch) of every trained router and seed."""
+    """Training curves (loss / validation AUC per epoch) of every trained router and seed. Final
+    fits train on all rows (no validation), so their curves show the training loss only; the
+    validation curves are in the fold fits (``Selection.fits`` / the router cache)."""
     rows = []
     for name, by_seed in fitted.items():
         for seed, r in by_seed.items():
@@ -353,14 +414,21 @@ def histories(fitted: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def cost_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Training wall time and scoring throughput (features cached) per router, mean over seeds."""
+def cost_table(runs: pd.DataFrame, tuning: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Training wall time (final fit, mean over seeds; cached runs show their original time),
+    scoring throughput (features cached) and, with ``tuning``, the selection's fold fits
+    (count and total seconds) per router."""
     g = runs.groupby(["router", "benchmark"])
-    return g.agg(fit_seconds=("fit_seconds", "mean"), prompts_per_s=("prompts_per_s", "mean")).round(1)
+    out = g.agg(fit_seconds=("fit_seconds", "mean"), prompts_per_s=("prompts_per_s", "mean"))
+    if tuning is not None and len(tuning):
+        t = tuning.groupby("router").agg(fold_fits=("fit_seconds", "size"), fold_fit_seconds=("fit_seconds", "sum"))
+        out = out.join(t, on="router")
+    return out.round(1)
 
 
 def baseline_tables(runs: pd.DataFrame, benchmark: str, names: dict, extra: dict) -> pd.DataFrame:
-    """Thesis rows first, then a rule, then the extra rows (column ``extra`` marks them)."""
+    """Thesis rows first, then a rule, then the extra rows (column ``extra`` marks them; the
+    aligned retrainings ``<name>_aligned`` are extra rows)."""
     main = table_from_runs(runs, benchmark, names).assign(extra=False)
     ext = table_from_runs(runs, benchmark, extra).assign(extra=True)
     return pd.concat([t for t in (main, ext) if len(t)], ignore_index=True)
@@ -371,7 +439,10 @@ def beside_published(table: pd.DataFrame, benchmark: str) -> pd.DataFrame:
     from . import data
     rl = data.load_reference("routellm_paper_tables")
     rl = rl[(rl.benchmark == benchmark) & rl.training_data.isin(["none", "D_arena+D_gold", "D_arena+D_judge"])]
+    from .routers import PAPER_NAME_OF
     th = data.load_reference("paper_tables").query("benchmark == @benchmark and experiment == 'comparison'")
+    display = {v: k for k, v in PAPER_NAME_OF.items()}  # published row name -> our display name
+    rl, th = rl.assign(router=rl.router.replace(display)), th.assign(model=th.model.replace(display))
     out = table[["model", "cpt50", "cpt80", "apgr"]].merge(
         rl.rename(columns={"router": "model", "cpt50": "cpt50_routellm", "cpt80": "cpt80_routellm",
                            "apgr": "apgr_routellm"})[["model", "cpt50_routellm", "cpt80_routellm", "apgr_routellm"]],
@@ -396,34 +467,6 @@ def verdicts(table: pd.DataFrame, reference: str = "Random") -> list[str]:
     return lines
 
 
-def feature_cost(texts, n: int = 128, seed: int = 0) -> pd.DataFrame:
-    """Cold cost of each shared feature pass on ``n`` prompts (cache bypassed): prompts per second.
-
-    Scoring a brand-new prompt costs its feature pass plus the router's own (cached-feature) score.
-    """
-    import time as _time
-
-    from . import features
-    from .routers.routellm_baselines import BertRouter, CausalLLMRouter
-    sample = list(pd.Series(list(texts)).sample(n=min(n, len(texts)), random_state=seed))
-    b, c = BertRouter.defaults, CausalLLMRouter.defaults
-    passes = {
-        "MiniLM sentence + layer-5 tokens (sw_ranking, mf, bert, extras)":
-            lambda t: features._encode(t, b["encoder"], b["max_len"], 64, b["layer"], False),
-        f"SmolLM2 {c['n_layers']} layers, {c['max_len']} tokens (causal_llm)":
-            lambda t: features._lm_encode(t, c["n_layers"], c["max_len"], 32, False),
-    }
-    rows = []
-    for name, fn in passes.items():
-        fn(sample[:4])  # weights loaded outside the timing
-        t0 = _time.time()
-        fn(sample)
-        dt = _time.time() - t0
-        rows.append({"pass": name, "prompts": len(sample), "seconds": round(dt, 2),
-                     "prompts_per_s": round(len(sample) / dt, 1)})
-    return pd.DataFrame(rows)
-
-
 # ----------------------------------------------------------------------------- RAGRouter (05)
 def precompute_ragrouter_inputs(pool, evals) -> pd.DataFrame:
     """spaCy parses of the pool and both benchmarks, once (cached per text); prints the cost."""
@@ -433,50 +476,6 @@ def precompute_ragrouter_inputs(pool, evals) -> pd.DataFrame:
         p = syntax.parses(list(texts))
         rows.append({"set": name, "n": len(texts), "tokens": len(p["states"])})
     return pd.DataFrame(rows)
-
-
-def encoder_cost(texts, n: int = 64, seed: int = 0) -> pd.DataFrame:
-    """Cold cost of MiniLM (384-d) vs MPNet (768-d) on the same prompts (H_sem candidates)."""
-    import time as _time
-
-    from . import features
-    sample = list(pd.Series(list(texts)).sample(n=min(n, len(texts)), random_state=seed))
-    rows = []
-    for name in ("minilm", "mpnet"):
-        features._encode(sample[:4], name, 128, 64, None, False)  # load outside the timing
-        t0 = _time.time()
-        features._encode(sample, name, 128, 64, None, False)
-        dt = _time.time() - t0
-        rows.append({"encoder": name, "dim": features.load_encoder(name)[1].config.hidden_size,
-                     "prompts_per_s": round(n / dt, 1),
-                     "minutes_for_all_15344_eval_prompts": round(15344 / (n / dt) / 60, 1)})
-    return pd.DataFrame(rows)
-
-
-def latency(router, prompts, batch: int = 256) -> pd.DataFrame:
-    """Per-query latency (p50, p95 over single queries) and batch throughput, cache bypassed."""
-    import time as _time
-    from unittest import mock
-
-    from . import features
-    prompts = list(prompts)
-    router.score(prompts[:2])  # warm up (imports, thread pools)
-    fresh = mock.patch.object(features, "cached", lambda kind, params, texts, compute, verbose=True:
-                              compute(list(texts)))  # every feature computed afresh, nothing stored
-    with fresh:
-        times = []
-        for p in prompts:
-            t0 = _time.perf_counter()
-            router.score([p])
-            times.append(_time.perf_counter() - t0)
-        t0 = _time.perf_counter()
-        router.score(prompts[:batch])
-        dt = _time.perf_counter() - t0
-    t = np.array(times) * 1000
-    return pd.DataFrame([{"router": router.name, "single_queries": len(t), "p50_ms": round(float(np.percentile(t, 50)), 1),
-                          "p95_ms": round(float(np.percentile(t, 95)), 1), "mean_ms": round(float(t.mean()), 1),
-                          "batch": min(batch, len(prompts)),
-                          "batch_prompts_per_s": round(min(batch, len(prompts)) / dt, 1)}])
 
 
 # ----------------------------------------------------------------------------- Tables 1-2 (06)
@@ -512,7 +511,9 @@ def expectation(table: pd.DataFrame, ours: str = "RAGRouter") -> pd.DataFrame:
 def versus_thesis(table: pd.DataFrame, table_no: int) -> pd.DataFrame:
     """Rows of one thesis table beside ours (models the thesis does not list are left out)."""
     from . import data
+    from .routers import PAPER_NAME_OF
     th = data.load_reference("paper_tables").query("table == @table_no")
+    th = th.assign(model=th.model.replace({v: k for k, v in PAPER_NAME_OF.items()}))
     return compare_with_published(table[["model", *METRICS]], th, label="thesis", how="inner")
 
 

@@ -18,7 +18,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from . import features
+from . import features, text
 
 UPOS = ["ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN",
         "PUNCT", "SCONJ", "SYM", "VERB", "X", "SPACE"]
@@ -26,12 +26,12 @@ UPOS = ["ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART
 
 @lru_cache(maxsize=1)
 def dep_labels() -> list[str]:
-    from .augmentation import spacy_nlp
+    from .models import spacy_nlp
     return ["<unk>", "ROOT"] + sorted(spacy_nlp().get_pipe("parser").labels)
 
 
 def _parse(texts, progress):
-    from .augmentation import spacy_nlp
+    from .models import spacy_nlp
     nlp = spacy_nlp()
     dep_id = {d: i for i, d in enumerate(dep_labels())}
     pos_id = {p: i for i, p in enumerate(UPOS)}
@@ -39,7 +39,7 @@ def _parse(texts, progress):
     unused = [p for p in ("ner", "lemmatizer") if p in nlp.pipe_names]  # pos/dep do not read them:
     with nlp.select_pipes(disable=unused):  # identical parses, 1.6x faster (measured on MMLU prompts)
         docs = nlp.pipe([t[:2000] for t in texts], batch_size=64)  # the encoder never sees further
-        for doc in features._progress(docs, len(texts), "spacy parse", progress):
+        for doc in features.progress_bar(docs, len(texts), "spacy parse", progress):
             arr = np.array([[t.idx, t.idx + len(t.text), t.head.i, pos_id.get(t.pos_, len(UPOS) - 2),
                              dep_id.get(t.dep_, 0)] for t in doc], dtype=np.int32).reshape(-1, 5)
             rows.append(arr)
@@ -50,10 +50,11 @@ def _parse(texts, progress):
 
 def parses(texts, progress: bool = True) -> dict:
     """Packed parses: states[:, :] = (start_char, end_char, head, pos_id, dep_id) per token."""
-    from .augmentation import spacy_nlp
+    from .models import spacy_nlp
     nlp = spacy_nlp()
     params = {"parser": f"{nlp.meta['name']}-{nlp.meta['version']}", "max_chars": 2000}
-    return features.cached("parse", params, list(texts), lambda t: _parse(t, progress), verbose=progress)
+    return features.cached("parse", params, list(texts), lambda t: _parse(t, progress), verbose=progress,
+                           modules=[__name__])
 
 
 @lru_cache(maxsize=2)
@@ -63,8 +64,8 @@ def _tokenizer(name):
 
 def wordpiece_offsets(texts, name: str = "minilm", max_len: int = 128) -> list[np.ndarray]:
     """Character span of each word-piece (as in ``features.token_states``; specials = (0, 0))."""
-    enc = _tokenizer(name)(list(texts), truncation=True, max_length=max_len, return_offsets_mapping=True)
-    return [np.asarray(o, dtype=np.int32) for o in enc["offset_mapping"]]
+    _, spans = text.encode_window(_tokenizer(name), texts, max_len, offsets=True)  # the window token_states use
+    return [np.asarray(o, dtype=np.int32).reshape(-1, 2) for o in spans]
 
 
 def build_graphs(parse_packed, idx, wp_offsets, sem_states, sem_offsets):

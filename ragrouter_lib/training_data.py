@@ -5,38 +5,39 @@ Thesis step: the data half of RAGRouter and of the ablations of Tables 3 (augmen
 equal: the pool split, the seeds and the validation rows never change, and validation rows are
 never augmented or sampled (so validation numbers stay comparable across the ablations).
 
-Augmented rows are cached in ``<cache>/augment-<hash>.pkl``; the hash covers the training rows,
-the parameters and the source code of ``augmentation.py``. Perplexities are cached per text
-(``features.cached``).
+Augmented rows are cached in ``<cache>/augment-<key>.pkl`` (``cache.key``: the training rows, the
+parameters and the code closure of ``augmentation.py``; atomic, checksummed). Perplexities are
+cached per text (``features.cached``).
 """
 from __future__ import annotations
 
-import inspect
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import pandas as pd
 
-from . import augmentation, labels, sampling
-from .config import content_hash
-from .features import texts_digest
+from . import augmentation, cache, labels, sampling
 
 DEFAULTS = dict(augment=True, sample=True, factor=0.3, size_frac=0.5, ppl_max_len=48)
 
 
 def _augment_cached(train, factor, seed, cache_dir, log):
-    key = content_hash({"train": texts_digest(train.pool_id + "\x01" + train.prompt), "factor": factor,
-                        "seed": seed, "src": content_hash(inspect.getsource(augmentation))}, 16)
-    path = cache_dir / f"augment-{key}.pkl"
-    if path.exists():
-        aug, rej, secs = pd.read_pickle(path)
+    """Augmented rows from ``<cache_dir>/augment-<cache.key>.pkl`` (checksummed, atomic); the key
+    covers the training rows (every column), the parameters and augmentation's code closure."""
+    key = cache.key("augment", {"factor": factor, "seed": seed},
+                    {"train": cache.digest_frame(train, sorted(map(str, train.columns)))},
+                    modules=[augmentation.__name__])
+    path = Path(cache_dir) / f"augment-{key}.pkl"
+    got = cache.load_pickle(path)
+    if got is not None:
+        aug, rej, secs = got
         log(f"augmentation: {len(aug)} rows from cache {path.name} (computed in {secs:.0f}s)")
         return aug, rej, secs, True
     t0 = time.time()
     aug, rej = augmentation.augment_pool(train, factor=factor, seed=seed)
     secs = time.time() - t0
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    pd.to_pickle((aug, rej, secs), path)
+    cache.save_pickle(path, (aug, rej, secs))
     return aug, rej, secs, False
 
 
@@ -55,7 +56,7 @@ def prepare_split(original: pd.DataFrame, valid, seed: int, cache_dir, augment: 
     valid, original, augmented, rejected, ppl (of original + augmented rows), levels, cost."""
     cost = []
     aug = pd.DataFrame(columns=["pool_id", "prompt", "source", "panel", "score", "strong_needed",
-                                "source_id", "method", "op"])
+                                "source_id", "origin_id", "method", "op"])
     rej = pd.DataFrame()
     if augment:
         aug, rej, secs, hit = _augment_cached(original, factor, seed, cache_dir, log)
@@ -74,7 +75,7 @@ def prepare_split(original: pd.DataFrame, valid, seed: int, cache_dir, augment: 
         cost.append({"step": "perplexity", "rows_in": len(both), "rows_out": len(both),
                      "seconds": round(secs, 1), "rows_per_s": round(len(both) / max(secs, 1e-9), 1),
                      "cached": None, "note": f"SmolLM2-135M, {ppl_max_len} tokens"})
-        levels = sampling.difficulty_levels(ppl)
+        levels = sampling.sampling_levels(both, ppl)  # the levels dynamic_sample weights by
         t0 = time.time()
         final = sampling.dynamic_sample(original, aug.astype({"score": int, "strong_needed": int}), ppl,
                                         size_frac=size_frac, seed=seed)

@@ -100,6 +100,70 @@ def test_difficulty_levels_are_quartiles():
     assert np.bincount(lv).tolist() == [25, 25, 25, 25] and lv[0] == 0 and lv[-1] == 3
 
 
+def test_difficulty_levels_rank_ties_together_and_stay_quartiles():
+    ppl = np.concatenate([np.arange(1.0, 41), np.full(20, 50.0), np.arange(60.0, 100)])
+    lv = sampling.difficulty_levels(ppl)
+    assert len(set(lv[40:60])) == 1 and lv[45] == 2  # tied rows share the level of their mean rank 50.5
+    assert np.bincount(lv).tolist() == [25, 15, 35, 25]
+    assert (sampling.difficulty_levels(np.log(ppl)) == lv).all()  # ranks: any monotone transform
+    assert (sampling.difficulty_levels(ppl, direction=-1) == sampling.difficulty_levels(-ppl)).all()
+
+
+def test_sampling_follows_the_measured_difficulty_sign():
+    rng = np.random.default_rng(1)
+    n = 600
+    src = rng.choice(["a", "b"], n)
+    ppl = rng.lognormal(3, 1, n)
+    # within each source, LOW perplexity goes with "strong needed" (as measured on our pool)
+    y = (rng.random(n) < np.where(ppl < np.median(ppl), 0.7, 0.2)).astype(int)
+    assert sampling.difficulty_direction(ppl, y, src) == -1
+    tab = sampling.difficulty_check(ppl, y, src)
+    assert tab.attrs["within_source_rho"] < 0 and tab.strong_needed.iloc[0] > tab.strong_needed.iloc[-1]
+    assert sampling.difficulty_direction(ppl, 1 - y, src) == 1
+    df = pd.DataFrame({"prompt": [f"q{i}" for i in range(n)], "strong_needed": y, "source": src})
+    half = n // 2
+    out = sampling.dynamic_sample(df[:half], df[half:], ppl, size_frac=0.5, seed=0)
+    thesis = sampling.dynamic_sample(df[:half], df[half:], ppl, size_frac=0.5, seed=0, orient="thesis")
+    low = set(df.prompt[ppl < np.quantile(ppl, 0.25)])
+    assert out.prompt.isin(low).mean() > thesis.prompt.isin(low).mean()
+
+
+BROKEN = [("Which of the following is NOT a mixture?", "Which of the followers is NOT a mixture?", "semantic"),
+          ("What must architects consider for a new concert hall?",
+           "What must architects consider for a new concert hallway?", "semantic"),
+          ("The Moon revolves around Earth about once every", "About once every, the Moon revolves around Earth",
+           "syntactic"),
+          ("The boy read the book in the library.", "In the library, The boy read the book.", "syntactic")]
+GOOD = [("The boy read the book in the library.", "In the library, the boy read the book.", "syntactic"),
+        ("In 1990, the company moved its headquarters to Texas.",
+         "The company moved its headquarters to Texas in 1990.", "syntactic"),
+        ("A student measured the temperature of the water every hour.",
+         "A student measured the temperature of the water every hour.".replace("measured", "measured"), "x")]
+
+
+def test_tightened_filter_rejects_what_the_old_one_accepted(nlp):
+    for i, (src, var, method) in enumerate(BROKEN):
+        if i != 2:  # the old filter let these in
+            assert A.check(src, A.Variant(var, method, "t"), nlp, strict=False).ok, var
+        v = A.check(src, A.Variant(var, method, "t"), nlp)
+        assert not v.ok and (v.reason in A.STRUCTURE_CHECKS or i == 2), (var, v.reason)
+    for src, var, method in GOOD[:2]:
+        assert A.check(src, A.Variant(var, method, "t"), nlp).ok, var
+
+
+def test_quality_check_flags_planted_broken_variants(nlp):
+    pairs = pd.DataFrame([{"source_text": s, "variant": v, "method": m, "broken": True} for s, v, m in BROKEN] +
+                         [{"source_text": s, "variant": v, "method": m, "broken": False} for s, v, m in GOOD[:2]])
+    q = A.quality_check(pairs, n=100, seed=0, nlp=nlp, lm=False, encoder=False)
+    assert len(q) == len(pairs)
+    truth = pairs.set_index("variant").broken
+    assert (q.error.to_numpy() == truth.loc[q.variant].to_numpy()).all()
+    assert q.attrs["summary"]["error_rate"] == pytest.approx(len(BROKEN) / len(pairs))
+    aug = pd.DataFrame({"source_id": ["p1", "p2"], "prompt": ["v1", "v2"], "method": "syntactic", "op": "x"})
+    got = A.variant_pairs(aug, pd.DataFrame({"pool_id": ["p2", "p1"], "prompt": ["s2", "s1"]}))
+    assert got.source_text.tolist() == ["s1", "s2"] and got.variant.tolist() == ["v1", "v2"]
+
+
 def test_switches_remove_exactly_their_step(tmp_path):
     cfg = setup("smoke", verbose=False)
     pool = experiments.load_pool(cfg).head(150)
@@ -130,16 +194,18 @@ def test_ablation_tables_use_the_thesis_names_and_pair_seeds():
     thesis = set(data.load_reference("paper_tables").query("table >= 3").model)
     ours = {n for a in ablations.ABLATIONS.values() for n in (a.with_, a.without)}
     assert ours == thesis
-    rows = lambda apgr, cpt: pd.DataFrame({"seed": [0, 1, 2], "benchmark": "mmlu", "cpt50": cpt, "cpt80": cpt,
-                                            "apgr": apgr, "val_auc": 0.7, "hp": '{"k": 10}'})
-    full = rows([0.60, 0.62, 0.61], [40.0, 41.0, 39.0])
-    worse = rows([0.55, 0.58, 0.57], [45.0, 44.0, 46.0]).assign(table=3, model=ablations.ABLATIONS[3].without)
+    def rows(apgr, cpt, crit):
+        return pd.DataFrame({"seed": [0, 1, 2], "benchmark": "mmlu", "cpt50": cpt, "cpt80": cpt,
+                             "apgr": apgr, "criterion": crit, "hp": '{"k": 10}'})
+    full = rows([0.60, 0.62, 0.61], [40.0, 41.0, 39.0], 0.62)
+    worse = rows([0.55, 0.58, 0.57], [45.0, 44.0, 46.0], 0.58).assign(table=3, model=ablations.ABLATIONS[3].without)
     tab = ablations.table(full, worse, 3)
     assert list(tab.model) == [ablations.ABLATIONS[3].without, ablations.ABLATIONS[3].with_]
     assert list(tab.columns[:8]) == ["model", "cpt50", "cpt80", "apgr", "cpt50_sd", "cpt80_sd", "apgr_sd", "n_seeds"]
     d = ablations.paired(full, worse, 3)
     np.testing.assert_allclose(d.apgr, [0.05, 0.04, 0.04])
-    assert ablations.verdict(tab, d).startswith("Expectation holds")
+    assert list(tab.criterion) == [0.58, 0.62]
+    assert ablations.verdict(tab, d).startswith("Expectation holds") and "(agrees)" in ablations.verdict(tab, d)
     # the same numbers with the roles swapped: switching the part off would help
     swapped = ablations.table(worse, full.assign(table=3), 3)
     assert "does NOT hold" in ablations.verdict(swapped, d.assign(apgr=-d.apgr))

@@ -8,9 +8,23 @@
 from .base import ROUTERS, Router, get_router, load_router, register  # noqa: F401
 from . import random_router, routellm_baselines, extra, released, ragrouter, ragrouter_llm  # noqa: F401
 
-# Table names as in the thesis; the rest are extra rows.
-THESIS_NAMES = {"ragrouter": "RAGRouter", "random": "Random", "sw_ranking": "SW Ranking", "mf": "Matrix Factorization",
-                "bert": "BERT", "causal_llm": "Causal LLM"}
+# Display names: what each row really is (issue 16: honest names). PAPER_NAMES holds the thesis's
+# and RouteLLM's row names, used only to line our rows up with their published tables.
+PAPER_NAMES = {"ragrouter": "RAGRouter", "random": "Random", "sw_ranking": "SW Ranking",
+               "mf": "Matrix Factorization", "bert": "BERT", "causal_llm": "Causal LLM"}
+THESIS_NAMES = {"ragrouter": "RAGRouter", "random": "Random",
+                "sw_ranking": "SW Ranking (MiniLM, retrained)",
+                "mf": "Matrix Factorization (MiniLM, retrained)",
+                "bert": "BERT (MiniLM, retrained on our pool)",
+                "causal_llm": "Causal LLM (SmolLM2-135M features, retrained)"}
 EXTRA_NAMES = {"knn": "KNN (semantic router)", "kmeans": "KMeans (semantic router)",
                "svm": "SVM (semantic router)", "logreg": "LogReg on MiniLM (reference)",
-               "length": "Token-length rule (reference)"}
+               "length": "Token-length rule (reference)",
+               # the same routers retrained with the label-alignment step (alignment.py), extra rows
+               "sw_ranking_aligned": "SW Ranking (MiniLM, retrained, aligned)",
+               "mf_aligned": "Matrix Factorization (MiniLM, retrained, aligned)",
+               "bert_aligned": "BERT (MiniLM, retrained, aligned)",
+               "causal_llm_aligned": "Causal LLM (SmolLM2-135M features, retrained, aligned)",
+               "logreg_aligned": "LogReg on MiniLM (reference, aligned)"}
+# display name -> published row name (for the merges with paper_tables / routellm_paper_tables)
+PAPER_NAME_OF = {THESIS_NAMES[k]: v for k, v in PAPER_NAMES.items()}

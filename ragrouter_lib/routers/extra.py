@@ -4,8 +4,8 @@
   embeddings. The selector picks the model whose training neighbours / cluster / class show it is
   needed; with two models that is the quality-weighted (similarity-weighted) share of training
   queries that needed the strong model.
-- ``logreg``: logistic regression on MiniLM embeddings, "strong needed" as the label (MISSION.md's
-  reference point, APGR ~0.56 MMLU / ~0.55 GSM8K).
+- ``logreg``: logistic regression on MiniLM embeddings, "strong needed" as the label (a simple
+  reference: a trained router far below it is under-trained).
 - ``length``: LLM Compass's first rule: longer prompt (tokens) -> strong model. No training; its
   direction is not learnable from the pool, so it is never tuned.
 """
@@ -15,18 +15,29 @@ import time
 
 import numpy as np
 
+from .. import alignment
 from .base import register
-from .routellm_baselines import TrainableRouter, val_auc
+from ..training import TrainableRouter, step_seed, val_auc
 
 
 class _SklearnRouter(TrainableRouter):
     def fit(self, train, valid=None):
         t0 = time.time()
-        self._fit(self.embed(train.prompt), np.asarray(train.strong_needed))
+        variant = alignment.check(self.hp.get("alignment", "none"))
+        self._fit(self.embed(train.prompt), np.asarray(train.strong_needed), train, variant)
         self.fit_seconds = time.time() - t0
         if valid is not None:
             self.history.append({"val_auc": val_auc(self.score(valid.prompt), valid.strong_needed)})
         return self
+
+    def _with_sources(self, x, frame=None, variant="none"):
+        """Source fixed effects: one-hot source columns at training, zeros at scoring."""
+        if frame is not None:
+            codes, names = alignment.source_codes(frame)
+            self.m_nsrc = len(names) if variant == "source_fe" else 0
+            return np.hstack([x, alignment.one_hot(codes, len(names))]) if self.m_nsrc else x
+        n = getattr(self, "m_nsrc", 0)
+        return np.hstack([x, np.zeros((len(x), n), x.dtype)]) if n else x
 
     def state(self):
         return {k: v for k, v in self.__dict__.items() if k.startswith("m_")}
@@ -37,10 +48,12 @@ class _SklearnRouter(TrainableRouter):
 
 @register("knn")
 class KNNRouter(_SklearnRouter):
-    defaults = {"k": 50, "encoder": "minilm", "max_len": 128}
+    defaults = {"k": 50, "encoder": "minilm", "max_len": 128, "alignment": "none"}
 
-    def _fit(self, x, y):
-        self.m_x, self.m_y = x, y.astype(np.float32)
+    def _fit(self, x, y, frame, variant):
+        yc = alignment.centred_labels(frame, y) if variant == "source_fe" else y
+        self.m_x, self.m_y = x, yc.astype(np.float32)
+        self.m_w = alignment.sample_weights(frame, variant).astype(np.float32)
 
     def score(self, prompts):
         q, k, out = self.embed(prompts), self.hp["k"], []
@@ -48,21 +61,25 @@ class KNNRouter(_SklearnRouter):
             sims = q[s:s + 1024] @ self.m_x.T
             idx = np.argpartition(-sims, k - 1, axis=1)[:, :k]
             w = np.maximum(np.take_along_axis(sims, idx, 1), 0) + 1e-6
+            w = w * getattr(self, "m_w", np.ones(len(self.m_y), np.float32))[idx]
             out.append((w * self.m_y[idx]).sum(1) / w.sum(1))
         return np.concatenate(out)
 
 
 @register("kmeans")
 class KMeansRouter(_SklearnRouter):
-    defaults = {"n_clusters": 32, "encoder": "minilm", "max_len": 128}
+    defaults = {"n_clusters": 32, "encoder": "minilm", "max_len": 128, "alignment": "none"}
 
-    def _fit(self, x, y):
+    def _fit(self, x, y, frame, variant):
         from sklearn.cluster import KMeans
-        km = KMeans(self.hp["n_clusters"], n_init=4, random_state=self.hp["seed"]).fit(x)
-        counts = np.bincount(km.labels_, minlength=km.n_clusters)
-        pos = np.bincount(km.labels_, weights=y, minlength=km.n_clusters)
+        km = KMeans(self.hp["n_clusters"], n_init=4, random_state=step_seed(self.hp["seed"], "kmeans/fit")).fit(x)
+        yc = alignment.centred_labels(frame, y) if variant == "source_fe" else y.astype(float)
+        w = alignment.sample_weights(frame, variant)
+        counts = np.bincount(km.labels_, weights=w, minlength=km.n_clusters)
+        pos = np.bincount(km.labels_, weights=w * yc, minlength=km.n_clusters)
         self.m_centers = km.cluster_centers_.astype(np.float32)
-        self.m_rate = (pos + y.mean()) / (counts + 1)  # one pseudo-count towards the base rate
+        prior = (w * yc).sum() / w.sum()
+        self.m_rate = (pos + prior) / (counts + 1)  # one pseudo-count towards the base rate
 
     def score(self, prompts):
         d = ((self.embed(prompts)[:, None, :] - self.m_centers[None]) ** 2).sum(-1)
@@ -72,26 +89,28 @@ class KMeansRouter(_SklearnRouter):
 
 @register("svm")
 class SVMRouter(_SklearnRouter):
-    defaults = {"C": 1.0, "encoder": "minilm", "max_len": 128}
+    defaults = {"C": 1.0, "encoder": "minilm", "max_len": 128, "alignment": "none"}
 
-    def _fit(self, x, y):
+    def _fit(self, x, y, frame, variant):
         from sklearn.svm import SVC
-        self.m_svc = SVC(C=self.hp["C"], kernel="rbf", random_state=self.hp["seed"]).fit(x, y)
+        self.m_svc = SVC(C=self.hp["C"], kernel="rbf", random_state=step_seed(self.hp["seed"], "svm/fit")).fit(
+            self._with_sources(x, frame, variant), y, sample_weight=alignment.sample_weights(frame, variant))
 
     def score(self, prompts):  # logistic squashing of the margin: same order as Platt scaling
-        return 1.0 / (1.0 + np.exp(-self.m_svc.decision_function(self.embed(prompts))))
+        return 1.0 / (1.0 + np.exp(-self.m_svc.decision_function(self._with_sources(self.embed(prompts)))))
 
 
 @register("logreg")
 class LogRegRouter(_SklearnRouter):
-    defaults = {"C": 1.0, "encoder": "minilm", "max_len": 128}
+    defaults = {"C": 1.0, "encoder": "minilm", "max_len": 128, "alignment": "none"}
 
-    def _fit(self, x, y):
+    def _fit(self, x, y, frame, variant):
         from sklearn.linear_model import LogisticRegression
-        self.m_lr = LogisticRegression(C=self.hp["C"], max_iter=2000).fit(x, y)
+        self.m_lr = LogisticRegression(C=self.hp["C"], max_iter=2000).fit(
+            self._with_sources(x, frame, variant), y, sample_weight=alignment.sample_weights(frame, variant))
 
     def score(self, prompts):
-        return self.m_lr.predict_proba(self.embed(prompts))[:, 1]
+        return self.m_lr.predict_proba(self._with_sources(self.embed(prompts)))[:, 1]
 
 
 @register("length")

@@ -1,25 +1,40 @@
-"""RAGRouter (the thesis's method), ``offline`` profile: a CPU-sized, faithful rebuild.
+"""RAGRouter (the thesis's method), ``offline`` profile: a CPU-sized rebuild, cross-fitted.
 
-Pipeline, per training seed (``fit(train, valid)``):
+Pipeline, per training seed (``fit(train, valid=None, prepared=None)``):
 1. training data = ``training_data.prepare_split`` (augmentation, sampling; switches ``augment``,
-   ``sample``); split ~70% -> knowledge base (KB), ~30% -> the final model (by prompt hash);
-2. H_sem: contextual word-piece states of MiniLM-L6 (384-d; layer 5 of 6, the states the cache
-   already holds; the thesis's DeBERTa-v3-base is the ``paper`` profile's choice);
+   ``sample``), or the caller's ``prepared`` result (so a selection protocol that already ran it
+   does not run it again);
+2. H_sem: contextual word-piece states of MiniLM-L6 (384-d; layer 5 of 6; the thesis's DeBERTa-v3
+   is the ``paper`` profile's choice);
 3. H_syn: spaCy dependency graph, node = token with [aligned semantic vector; POS embedding;
    dependency-label embedding], two GraphSAGE layers (DGL ``SAGEConv``, mean) -> 128-d;
-4. fusion: cross-modal multi-head attention, Q = H_sem, K/V = H_syn (both projected to 256-d,
-   4 heads, residual + LayerNorm) -> fused token features -> mean pool -> h_fuse_global (256-d).
-   The extractor (2-4) is trained end to end on the KB rows with a 5-class head (Adam) in
-   length-bucketed batches, at most 6 epochs, stopping one epoch after the validation AUC last
-   improved (best epoch kept); ``features="semantic"`` replaces the syntactic branch by the
-   semantic tokens themselves (same attention, K/V = H_sem). Trained extractors are cached by
-   data, seed, settings and code, so variants differing only in ``k`` or ``rag`` share one;
-5. KB: h_fuse_global of every KB row with its score in a FAISS ``IndexIVFFlat`` (L2); nlist ~
-   sqrt(N), nprobe the smallest reaching recall@K >= 0.95 against exact search on validation rows;
-6. final model: for each query its top-K KB neighbours (vector, one-hot score, distance) are read
-   by attention from the query vector (``rag="off"``: the query alone); an MLP gives the 5-class
-   weak-quality score; strong-win = P(score <= 3). Trained with Adam on the final-model rows
-   (at most 40 epochs, stopping 8 after the last validation improvement).
+4. fusion: cross-modal multi-head attention, Q = H_sem, K/V = H_syn (256-d, 4 heads, residual +
+   LayerNorm) -> mean pool -> h_fuse_global (256-d). The extractor (2-4) is trained on EVERY
+   training row with a 5-class head (Adam); with ``alignment="source_fe"`` the head also gets a learned
+   per-source bias during training that is dropped at scoring (source fixed effects: the head is not
+   rewarded for recognising a source's base rate; started from ``alignment.class_log_ratios``);
+   ``alignment="rebalance"``: rows resampled by ``alignment.sample_weights``; "none": pooled labels.
+   ``features="semantic"`` replaces the syntactic branch by the semantic tokens (K/V = H_sem) and
+   drops the structural features of step 6.
+   Trained extractors are cached (``cache.key``) by data, seed, settings and code;
+5. KB: h_fuse_global of every training row (each (prompt, score) once) with its labels in a FAISS
+   ``IndexIVFFlat`` (L2), nlist ~ sqrt(N); nprobe = the smallest reaching tie-aware recall@K >= 0.95 against exact search
+   (a retrieved row counts when its distance is <= the K-th exact distance + eps), searched up to
+   nlist (``KnowledgeBase.recall``);
+6. final model: query vector + structural features of its parse (token count, parse depth, clauses,
+   sentences, digits, operators, characters) + its top-K neighbours (vector, one-hot score,
+   within-source centred score and strong-needed label = the label alignment, distance) read by
+   attention -> MLP -> 5 logits; strong-win = P(score <= 3).
+   Deviation from the thesis (70 % KB / 30 % final rows): CROSS-FIT. Rows are put in ``n_folds``
+   folds grouped by origin (a pool row, its augmented variants and its sampled duplicates share one
+   fold; prompts equal after normalisation too); while the final model trains, each row's
+   neighbours come only from the other folds (out-of-fold KB), so it never reads a copy of its own
+   label; at scoring time the KB holds all training rows. Both the extractor and the final model
+   see every row. With ``valid`` the stages stop early on its AUC (best epoch kept); with
+   ``valid=None`` they train ``extractor_epochs`` / ``final_epochs``.
+Seeding: every stage starts from ``training.seed_step(seed, stage)`` (and ``dgl.seed``, FAISS
+k-means seeds from ``training.step_seed``), so results do not depend on what ran before or on which
+stages came from the cache.
 
 The ``paper`` profile replaces step 6 by a Qwen-class LLM fine-tuned with LoRA on the textual
 augmented prompt (``routers/ragrouter_llm.py``).
@@ -27,9 +42,7 @@ augmented prompt (``routers/ragrouter_llm.py``).
 from __future__ import annotations
 
 import hashlib
-import importlib
-import inspect
-import sys
+import re
 import time
 
 import numpy as np
@@ -37,22 +50,23 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .. import features, labels, syntax, training_data
-from ..config import ROOT, content_hash
+from .. import alignment, cache, features, labels, syntax, training, training_data
 from .base import register
-from .routellm_baselines import HeadTrainer, TrainableRouter, _set_seed
+from ..training import HeadTrainer, TrainableRouter
 
-DATA_CACHE = ROOT / "outputs" / "cache" / "data"
-EXTRACTOR_CACHE = ROOT / "outputs" / "cache" / "routers" / "extractors"
-# what the feature extractor's training depends on (k, rag and the final model's settings do not)
-EXTRACTOR_HP = ("seed", "augment", "sample", "factor", "size_frac", "features", "kb_frac", "encoder", "layer",
+MODULES = ["ragrouter_lib.routers.ragrouter"]
+# what the feature extractor's training depends on (k, rag, n_folds and the final model's do not)
+EXTRACTOR_HP = ("seed", "augment", "sample", "factor", "size_frac", "features", "alignment", "encoder", "layer",
                 "max_len", "extractor_epochs", "extractor_lr", "batch_size", "weight_decay", "extractor_patience")
+STRUCT_NAMES = ("log_tokens", "parse_depth", "clauses", "sentences", "log_digits", "log_operators", "log_chars")
+CLAUSE_DEPS = ("advcl", "ccomp", "xcomp", "relcl", "acl", "csubj", "csubjpass")
+OPERATORS = re.compile(r"[+\-*/=^<>%]")
 
 
 # ----------------------------------------------------------------------------- the extractor
 class FeatureExtractor(nn.Module):
     def __init__(self, d_sem=384, d_syn=128, d_fuse=256, heads=4, n_pos=len(syntax.UPOS), n_dep=64,
-                 d_tag=16, syntactic=True, dropout=0.1):
+                 d_tag=16, syntactic=True, dropout=0.1, n_sources=0):
         super().__init__()
         from dgl.nn import SAGEConv
         self.syntactic = syntactic
@@ -65,6 +79,7 @@ class FeatureExtractor(nn.Module):
         self.attn = nn.MultiheadAttention(d_fuse, heads, dropout=dropout, batch_first=True)
         self.norm = nn.LayerNorm(d_fuse)
         self.head = nn.Linear(d_fuse, 5)  # training signal for the extractor (5-class score)
+        self.source_bias = SourceBias(n_sources)
 
     def h_syn(self, g, sem, pos, dep):
         x = torch.cat([sem, self.pos(pos), self.dep(dep)], -1)
@@ -76,7 +91,7 @@ class FeatureExtractor(nn.Module):
         q = self.q(sem_tok)
         if self.syntactic:
             nodes = self.h_syn(g, node_sem, pos, dep)
-            kv, kv_mask = _pad(nodes, counts)
+            kv, kv_mask = pad_nodes(nodes, counts)
         else:
             kv, kv_mask = sem_tok, sem_mask
         kv = self.kv(kv)
@@ -86,7 +101,21 @@ class FeatureExtractor(nn.Module):
         return (fused * m).sum(1) / m.sum(1)
 
 
-def _pad(nodes, counts):
+class SourceBias(nn.Module):
+    """Source fixed effects: a learned 5-logit bias per training source, added only in training
+    (``source`` ids given); scoring passes no source, so the bias is zero."""
+
+    def __init__(self, n_sources: int):
+        super().__init__()
+        self.bias = nn.Embedding(max(n_sources, 1), 5)
+        nn.init.zeros_(self.bias.weight)
+        self.active = n_sources > 0
+
+    def forward(self, logits, source=None):
+        return logits if source is None or not self.active else logits + self.bias(source)
+
+
+def pad_nodes(nodes, counts):
     T = max(counts)
     out = nodes.new_zeros((len(counts), T, nodes.shape[1]))
     mask = nodes.new_zeros((len(counts), T))
@@ -99,31 +128,81 @@ def _pad(nodes, counts):
 
 
 class FinalModel(nn.Module):
-    """Query vector + retrieved neighbours (vector, one-hot score, distance) -> 5 logits."""
+    """Query vector (+ structural features) + retrieved neighbours -> 5 logits.
 
-    def __init__(self, d=256, hidden=128, heads=4, rag=True, dropout=0.2):
+    Neighbour input: vector, one-hot score, aligned labels (within-source centred score and
+    strong-needed), distance; a distance-weighted vote of the labels is a direct input too."""
+
+    N_ALIGNED = 2
+
+    def __init__(self, d=256, hidden=128, heads=4, rag=True, dropout=0.2, n_struct=0, n_sources=0):
         super().__init__()
-        self.rag = rag
+        self.rag, self.n_struct = rag, n_struct
         self.qp = nn.Linear(d, hidden)
-        self.np_ = nn.Linear(d + 5 + 1, hidden)
+        self.sp = nn.Linear(n_struct, hidden) if n_struct else None
+        self.np_ = nn.Linear(d + 5 + self.N_ALIGNED + 1, hidden)
         self.attn = nn.MultiheadAttention(hidden, heads, batch_first=True)
-        self.mlp = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden * (2 if rag else 1) + (5 if rag else 0), hidden),
+        vote = 5 + self.N_ALIGNED
+        self.mlp = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden * (2 if rag else 1) + (vote if rag else 0), hidden),
                                  nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, 5))
+        self.source_bias = SourceBias(n_sources)
 
-    def forward(self, q, nb=None, nb_score=None, nb_dist=None):
+    def forward(self, q, struct=None, nb=None, nb_score=None, nb_aligned=None, nb_dist=None, source=None):
         hq = self.qp(q)
+        if self.sp is not None:
+            hq = hq + self.sp(struct)
         if not self.rag:
-            return self.mlp(hq)
+            return self.source_bias(self.mlp(hq), source)
         onehot = nn.functional.one_hot(nb_score - 1, 5).float()
-        hn = self.np_(torch.cat([nb, onehot, nb_dist.unsqueeze(-1)], -1))
+        lab = torch.cat([onehot, nb_aligned], -1)
+        hn = self.np_(torch.cat([nb, lab, nb_dist.unsqueeze(-1)], -1))
         att, _ = self.attn(hq.unsqueeze(1), hn, hn)
-        w = torch.softmax(-nb_dist, -1).unsqueeze(-1)  # distance-weighted label distribution
-        return self.mlp(torch.cat([hq, att.squeeze(1), (w * onehot).sum(1)], -1))
+        w = torch.softmax(-nb_dist, -1).unsqueeze(-1)  # distance-weighted label vote
+        return self.source_bias(self.mlp(torch.cat([hq, att.squeeze(1), (w * lab).sum(1)], -1)), source)
+
+
+# ----------------------------------------------------------------------------- structural features
+def structural_features(prompts, parsed: dict | None = None) -> np.ndarray:
+    """Cheap features the syntactic branch implies, per prompt (columns ``STRUCT_NAMES``): log token
+    count, dependency-parse depth (longest head chain), clause count (advcl/ccomp/xcomp/relcl/acl/
+    csubj), sentence count (roots), log digits, log operator characters, log characters. Parses come
+    from ``syntax.parses`` (cached per text).
+
+    >>> f = structural_features(["Tom has 3 apples and eats 1.", "What is 12 + 30 * 2?"])
+    >>> f.shape, int(np.expm1(f[1, 4]).round()), int(np.expm1(f[1, 5]).round())
+    ((2, 7), 5, 2)
+    """
+    prompts = list(prompts)
+    parsed = parsed or syntax.parses(prompts, progress=False)
+    deps = syntax.dep_labels()
+    clause_ids = np.array([deps.index(d) for d in CLAUSE_DEPS if d in deps])
+    off, st = parsed["offsets"], parsed["states"]
+    out = np.zeros((len(prompts), len(STRUCT_NAMES)), np.float32)
+    for i, text in enumerate(prompts):
+        toks = st[off[i]:off[i + 1]]
+        n = len(toks)
+        depth, roots = 0, 0
+        if n:
+            heads = np.clip(toks[:, 2], 0, n - 1)  # spaCy: a root is its own head
+            roots = int((heads == np.arange(n)).sum())
+            cur, d = np.arange(n), np.zeros(n, int)
+            for _ in range(64):
+                nxt = heads[cur]
+                moved = nxt != cur
+                if not moved.any():
+                    break
+                d += moved
+                cur = nxt
+            depth = int(d.max())
+        out[i] = [np.log1p(n), depth, np.isin(toks[:, 4], clause_ids).sum() if n else 0, roots,
+                  np.log1p(sum(c.isdigit() for c in text)), np.log1p(len(OPERATORS.findall(text))),
+                  np.log1p(len(text))]
+    return out
 
 
 # ----------------------------------------------------------------------------- the KB
 class KnowledgeBase:
-    """FAISS IVF (L2) index of KB vectors with their scores."""
+    """FAISS IVF (L2) index of KB vectors with their scores (k-means seeded by ``seed``)."""
 
     def __init__(self, vectors: np.ndarray, scores: np.ndarray, nlist: int | None = None, seed: int = 0):
         import faiss
@@ -131,68 +210,114 @@ class KnowledgeBase:
         self.scores = np.asarray(scores, dtype=np.int64)
         n, d = self.vectors.shape
         self.nlist = nlist or max(1, min(int(np.sqrt(n)), n // 39))  # faiss wants >= 39 points per list
+        self.seed = int(seed) % (2**31 - 1)
         quant = faiss.IndexFlatL2(d)
         self.index = faiss.IndexIVFFlat(quant, d, self.nlist, faiss.METRIC_L2)
-        self.index.cp.seed = seed
+        self.index.cp.seed = self.seed
         self.index.train(self.vectors)
         self.index.add(self.vectors)
         self.nprobe = 1
         self._quant = quant
 
-    def search(self, q: np.ndarray, k: int):
-        self.index.nprobe = self.nprobe
+    def search(self, q: np.ndarray, k: int, nprobe: int | None = None):
+        self.index.nprobe = nprobe or self.nprobe
         dist, idx = self.index.search(np.ascontiguousarray(q, dtype=np.float32), k)
         idx = np.where(idx < 0, 0, idx)  # too few vectors probed: pad with row 0 (rare)
         return dist, idx
 
-    def recall(self, q: np.ndarray, k: int, nprobes=(1, 2, 4, 8, 16, 32)) -> pd.DataFrame:
+    def exact(self, q: np.ndarray, k: int):
         import faiss
-        exact = faiss.IndexFlatL2(self.vectors.shape[1])
-        exact.add(self.vectors)
-        _, truth = exact.search(np.ascontiguousarray(q, dtype=np.float32), k)
+        flat = faiss.IndexFlatL2(self.vectors.shape[1])
+        flat.add(self.vectors)
+        return flat.search(np.ascontiguousarray(q, dtype=np.float32), k)
+
+    def recall(self, q: np.ndarray, k: int, nprobes=None, eps: float = 1e-4) -> pd.DataFrame:
+        """Recall@k of the IVF search against exact search, per nprobe (default: powers of two up to
+        nlist, and nlist). ``recall@k``: the share of exact ids found (ties at equal distance make it
+        arbitrary); ``recall@k_ties``: a retrieved row counts when its true distance is within ``eps``
+        (relative) of the k-th exact distance, so equally near rows are not counted as misses.
+        ``dup_share``: share of queries whose k-th and (k+1)-th exact distances tie."""
+        q = np.ascontiguousarray(q, dtype=np.float32)
+        k = min(k, len(self.vectors))
+        tdist, truth = self.exact(q, min(k + 1, len(self.vectors)))
+        kth = tdist[:, k - 1]
+        ties = (tdist[:, k] - kth <= eps * np.maximum(kth, 1e-6)) if tdist.shape[1] > k else np.zeros(len(q), bool)
+        if nprobes is None:
+            nprobes = sorted({*(2 ** i for i in range(int(np.log2(self.nlist)) + 1)), self.nlist})
         rows = []
         for p in [p for p in nprobes if p <= self.nlist]:
             self.index.nprobe = p
-            t0 = time.time()
-            _, got = self.index.search(np.ascontiguousarray(q, dtype=np.float32), k)
-            dt = time.time() - t0
-            rec = np.mean([len(set(a) & set(b)) / k for a, b in zip(got, truth)])
-            rows.append({"nprobe": p, f"recall@{k}": rec, "ms_per_query": 1000 * dt / len(q)})
+            t0 = time.perf_counter()
+            _, got = self.index.search(q, k)
+            ms = 1000 * (time.perf_counter() - t0) / len(q)
+            strict = np.mean([len(set(a) & set(b)) / k for a, b in zip(got, truth[:, :k])])
+            gd = ((self.vectors[np.where(got < 0, 0, got)] - q[:, None, :]) ** 2).sum(-1)
+            fair = np.mean((got >= 0) & (gd <= kth[:, None] + eps * np.maximum(kth[:, None], 1e-6)))
+            rows.append({"nprobe": p, f"recall@{k}": strict, f"recall@{k}_ties": fair, "ms_per_query": ms,
+                         "dup_share": float(ties.mean())})
+        self.index.nprobe = self.nprobe
         return pd.DataFrame(rows)
 
     def choose_nprobe(self, q, k, target=0.95) -> pd.DataFrame:
+        """The smallest nprobe whose tie-aware recall reaches ``target`` (else nlist: exact)."""
         table = self.recall(q, k)
-        ok = table[table[f"recall@{k}"] >= target]
-        self.nprobe = int(ok.nprobe.iloc[0] if len(ok) else table.nprobe.iloc[-1])
+        ok = table[table[f"recall@{min(k, len(self.vectors))}_ties"] >= target]
+        self.nprobe = int(ok.nprobe.iloc[0] if len(ok) else self.nlist)
         return table
 
     def state(self):
-        return {"vectors": self.vectors, "scores": self.scores, "nlist": self.nlist, "nprobe": self.nprobe}
+        return {"vectors": self.vectors, "scores": self.scores, "nlist": self.nlist, "nprobe": self.nprobe,
+                "seed": self.seed}
 
     @classmethod
     def from_state(cls, st, seed=0):
-        kb = cls(st["vectors"], st["scores"], st["nlist"], seed)
+        kb = cls(st["vectors"], st["scores"], st["nlist"], st.get("seed", seed))
         kb.nprobe = st["nprobe"]
         return kb
 
 
+# ----------------------------------------------------------------------------- cross-fit folds
+def origin_groups(df: pd.DataFrame) -> pd.Series:
+    """The group of each row: its origin (``origin_id``; if missing, ``source_id`` for augmented rows
+    else ``pool_id``), merged with every other origin whose prompt is equal after normalisation."""
+    sid = df.source_id if "source_id" in df else pd.Series(np.nan, index=df.index)
+    aug = df.panel.eq("augmented") & sid.notna() if "panel" in df else sid.notna()
+    origin = df.pool_id.astype(str).where(~aug, sid.astype(str))
+    if "origin_id" in df:  # rows that carry their origin use it; the rest fall back as above
+        origin = df.origin_id.where(df.origin_id.notna(), origin).astype(str)
+    own = df.pool_id.astype(str) == origin  # original rows: their text names the origin's text
+    text_of = dict(zip(origin[own], df.prompt[own].map(labels.normalize)))
+    return origin.map(lambda o: "t:" + text_of[o] if o in text_of else "o:" + o).rename("group")
+
+
+def crossfit_folds(df: pd.DataFrame, n_folds: int = 5, seed: int = 0) -> np.ndarray:
+    """Fold 0..n_folds-1 per row by a seeded hash of its ``origin_groups`` group (one group, one fold)."""
+    g = origin_groups(df)
+    return g.map(lambda t: int(hashlib.sha256(f"fold{seed}:{t}".encode()).hexdigest()[:8], 16) % n_folds).to_numpy()
+
+
+def aligned_labels(df: pd.DataFrame, means: dict | None = None) -> tuple[np.ndarray, dict]:
+    """(n, 2) within-source centred (score / 4, strong_needed): the label alignment of neighbours.
+    ``means``: per-source (score, strong_needed) means (computed from ``df`` when None)."""
+    if means is None:
+        m = df.groupby("source")[["score", "strong_needed"]].mean()
+        means = {s: (float(r.score), float(r.strong_needed)) for s, r in m.iterrows()}
+    glob = (float(df.score.mean()), float(df.strong_needed.mean()))
+    mu = np.array([means.get(s, glob) for s in df.source], np.float32).reshape(-1, 2)
+    vals = df[["score", "strong_needed"]].to_numpy(np.float32)
+    out = vals - mu
+    out[:, 0] /= 4.0
+    return out, means
+
+
 # ----------------------------------------------------------------------------- the router
-def kb_split(df: pd.DataFrame, kb_frac: float = 0.7, seed: int = 0) -> np.ndarray:
-    """True for knowledge-base rows, by a seeded hash of the normalised prompt (duplicates together)."""
-    u = df.prompt.map(lambda t: int(hashlib.sha256(f"kb{seed}:{labels.normalize(t)}".encode())
-                                    .hexdigest()[:8], 16) / 2**32)
-    return (u < kb_frac).to_numpy()
-
-
 @register("ragrouter")
 class RAGRouter(TrainableRouter):
     defaults = {"augment": True, "sample": True, "factor": 0.3, "size_frac": 0.5,
-                "features": "semantic+syntactic", "rag": "on", "k": 10, "kb_frac": 0.7,
+                "features": "semantic+syntactic", "rag": "on", "k": 10, "n_folds": 5, "alignment": "source_fe",
                 "encoder": "minilm", "layer": 5, "max_len": 128, "extractor_epochs": 6,
                 "extractor_lr": 1e-3, "final_epochs": 40, "final_lr": 1e-3, "batch_size": 64,
                 "weight_decay": 1e-4, "extractor_patience": 1, "final_patience": 8}
-    # modules whose source code keys the trained-router cache (besides this one)
-    source_modules = ("syntax", "training_data", "augmentation", "sampling", "features")
 
     # -- inputs
     def _inputs(self, prompts):
@@ -214,8 +339,7 @@ class RAGRouter(TrainableRouter):
 
     def embed(self, prompts) -> np.ndarray:
         """h_fuse_global (n, 256) of ``prompts``; once the extractor is final, cached per text under
-        its key (same key = same data, seed, settings and code, so the same weights: the ``k``
-        and ``rag`` variants of one extractor embed each prompt once)."""
+        its key (same key = same weights: the ``k``/``rag`` variants embed each prompt once)."""
         prompts = list(prompts)
 
         def compute(t):
@@ -230,110 +354,212 @@ class RAGRouter(TrainableRouter):
         out = np.zeros((n, 256), np.float32)
         lengths = np.diff(inp["tok"]["offsets"])
         with torch.no_grad():
-            for b in features._batches(lengths, bs):
+            for b in features.length_batches(lengths, bs):
                 out[b] = self.extractor(*self._batch(inp, b)).numpy()
         return out
 
-    # -- training
-    def fit(self, train, valid=None):
-        t0 = time.time()
-        hp = self.hp
-        _set_seed(hp["seed"])
-        td = training_data.prepare_split(train, valid, hp["seed"], DATA_CACHE, augment=hp["augment"],
-                                         sample=hp["sample"], factor=hp["factor"], size_frac=hp["size_frac"],
-                                         log=lambda *_: None)
-        data = td.train.reset_index(drop=True)
-        is_kb = kb_split(data, hp["kb_frac"], hp["seed"])
-        kb_rows, fin_rows = data[is_kb].reset_index(drop=True), data[~is_kb].reset_index(drop=True)
-        self._kb_texts, self._final_rows = list(kb_rows.prompt), fin_rows  # for ragrouter_llm
-        self.data_summary = {"training_rows": len(data), "kb_rows": len(kb_rows), "final_rows": len(fin_rows),
-                             "augmented_rows": int((data.panel == "augmented").sum()),
-                             "valid_rows": 0 if valid is None else len(valid)}
-        self.extractor = FeatureExtractor(d_sem=384, syntactic=hp["features"] != "semantic",
-                                          n_dep=len(syntax.dep_labels()))
-        kb_in = self._inputs(kb_rows.prompt)
-        va_in = self._inputs(valid.prompt) if valid is not None else None
-        ex = self.extractor
+    def _struct(self, prompts) -> np.ndarray | None:
+        if self.hp["features"] == "semantic":
+            return None
+        return (structural_features(prompts) - self.struct_mu) / self.struct_sd
 
-        def val_extractor():
-            with torch.no_grad():
-                ex.eval()
-                return torch.softmax(ex.head(torch.from_numpy(self._embed(va_in))), -1)[:, :3].sum(1).numpy()
+    # -- training
+    def fit(self, train, valid=None, prepared=None):
+        """Cross-fitted training (module docstring). ``prepared``: the result of
+        ``training_data.prepare_split(train, valid, seed, ...)`` (or its ``train`` frame) when the
+        caller already ran it with this router's data settings; otherwise it is run here."""
+        t0 = time.time()
+        hp, seed = self.hp, self.hp["seed"]
+        if hp["n_folds"] < 2:
+            raise ValueError(f"n_folds must be >= 2 (got {hp['n_folds']})")
+        if prepared is None:
+            prepared = training_data.prepare_split(train, valid, seed, cache.root() / "data", augment=hp["augment"],
+                                                   sample=hp["sample"], factor=hp["factor"],
+                                                   size_frac=hp["size_frac"], log=lambda *_: None)
+        data = (prepared.train if hasattr(prepared, "train") else prepared).reset_index(drop=True)
+        alignment.check(hp["alignment"])
+        if hp["alignment"] == "rebalance":  # per-source rebalancing, realised by a seeded resample
+            w = alignment.sample_weights(data, "rebalance")
+            data = data.iloc[alignment.resample(w, training.step_seed(seed, "rebalance"))].reset_index(drop=True)
+        n = len(data)
+        codes, self.sources = alignment.source_codes(data)
+        src = torch.as_tensor(codes)
+        fe = hp["alignment"] == "source_fe"
+        y = data.score.to_numpy() - 1
+        folds = crossfit_folds(data, hp["n_folds"], seed)
+        self._final_rows = data  # for ragrouter_llm
+        self.data_summary = {"training_rows": n, "kb_rows": None, "final_rows": n,
+                             "augmented_rows": int((data.panel == "augmented").sum()),
+                             "origin_groups": int(origin_groups(data).nunique()), "folds": int(hp["n_folds"]),
+                             "valid_rows": 0 if valid is None else len(valid)}
+        # extractor: all rows, seeded by (seed, "extractor"), cached
+        self._seed("extractor")
+        ex = self.extractor = FeatureExtractor(d_sem=384, syntactic=hp["features"] != "semantic",
+                                               n_dep=len(syntax.dep_labels()), n_sources=len(self.sources) if fe else 0)
+        fe_init = torch.as_tensor(alignment.class_log_ratios(codes, y, len(self.sources), 5), dtype=torch.float32)
+        if fe:  # closed-form fixed effects as the start (alignment.class_log_ratios)
+            ex.source_bias.bias.weight.data.copy_(fe_init)
         self.extractor_key = None  # set once the extractor is final (keys the embedding cache)
-        key = self._extractor_key(kb_rows, valid)
-        path = EXTRACTOR_CACHE / f"extractor-{key}.pt"
-        if path.exists():  # same data, seed, extractor hyper-parameters and code (k / rag differ)
-            st = torch.load(path, weights_only=False)
+        key = self._extractor_key(data, valid)
+        path = cache.path("extractors", f"extractor-{key}.pt")
+        st = cache.load_torch(path)
+        if st is not None:  # same data, seed, extractor settings and code: no inputs rebuilt
             ex.load_state_dict(st["state"])
             self.history += st["history"]
         else:
-            HeadTrainer.run(self, ex, lambda idx: ex.head(ex(*self._batch(kb_in, idx))), len(kb_rows),
-                            kb_rows.score.to_numpy() - 1, valid, hp["extractor_epochs"], hp["extractor_lr"],
-                            hp["weight_decay"], hp["batch_size"], hp["seed"], val_scores=val_extractor,
-                            tag={"stage": "extractor"}, lengths=np.diff(kb_in["tok"]["offsets"]),
-                            patience=hp["extractor_patience"])
-            path.parent.mkdir(parents=True, exist_ok=True)
-            torch.save({"state": ex.state_dict(), "history": list(self.history)}, path)
+            inp = self._inputs(data.prompt)
+            va_in = self._inputs(valid.prompt) if valid is not None else None
+
+            def val_extractor():
+                with torch.no_grad():
+                    ex.eval()
+                    return torch.softmax(ex.head(torch.from_numpy(self._embed(va_in))), -1)[:, :3].sum(1).numpy()
+            start = len(self.history)
+            HeadTrainer.run(self, ex, lambda idx: ex.source_bias(ex.head(ex(*self._batch(inp, idx))),
+                                                                 src[idx] if fe else None),
+                            n, y, valid, hp["extractor_epochs"], hp["extractor_lr"], hp["weight_decay"],
+                            hp["batch_size"], seed,
+                            val_scores=val_extractor, tag={"stage": "extractor"},
+                            lengths=np.diff(inp["tok"]["offsets"]), patience=hp["extractor_patience"])
+            cache.save_torch(path, {"state": ex.state_dict(), "history": list(self.history[start:])})
         self.extractor_key = key
-        # knowledge base
-        kb_vec = self.embed(kb_rows.prompt)
-        self.kb = KnowledgeBase(kb_vec, kb_rows.score.to_numpy(), seed=hp["seed"])
-        va_vec = self.embed(valid.prompt) if va_in is not None else kb_vec[:256]
-        self.kb_recall = self.kb.choose_nprobe(va_vec, hp["k"])
-        # final model (re-seeded: the same start whether the extractor was trained or loaded)
-        _set_seed(hp["seed"])
-        self.final = FinalModel(rag=hp["rag"] == "on")
-        fin_vec = self.embed(fin_rows.prompt)
-        fin_nb = self._neighbours(fin_vec)
-        va_nb = self._neighbours(va_vec) if va_in is not None else None
-        HeadTrainer.run(self, self.final, lambda idx: self._final_logits(fin_vec, fin_nb, idx), len(fin_rows),
-                        fin_rows.score.to_numpy() - 1, valid, hp["final_epochs"], hp["final_lr"],
-                        hp["weight_decay"], hp["batch_size"], hp["seed"],
-                        val_scores=lambda: self._strong_win(va_vec, va_nb), tag={"stage": "final"},
-                        patience=hp["final_patience"])
+        vec = self.embed(data.prompt)
+        va_vec = self.embed(valid.prompt) if valid is not None else None
+        # structural features, standardised on the training rows
+        if hp["features"] != "semantic":
+            raw = structural_features(data.prompt)
+            self.struct_mu, self.struct_sd = raw.mean(0), raw.std(0) + 1e-6
+        else:
+            self.struct_mu = self.struct_sd = None
+        S = self._struct(data.prompt)
+        va_S = self._struct(valid.prompt) if valid is not None else None
+        # the scoring-time KB: every training row, each (prompt, score) once (sampled duplicates
+        # would fill the K slots with one row and tie at equal distance)
+        aligned, self.source_means = aligned_labels(data)
+        kb_rows = np.flatnonzero(~pd.Series(list(zip(data.prompt.map(labels.normalize), data.score))).duplicated().to_numpy())
+        self.kb_rows = kb_rows
+        self.kb_aligned = aligned[kb_rows]
+        self._kb_texts = list(data.prompt.iloc[kb_rows])  # for ragrouter_llm
+        self.kb_meta = data.iloc[kb_rows][["pool_id", "prompt", "source", "score", "strong_needed"]].reset_index(drop=True)
+        self.kb = KnowledgeBase(vec[kb_rows], data.score.to_numpy()[kb_rows], seed=training.step_seed(seed, "kb"))
+        self.data_summary["kb_rows"] = len(kb_rows)
+        kb_fold = folds[kb_rows]
+        self.k = int(min(hp["k"], min((kb_fold != f).sum() for f in np.unique(folds))))
+        rng = self._seed("kb_recall")
+        probe = va_vec if va_vec is not None else vec[rng.choice(n, size=min(n, 500), replace=False)]
+        self.kb_recall = self.kb.choose_nprobe(probe, self.k)
+        # out-of-fold neighbours for the final model's training rows (indices into the KB)
+        nb_idx, nb_dist = np.zeros((n, self.k), np.int64), np.zeros((n, self.k), np.float32)
+        for f in range(hp["n_folds"]):
+            inside = folds == f
+            if not inside.any():
+                continue
+            rest = np.flatnonzero(kb_fold != f)
+            kbf = KnowledgeBase(self.kb.vectors[rest], self.kb.scores[rest], seed=training.step_seed(seed, f"kb_fold{f}"))
+            d, i = kbf.search(vec[inside], self.k, nprobe=min(self.kb.nprobe, kbf.nlist))
+            nb_idx[inside], nb_dist[inside] = rest[i], d
+        tr_nb = self._pack(nb_idx, nb_dist)
+        self.train_neighbours, self.train_folds = nb_idx, folds  # diagnostics: which KB rows each row read
+        va_nb = self._neighbours(va_vec) if va_vec is not None else None
+        # final model: all rows, seeded by (seed, "final")
+        self._seed("final")
+        self.final = FinalModel(rag=hp["rag"] == "on", n_struct=0 if S is None else S.shape[1],
+                                n_sources=len(self.sources) if fe else 0)
+        if fe:
+            self.final.source_bias.bias.weight.data.copy_(fe_init)
+        HeadTrainer.run(self, self.final, lambda idx: self._final_logits(vec, S, tr_nb, idx, src[idx] if fe else None),
+                        n, y, valid, hp["final_epochs"], hp["final_lr"], hp["weight_decay"], hp["batch_size"],
+                        seed, val_scores=lambda: self._strong_win(va_vec, va_S, va_nb),
+                        tag={"stage": "final"}, patience=hp["final_patience"])
         self.fit_seconds = time.time() - t0
         return self
 
-    def _extractor_key(self, kb_rows, valid) -> str:
-        src = "".join(inspect.getsource(m) for m in (sys.modules[__name__], HeadTrainer,
-                                                     *(importlib.import_module(f"ragrouter_lib.{n}") for n in self.source_modules)))
-        return content_hash({"hp": {k: self.hp[k] for k in EXTRACTOR_HP}, "src": content_hash(src),
-                             "kb": features.texts_digest(kb_rows.prompt + "\x01" + kb_rows.score.astype(str)),
-                             "valid": None if valid is None else features.texts_digest(
-                                 valid.prompt + "\x01" + valid.strong_needed.astype(str))}, 16)
+    def best_epochs(self) -> dict:
+        """Per stage, the epoch with the best validation AUC (what a refit with ``valid=None`` uses)."""
+        h = pd.DataFrame(self.history)
+        if h.empty or "val_auc" not in h:
+            return {}
+        h = h.dropna(subset=["val_auc"])
+        return {s: int(g.loc[g.val_auc.idxmax(), "epoch"]) for s, g in h.groupby("stage")}
+
+    def _seed(self, step):
+        import dgl  # noqa: F401  (loaded, so seed_step seeds DGL too)
+        return self.seed_step(step)
+
+    def _extractor_key(self, data, valid) -> str:
+        return cache.key("ragrouter.extractor", {k: self.hp[k] for k in EXTRACTOR_HP},
+                         {"train": cache.digest_frame(data, ["prompt", "score", "source"]),
+                          "valid": "none" if valid is None else cache.digest_frame(valid, ["prompt", "strong_needed"])},
+                         modules=MODULES)
+
+    def _pack(self, idx, dist):
+        return {"idx": idx, "vec": self.kb.vectors[idx], "score": self.kb.scores[idx],
+                "aligned": self.kb_aligned[idx], "dist": (dist / 100.0).astype(np.float32)}
 
     def _neighbours(self, vec):
-        dist, idx = self.kb.search(vec, self.hp["k"])
-        return {"vec": self.kb.vectors[idx], "score": self.kb.scores[idx], "dist": dist / 100.0}
+        dist, idx = self.kb.search(vec, self.k)
+        return self._pack(idx, dist)
 
-    def _final_logits(self, vec, nb, idx):
+    def _final_logits(self, vec, S, nb, idx, source=None):
         q = torch.from_numpy(vec[idx])
+        s = None if S is None else torch.from_numpy(np.asarray(S[idx], np.float32))
         if self.hp["rag"] != "on":
-            return self.final(q)
-        return self.final(q, torch.from_numpy(nb["vec"][idx]), torch.from_numpy(nb["score"][idx]),
-                          torch.from_numpy(nb["dist"][idx].astype(np.float32)))
+            return self.final(q, s, source=source)
+        return self.final(q, s, torch.from_numpy(nb["vec"][idx]), torch.from_numpy(nb["score"][idx]),
+                          torch.from_numpy(nb["aligned"][idx]), torch.from_numpy(nb["dist"][idx]), source=source)
 
-    def _strong_win(self, vec, nb) -> np.ndarray:
+    def _strong_win(self, vec, S, nb) -> np.ndarray:
         self.final.eval()
         with torch.no_grad():
-            p = torch.softmax(self._final_logits(vec, nb, np.arange(len(vec))), -1)
+            p = torch.softmax(self._final_logits(vec, S, nb, np.arange(len(vec))), -1)
         return p[:, :3].sum(1).numpy()
 
     def score(self, prompts):
+        prompts = list(prompts)
         vec = self.embed(prompts)
-        return self._strong_win(vec, self._neighbours(vec))
+        return self._strong_win(vec, self._struct(prompts), self._neighbours(vec))
 
     # -- persistence
     def state(self):
         return {"extractor": self.extractor.state_dict(), "final": self.final.state_dict(),
-                "kb": self.kb.state(), "kb_recall": self.kb_recall, "data_summary": self.data_summary,
-                "n_dep": self.extractor.dep.num_embeddings, "extractor_key": self.extractor_key}
+                "kb": self.kb.state(), "kb_aligned": self.kb_aligned, "kb_meta": self.kb_meta.to_dict("list"),
+                "source_means": self.source_means, "sources": self.sources, "k": self.k,
+                "struct": (self.struct_mu, self.struct_sd), "kb_rows": self.kb_rows,
+                "train_neighbours": self.train_neighbours, "train_folds": self.train_folds, "kb_recall": self.kb_recall,
+                "data_summary": self.data_summary, "n_dep": self.extractor.dep.num_embeddings,
+                "extractor_key": self.extractor_key}
 
     def set_state(self, st):
-        self.extractor = FeatureExtractor(d_sem=384, syntactic=self.hp["features"] != "semantic", n_dep=st["n_dep"])
+        fe = len(st["sources"]) if self.hp["alignment"] == "source_fe" else 0
+        self.extractor = FeatureExtractor(d_sem=384, syntactic=self.hp["features"] != "semantic", n_dep=st["n_dep"],
+                                          n_sources=fe)
         self.extractor.load_state_dict(st["extractor"])
-        self.final = FinalModel(rag=self.hp["rag"] == "on")
+        self.struct_mu, self.struct_sd = st["struct"]
+        self.final = FinalModel(rag=self.hp["rag"] == "on", n_struct=0 if self.struct_mu is None else len(self.struct_mu),
+                                n_sources=fe)
         self.final.load_state_dict(st["final"])
-        self.kb = KnowledgeBase.from_state(st["kb"], self.hp["seed"])
+        self.kb = KnowledgeBase.from_state(st["kb"])
+        self.kb_aligned, self.kb_meta = st["kb_aligned"], pd.DataFrame(st["kb_meta"])
+        self.source_means, self.sources, self.k = st["source_means"], st["sources"], st["k"]
         self.kb_recall, self.data_summary = st["kb_recall"], st["data_summary"]
         self.extractor_key = st.get("extractor_key")
+        self._kb_texts = list(self.kb_meta.prompt)
+        self.kb_rows = st.get("kb_rows")
+        self.train_neighbours, self.train_folds = st.get("train_neighbours"), st.get("train_folds")
+
+
+# ----------------------------------------------------------------------------- the worked example
+def worked_example(router: RAGRouter, prompt: str, width: int = 90) -> pd.DataFrame:
+    """One query through the RAG step: row 0 the query with the model's strong-win probability,
+    then its K retrieved training queries (rank, text, score, strong_needed, source, L2 distance)."""
+    vec = router.embed([prompt])
+    nb = router._neighbours(vec)
+    p = float(router._strong_win(vec, router._struct([prompt]), nb)[0])
+    rows = [{"rank": 0, "role": "query", "prompt": prompt[:width], "score": np.nan, "strong_needed": np.nan,
+             "source": "", "distance": 0.0, "strong_win_prob": p}]
+    for r, (j, d) in enumerate(zip(nb["idx"][0], nb["dist"][0] * 100.0), 1):
+        m = router.kb_meta.iloc[int(j)]
+        rows.append({"rank": r, "role": "neighbour", "prompt": str(m.prompt)[:width], "score": int(m.score),
+                     "strong_needed": int(m.strong_needed), "source": m.source, "distance": float(d),
+                     "strong_win_prob": np.nan})
+    return pd.DataFrame(rows)

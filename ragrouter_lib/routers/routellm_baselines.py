@@ -19,70 +19,22 @@ forces is listed per router (README, "Deviations"):
 from __future__ import annotations
 
 import copy
-import json
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
-from .. import features, labels
-from .base import Router, register
-
-
-def val_auc(scores, strong_needed) -> float:
-    """Validation criterion shared by all routers: ROC-AUC of strong-win scores vs the label."""
-    from sklearn.metrics import roc_auc_score
-    return float(roc_auc_score(np.asarray(strong_needed), np.asarray(scores)))
-
-
-class TrainableRouter(Router):
-    """Common pieces: hyper-parameters in ``self.hp``, a training ``history``, torch save/load."""
-
-    defaults: dict = {}
-
-    def __init__(self, **hp):
-        unknown = set(hp) - set(self.defaults) - {"seed"}
-        if unknown:
-            raise TypeError(f"{self.name}: unknown hyper-parameter(s) {sorted(unknown)}")
-        self.hp = {**self.defaults, "seed": 0, **hp}
-        self.history: list[dict] = []
-        self.fit_seconds = None
-
-    def params(self):
-        return self.hp
-
-    def save(self, path):
-        path = super().save(path)
-        torch.save(self.state(), path / "state.pt")
-        (path / "history.json").write_text(json.dumps(self.history))
-        return path
-
-    @classmethod
-    def load(cls, path):
-        r = super().load(path)
-        r.set_state(torch.load(Path(path) / "state.pt", weights_only=False))
-        hist = Path(path) / "history.json"
-        r.history = json.loads(hist.read_text()) if hist.exists() else []
-        return r
-
-    def state(self) -> dict:
-        raise NotImplementedError
-
-    def set_state(self, state: dict) -> None:
-        raise NotImplementedError
-
-    def embed(self, prompts) -> np.ndarray:
-        return features.sentence_embeddings(list(prompts), self.hp.get("encoder", "minilm"),
-                                            max_len=self.hp.get("max_len", 128), progress=False)
+from .. import alignment, features, labels
+from ..training import HeadTrainer, TrainableRouter, seed_step, train_epochs, val_auc  # noqa: F401
+from .base import register
 
 
 # ----------------------------------------------------------------------------- SW ranking
 @register("sw_ranking")
 class SWRankingRouter(TrainableRouter):
-    defaults = {"gamma": 10.0, "n_tiers": 3, "encoder": "minilm", "max_len": 128}
+    defaults = {"gamma": 10.0, "n_tiers": 3, "encoder": "minilm", "max_len": 128, "alignment": "none"}
 
     def fit(self, train, valid=None):
         t0 = time.time()
@@ -97,6 +49,10 @@ class SWRankingRouter(TrainableRouter):
         C = np.zeros((len(train), T, T), np.float32)
         np.add.at(C, (rows, ta[keep], tb[keep]), win_a)
         np.add.at(C, (rows, tb[keep], ta[keep]), 1 - win_a)
+        variant = alignment.check(self.hp.get("alignment", "none"))
+        if variant == "source_fe":
+            raise ValueError("sw_ranking: source_fe has no counterpart in per-query Bradley-Terry")
+        C *= alignment.sample_weights(train, variant)[:, None, None].astype(np.float32)
         self.counts = C.reshape(len(train), T * T)
         self.emb = self.embed(train.prompt)
         self.strong_tier, self.weak_tier = int(tier[labels.STRONG]), int(tier[labels.WEAK])
@@ -146,19 +102,13 @@ class MFModel(nn.Module):
         return self.forward(a, prompt_embed) - self.forward(b, prompt_embed)
 
 
-def _set_seed(seed):
-    torch.manual_seed(seed)
-    return np.random.default_rng(seed)
-
-
 @register("mf")
 class MFRouter(TrainableRouter):
     defaults = {"dim": 128, "lr": 3e-3, "weight_decay": 1e-5, "epochs": 30, "pair_weight": 5.0,
-                "batch_size": 2048, "encoder": "minilm", "max_len": 128}
+                "batch_size": 2048, "encoder": "minilm", "max_len": 128, "alignment": "none"}
 
     def fit(self, train, valid=None):
         t0 = time.time()
-        rng = _set_seed(self.hp["seed"])
         b = pd.concat([labels.panel_battles(train).assign(w=1.0),
                        labels.pair_battles(train).assign(w=self.hp["pair_weight"])], ignore_index=True)
         b = b[b.winner != "tie"]  # RouteLLM's MF trains on decisive battles
@@ -169,30 +119,36 @@ class MFRouter(TrainableRouter):
         A = torch.as_tensor(b.model_a.map(mid).to_numpy())
         B = torch.as_tensor(b.model_b.map(mid).to_numpy())
         y = torch.as_tensor((b.winner == "a").to_numpy(np.float32))
-        w = torch.as_tensor(b.w.to_numpy(np.float32))
+        variant = alignment.check(self.hp.get("alignment", "none"))
+        row_w = alignment.sample_weights(train, variant).astype(np.float32)
+        w = torch.as_tensor(b.w.to_numpy(np.float32) * row_w[rows.numpy()])
+        codes, names = alignment.source_codes(train)
+        src = torch.as_tensor(codes)[rows]
+        self.seed_step("init")  # weight init from (seed, "mf/init"), after the feature pass
         self.net = MFModel(self.hp["dim"], len(self.models), emb.shape[1])
-        opt = torch.optim.Adam(self.net.parameters(), lr=self.hp["lr"], weight_decay=self.hp["weight_decay"])
-        best, best_state = -1.0, None
-        for epoch in range(self.hp["epochs"]):
-            perm = torch.as_tensor(rng.permutation(len(y)))
-            total = 0.0
-            self.net.train()
-            for s in range(0, len(perm), self.hp["batch_size"]):
-                i = perm[s:s + self.hp["batch_size"]]
-                logit = self.net.win_logit(A[i], B[i], emb[rows[i]])
-                loss = (nn.functional.binary_cross_entropy_with_logits(logit, y[i], reduction="none") * w[i]).mean()
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                total += loss.item() * len(i)
-            rec = {"epoch": epoch + 1, "train_loss": total / len(y)}
-            if valid is not None:
-                rec["val_auc"] = val_auc(self.score(valid.prompt), valid.strong_needed)
-                if rec["val_auc"] > best:
-                    best, best_state = rec["val_auc"], copy.deepcopy(self.net.state_dict())
-            self.history.append(rec)
-        if best_state is not None:  # early stopping on the validation split
-            self.net.load_state_dict(best_state)
+        # source fixed effects: a per-(source, model) strength offset, training only
+        off = alignment.source_offsets(len(names) * len(self.models) if variant == "source_fe" else 1, 1)
+        M = len(self.models)
+        groups = [{"params": self.net.parameters()}] + (  # offsets learn 10x faster (start at 0)
+            [{"params": off.parameters(), "lr": 10 * self.hp["lr"]}] if variant == "source_fe" else [])
+        opt = torch.optim.Adam(groups, lr=self.hp["lr"], weight_decay=self.hp["weight_decay"])
+        fe = variant == "source_fe"
+        from ..selection import within_source_auc
+
+        def loss_fn(i):
+            i = torch.as_tensor(i)
+            logit = self.net.win_logit(A[i], B[i], emb[rows[i]])
+            if fe:
+                logit = logit + (off(src[i] * M + A[i]) - off(src[i] * M + B[i])).squeeze(-1)
+            return (nn.functional.binary_cross_entropy_with_logits(logit, y[i], reduction="none") * w[i]).mean()
+
+        def val_fn():
+            vs = self.score(valid.prompt)
+            return {"val_auc": val_auc(vs, valid.strong_needed), "val_within_auc": within_source_auc(vs, valid)[0]}
+        # the training core: shuffles from (seed, "mf/loop"), early stopping on validation AUC
+        train_epochs(self.net, loss_fn, len(y), opt, self.hp["epochs"], self.hp["batch_size"],
+                     self.seed_step("loop"), val_fn=None if valid is None else val_fn,
+                     tag={"stage": "mf"}, history=self.history)
         self.fit_seconds = time.time() - t0
         return self
 
@@ -220,52 +176,6 @@ def _three_class(score):
     return np.select([np.asarray(score) <= 3, np.asarray(score) == 4], [0, 1], default=2)
 
 
-class HeadTrainer:
-    """Mini-batch Adam training with a per-epoch validation AUC and best-epoch restore."""
-
-    @staticmethod
-    def run(router, module, batches_fn, n, targets, valid, epochs, lr, weight_decay, batch_size, seed,
-            *, val_scores=None, tag=None, lengths=None, patience=None):
-        """``lr``: a float, or Adam parameter groups [{"params": ..., "lr": ...}, ...].
-
-        ``val_scores()`` gives the validation strong-win scores (default: ``router.score`` of the
-        validation prompts); ``tag`` (a dict) is added to every history record. ``lengths`` (per
-        example) makes batches of similar length, in a shuffled order (less padding); ``patience``
-        stops after that many epochs without a better validation AUC.
-        """
-        val_scores = val_scores or (lambda: router.score(valid.prompt))
-        rng = _set_seed(seed)
-        groups = lr if isinstance(lr, list) else [{"params": module.parameters(), "lr": lr}]
-        opt = torch.optim.Adam(groups, weight_decay=weight_decay)
-        y = torch.as_tensor(targets)
-        best, best_state, best_epoch = -1.0, None, 0
-        for epoch in range(epochs):
-            module.train()
-            perm, total = rng.permutation(n), 0.0
-            if lengths is None:
-                batches = [perm[s:s + batch_size] for s in range(0, n, batch_size)]
-            else:  # length buckets: sort the shuffled rows by length, cut, shuffle the batches
-                order = perm[np.argsort(np.asarray(lengths)[perm], kind="stable")]
-                batches = [order[s:s + batch_size] for s in range(0, n, batch_size)]
-                batches = [batches[i] for i in rng.permutation(len(batches))]
-            for idx in batches:
-                loss = nn.functional.cross_entropy(batches_fn(idx), y[idx])
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                total += loss.item() * len(idx)
-            rec = {**(tag or {}), "epoch": epoch + 1, "train_loss": total / n}
-            if valid is not None:
-                rec["val_auc"] = val_auc(val_scores(), valid.strong_needed)
-                if rec["val_auc"] > best:
-                    best, best_state, best_epoch = rec["val_auc"], copy.deepcopy(module.state_dict()), epoch
-            router.history.append(rec)
-            if patience is not None and valid is not None and epoch - best_epoch >= patience:
-                break
-        if best_state is not None:
-            module.load_state_dict(best_state)
-
-
 class TopLayerClassifier(nn.Module):
     def __init__(self, layer: nn.Module, d: int, n_classes: int = 3, dropout: float = 0.1):
         super().__init__()
@@ -284,7 +194,7 @@ class TopLayerClassifier(nn.Module):
 @register("bert")
 class BertRouter(TrainableRouter):
     defaults = {"encoder": "minilm", "layer": 5, "max_len": 128, "lr": 5e-5, "head_lr_mult": 20.0,
-                "epochs": 2, "batch_size": 32, "weight_decay": 0.01}
+                "epochs": 2, "batch_size": 32, "weight_decay": 0.01, "alignment": "none"}
 
     def _states(self, prompts):
         return features.token_states(list(prompts), self.hp["encoder"], layer=self.hp["layer"],
@@ -294,7 +204,7 @@ class BertRouter(TrainableRouter):
         _, enc, _ = features.load_encoder(self.hp["encoder"])
         if self.hp["layer"] != enc.config.num_hidden_layers - 1:
             raise ValueError("only the top layer is fine-tuned: layer must be the last one")
-        _set_seed(self.hp["seed"])
+        self.seed_step("init")  # weight init from (seed, "<router>/init")
         self.net = TopLayerClassifier(copy.deepcopy(enc.encoder.layer[self.hp["layer"]]),
                                       enc.config.hidden_size)
 
@@ -305,11 +215,19 @@ class BertRouter(TrainableRouter):
         hp = self.hp
         groups = [{"params": self.net.layer.parameters(), "lr": hp["lr"]},  # the new head learns
                   {"params": self.net.head.parameters(), "lr": hp["lr"] * hp["head_lr_mult"]}]  # faster
+        variant = alignment.check(hp.get("alignment", "none"))
+        rows = alignment.resample(alignment.sample_weights(train, variant), hp["seed"])
+        codes, names = alignment.source_codes(train)
+        off = alignment.source_offsets(len(names), 3, alignment.class_log_ratios(
+            codes, _three_class(train.score), len(names), 3))  # source fixed effects (training only)
+        if variant == "source_fe":
+            groups.append({"params": off.parameters(), "lr": hp["lr"] * hp["head_lr_mult"]})
 
         def batch_logits(idx):
-            x, m = features.unpack(packed, idx)
-            return self.net(x, m)
-        HeadTrainer.run(self, self.net, batch_logits, len(train), _three_class(train.score), valid,
+            x, m = features.unpack(packed, rows[idx])
+            logits = self.net(x, m)
+            return logits + off(torch.as_tensor(codes[rows[idx]])) if variant == "source_fe" else logits
+        HeadTrainer.run(self, self.net, batch_logits, len(rows), _three_class(train.score)[rows], valid,
                         hp["epochs"], groups, hp["weight_decay"], hp["batch_size"], hp["seed"])
         # random batches, not length buckets: bucketing was 2.5x faster but cost this router
         # 0.004-0.008 validation AUC (measured, notebook 03 run of commit ed8af31)
@@ -323,7 +241,7 @@ class BertRouter(TrainableRouter):
         n = len(packed["offsets"]) - 1
         lengths = np.diff(packed["offsets"])
         out = np.zeros(n, np.float32)
-        for b in features._batches(lengths, 256):
+        for b in features.length_batches(lengths, 256):
             x, m = features.unpack(packed, b)
             out[b] = torch.softmax(self.net(x, m), -1)[:, 0].numpy()
         return out
@@ -339,7 +257,7 @@ class BertRouter(TrainableRouter):
 @register("causal_llm")
 class CausalLLMRouter(TrainableRouter):
     defaults = {"n_layers": 16, "max_len": 48, "hidden": 256, "lr": 1e-3, "epochs": 40,
-                "batch_size": 128, "weight_decay": 1e-4, "dropout": 0.2}
+                "batch_size": 128, "weight_decay": 1e-4, "dropout": 0.2, "alignment": "none"}
 
     def _x(self, prompts):
         x = features.lm_states(list(prompts), self.hp["n_layers"], self.hp["max_len"], progress=False)
@@ -356,10 +274,23 @@ class CausalLLMRouter(TrainableRouter):
         raw = features.lm_states(list(train.prompt), self.hp["n_layers"], self.hp["max_len"], progress=False)
         self.mu, self.sd = raw.mean(0), raw.std(0) + 1e-6
         x = torch.from_numpy((raw - self.mu) / self.sd)
-        _set_seed(self.hp["seed"])
+        self.seed_step("init")  # weight init from (seed, "<router>/init")
         self._build(x.shape[1])
-        HeadTrainer.run(self, self.net, lambda idx: self.net(x[idx]), len(train),
-                        np.asarray(train.score) - 1, valid, self.hp["epochs"], self.hp["lr"],
+        variant = alignment.check(self.hp.get("alignment", "none"))
+        rows = alignment.resample(alignment.sample_weights(train, variant), self.hp["seed"])
+        codes, names = alignment.source_codes(train)
+        off = alignment.source_offsets(len(names), 5, alignment.class_log_ratios(
+            codes, np.asarray(train.score) - 1, len(names), 5))  # source fixed effects (training only)
+        lr = [{"params": self.net.parameters(), "lr": self.hp["lr"]}]
+        if variant == "source_fe":  # within estimator: source-demeaned inputs + per-source offsets
+            lr.append({"params": off.parameters(), "lr": alignment.OFFSET_LR_MULT * self.hp["lr"]})
+            x = torch.from_numpy(alignment.within_centre(x.numpy(), codes))
+
+        def batch_logits(idx):
+            out = self.net(x[rows[idx]])
+            return out + off(torch.as_tensor(codes[rows[idx]])) if variant == "source_fe" else out
+        HeadTrainer.run(self, self.net, batch_logits, len(rows),
+                        (np.asarray(train.score) - 1)[rows], valid, self.hp["epochs"], lr,
                         self.hp["weight_decay"], self.hp["batch_size"], self.hp["seed"])
         self.fit_seconds = time.time() - t0
         return self
