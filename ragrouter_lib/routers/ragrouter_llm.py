@@ -1,19 +1,26 @@
 """RAGRouter's final model as the thesis describes it (``paper`` profile): an LLM over the textual
 retrieval-augmented prompt.
 
-The same feature extractor and FAISS knowledge base as ``ragrouter`` retrieve the top-K similar KB
-queries; the query, those queries and their labels are written into one prompt; a causal LM
-(thesis: Qwen-7B, full fine-tune; here LoRA adapters, and 4-bit QLoRA weights when CUDA is
-present) reads it and a fully connected layer maps the last token's hidden state to 5 logits
-(softmax; strong-win = P(score <= 3)); optimiser Adam (bitsandbytes' 8-bit Adam when installed).
+Thesis step: "augmented input -> final model". The same feature extractor and FAISS knowledge base
+as ``ragrouter`` retrieve the top-K similar KB queries; the query, those queries and their labels
+are written into one prompt (``augmented_prompt``); a causal LM reads it and a fully connected layer
+maps the last token's hidden state to 5 logits (softmax; strong-win = P(score <= 3)); Adam.
 
-``llm_path`` names a local folder or, with the Hub reachable, a model id (e.g. ``Qwen/Qwen2.5-7B``).
-It never runs in the ``offline`` or ``smoke`` profiles; tests use a tiny randomly initialised
-stand-in written to a temporary folder.
+Deviations from the thesis (stated in docs/PAPER.md):
+- the thesis fine-tunes *all* of Qwen-7B's parameters; on one 24 GB card that does not fit, so the
+  default here is LoRA through ``peft`` (``lora_r > 0``), with 4-bit NF4 weights through
+  ``bitsandbytes`` (QLoRA) only when CUDA is present. ``lora_r=0`` trains every parameter: that is
+  the multi-GPU mode run by ``accelerate launch --config_file configs/fsdp_full_finetune.yaml
+  scripts/finetune_llm.py`` (FSDP), never on one card;
+- the optimiser is bitsandbytes' 8-bit Adam when CUDA and bitsandbytes are present, else torch Adam.
+
+``llm_path`` names a local folder or, with the Hub reachable (``paper`` profile), a model id such as
+``Qwen/Qwen2.5-7B``. Tests and the dry run use tiny randomly initialised stand-ins
+(``hub.stand_ins``); ``train_scorer``/``score_texts`` are shared by this router, the distributed
+script and the small real-data run (``paper.small_llm_row``).
 """
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
@@ -22,48 +29,72 @@ from torch import nn
 
 from .base import register
 from .ragrouter import RAGRouter
-from .routellm_baselines import _set_seed
+
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj")
+PROMPT_HEADER = "Rate how well a small model would answer the query (1 = poorly, 5 = perfectly)."
 
 
 def augmented_prompt(query: str, neighbours, max_chars: int = 300) -> str:
-    """The textual augmented input: the query, then each retrieved query with its label."""
-    lines = ["Rate how well a small model would answer the query (1 = poorly, 5 = perfectly).",
-             f"Query: {query[:max_chars]}", "Similar queries with their ratings:"]
-    lines += [f"- ({score}) {text[:max_chars]}" for text, score in neighbours]
+    """The textual augmented input: the query, then each retrieved query with its label (1-5).
+
+    >>> print(augmented_prompt("2+2?", [("3+3?", 5)]))
+    Rate how well a small model would answer the query (1 = poorly, 5 = perfectly).
+    Query: 2+2?
+    Similar queries with their ratings:
+    - (5) 3+3?
+    Rating:
+    """
+    lines = [PROMPT_HEADER, f"Query: {query[:max_chars]}", "Similar queries with their ratings:"]
+    lines += [f"- ({int(score)}) {text[:max_chars]}" for text, score in neighbours]
     return "\n".join(lines) + "\nRating:"
 
 
-class LoRALinear(nn.Module):
-    """y = W x + (alpha / r) B A x, with W frozen (Hu et al., 2021)."""
+def load_backbone(path, load_4bit: bool | None = None, lora_r: int = 8, lora_alpha: int = 16,
+                  targets=LORA_TARGETS, gradient_checkpointing: bool = False, n_layers: int | None = None,
+                  dtype=None):
+    """Tokenizer and backbone (``AutoModel``, no LM head) of the causal LM at ``path``.
 
-    def __init__(self, base: nn.Linear, r: int = 8, alpha: int = 16):
-        super().__init__()
-        self.base = base
-        for p in self.base.parameters():
-            p.requires_grad_(False)
-        self.A = nn.Parameter(torch.empty(r, base.in_features))
-        self.B = nn.Parameter(torch.zeros(base.out_features, r))
-        nn.init.kaiming_uniform_(self.A, a=math.sqrt(5))
-        self.scale = alpha / r
-
-    def forward(self, x):
-        return self.base(x) + (x @ self.A.T @ self.B.T) * self.scale
-
-
-def add_lora(model: nn.Module, r: int = 8, alpha: int = 16, targets=("q_proj", "v_proj")) -> int:
-    """Freeze ``model`` and wrap its target linear layers with LoRA; returns how many were wrapped."""
-    for p in model.parameters():
-        p.requires_grad_(False)
-    n = 0
-    for name, module in list(model.named_modules()):
-        for child_name, child in list(module.named_children()):
-            if child_name in targets and isinstance(child, nn.Linear):
-                setattr(module, child_name, LoRALinear(child, r, alpha))
-                n += 1
-    return n
+    ``lora_r > 0``: the backbone is frozen and LoRA adapters (``peft``) are added on ``targets``;
+    ``load_4bit`` (default: CUDA present) loads NF4 weights for QLoRA; ``n_layers`` keeps only the
+    first layers (a cost switch for the small CPU run, recorded in its hp). ``lora_r = 0``: every
+    parameter trains (the FSDP path).
+    """
+    from transformers import AutoModel, AutoTokenizer
+    load_4bit = torch.cuda.is_available() if load_4bit is None else load_4bit
+    if load_4bit and not torch.cuda.is_available():
+        raise RuntimeError("4-bit weights (bitsandbytes NF4) need CUDA; pass load_4bit=False on CPU")
+    kw = {}
+    if load_4bit:
+        from transformers import BitsAndBytesConfig
+        kw["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                                       bnb_4bit_use_double_quant=True,
+                                                       bnb_4bit_compute_dtype=torch.bfloat16)
+        kw["device_map"] = {"": 0}
+    if n_layers:
+        kw["num_hidden_layers"] = int(n_layers)
+    if dtype is not None:
+        kw["dtype"] = dtype
+    tok = AutoTokenizer.from_pretrained(str(path))
+    tok.padding_side = "right"
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    backbone = AutoModel.from_pretrained(str(path), **kw)
+    if gradient_checkpointing:
+        backbone.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    if lora_r and lora_r > 0:
+        from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+        if load_4bit:
+            backbone = prepare_model_for_kbit_training(backbone, use_gradient_checkpointing=gradient_checkpointing)
+        present = {name.rsplit(".", 1)[-1] for name, _ in backbone.named_modules()}
+        backbone = get_peft_model(backbone, LoraConfig(r=int(lora_r), lora_alpha=int(lora_alpha), lora_dropout=0.05,
+                                                       target_modules=[t for t in targets if t in present],
+                                                       task_type="FEATURE_EXTRACTION"))
+    return tok, backbone
 
 
 class LLMScorer(nn.Module):
+    """Backbone + a fully connected layer from the last real token's hidden state to 5 logits."""
+
     def __init__(self, backbone: nn.Module, hidden: int):
         super().__init__()
         self.backbone = backbone
@@ -71,84 +102,150 @@ class LLMScorer(nn.Module):
 
     def forward(self, input_ids, attention_mask):
         h = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        last = attention_mask.sum(1) - 1
-        return self.head(h[torch.arange(len(h)), last].float())
+        last = attention_mask.sum(1) - 1  # right padding
+        return self.head(h[torch.arange(len(h), device=h.device), last].to(self.head.weight.dtype))
 
 
-def load_llm(path: str, load_4bit: bool | None = None):
-    """Tokenizer and LoRA-wrapped backbone; 4-bit weights (QLoRA) by default only on CUDA."""
-    from transformers import AutoModel, AutoTokenizer
-    load_4bit = torch.cuda.is_available() if load_4bit is None else load_4bit
-    kw = {}
-    if load_4bit:
-        from transformers import BitsAndBytesConfig
-        kw["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
-                                                       bnb_4bit_compute_dtype=torch.bfloat16)
-    tok = AutoTokenizer.from_pretrained(path)
-    tok.padding_side = "right"
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
-    backbone = AutoModel.from_pretrained(path, **kw)
-    return tok, backbone
+def hidden_size(backbone) -> int:
+    cfg = backbone.config
+    return int(getattr(cfg, "hidden_size", None) or cfg.get_text_config().hidden_size)
 
 
-def adam(params, lr):
-    try:
-        import bitsandbytes as bnb
-        return bnb.optim.Adam8bit(params, lr=lr)
-    except Exception:  # bitsandbytes missing or unsupported here: plain Adam
-        return torch.optim.Adam(params, lr=lr)
+def adam(params, lr, eight_bit: bool | None = None):
+    """bitsandbytes' 8-bit Adam when CUDA and bitsandbytes are present (or ``eight_bit=True``),
+    else torch's Adam. Returns the optimiser; its class name is logged by the callers."""
+    params = list(params)
+    eight_bit = torch.cuda.is_available() if eight_bit is None else eight_bit
+    if eight_bit:
+        try:
+            import bitsandbytes as bnb
+            return bnb.optim.Adam8bit(params, lr=lr)
+        except ImportError:
+            pass
+    return torch.optim.Adam(params, lr=lr)
+
+
+def encode(tok, texts, max_len: int, device=None):
+    enc = tok(list(texts), truncation=True, max_length=max_len, padding=True, return_tensors="pt")
+    return (enc["input_ids"].to(device), enc["attention_mask"].to(device)) if device else \
+        (enc["input_ids"], enc["attention_mask"])
+
+
+def train_scorer(scorer: LLMScorer, tok, texts, y, epochs: int = 1, lr: float = 2e-4, batch_size: int = 4,
+                 grad_accum: int = 1, max_len: int = 512, seed: int = 0, optimizer=None, accelerator=None,
+                 log=None) -> list[dict]:
+    """Cross-entropy training of ``scorer`` on (text, class 0-4); one history row per epoch
+    (train loss, tokens/s). With ``accelerator`` (accelerate), batches are sharded across processes
+    and the backward/step go through it (FSDP/DDP); otherwise a plain loop on the scorer's device."""
+    y = torch.as_tensor(np.asarray(y), dtype=torch.long)
+    texts = list(texts)
+    rng = np.random.default_rng(seed)
+    opt = optimizer or adam([p for p in scorer.parameters() if p.requires_grad], lr)
+    device = accelerator.device if accelerator else next(scorer.parameters()).device
+    rank, world = (accelerator.process_index, accelerator.num_processes) if accelerator else (0, 1)
+    history = []
+    for epoch in range(epochs):
+        scorer.train()
+        perm = rng.permutation(len(texts))  # same order on every process (same seed)
+        total, n, tokens, t0 = 0.0, 0, 0, time.time()
+        steps = list(range(0, len(perm), batch_size * world))
+        for i, s in enumerate(steps):
+            idx = perm[s:s + batch_size * world][rank::world]
+            if len(idx) == 0:
+                continue
+            ids, mask = encode(tok, [texts[j] for j in idx], max_len, device)
+            loss = nn.functional.cross_entropy(scorer(ids, mask).float(), y[idx].to(device)) / grad_accum
+            if accelerator:
+                accelerator.backward(loss)
+            else:
+                loss.backward()
+            if (i + 1) % grad_accum == 0 or i == len(steps) - 1:
+                opt.step()
+                opt.zero_grad()
+            total += loss.item() * grad_accum * len(idx)
+            n += len(idx)
+            tokens += int(mask.sum())
+        dt = time.time() - t0
+        row = {"stage": "llm", "epoch": epoch + 1, "train_loss": total / max(n, 1), "rows": n,
+               "tokens_per_s": tokens / max(dt, 1e-9), "seconds": dt, "optimizer": type(opt).__name__}
+        history.append(row)
+        if log:
+            log(row)
+    return history
+
+
+@torch.no_grad()
+def score_texts(scorer: LLMScorer, tok, texts, max_len: int = 512, batch_size: int = 16) -> np.ndarray:
+    """Strong-win score P(score <= 3) per text, batches sorted by length (no padding waste)."""
+    scorer.eval()
+    texts = list(texts)
+    device = next(scorer.parameters()).device
+    order = np.argsort([len(t) for t in texts], kind="stable")
+    out = np.zeros(len(texts), np.float32)
+    for s in range(0, len(order), batch_size):
+        b = order[s:s + batch_size]
+        ids, mask = encode(tok, [texts[i] for i in b], max_len, device)
+        p = torch.softmax(scorer(ids, mask).float(), -1)
+        out[b] = p[:, :3].sum(1).cpu().numpy()
+    return out
 
 
 @register("ragrouter_llm")
 class RAGRouterLLM(RAGRouter):
-    defaults = {**RAGRouter.defaults, "llm_path": "", "lora_r": 8, "llm_epochs": 1, "llm_lr": 2e-4,
-                "llm_batch_size": 4, "llm_max_len": 512, "load_4bit": None}
+    defaults = {**RAGRouter.defaults, "llm_path": "", "lora_r": 8, "lora_alpha": 16, "llm_epochs": 1,
+                "llm_lr": 2e-4, "llm_batch_size": 4, "llm_grad_accum": 4, "llm_max_len": 512,
+                "load_4bit": None, "gradient_checkpointing": None, "llm_layers": None, "prompt_chars": 300}
 
     def fit(self, train, valid=None):
         t0 = time.time()
-        super().fit(train, valid)  # extractor, KB and the vector final model (kept as a fallback)
+        super().fit(train, valid)  # extractor, KB and the vector final model (kept for comparison)
         hp = self.hp
-        rng = _set_seed(hp["seed"])
-        tok, backbone = load_llm(hp["llm_path"], hp["load_4bit"])
-        add_lora(backbone, hp["lora_r"])
-        self.tok = tok
-        self.llm = LLMScorer(backbone, backbone.config.hidden_size)
-        texts = self._prompts(list(self._final_rows.prompt))
-        y = torch.as_tensor(self._final_rows.score.to_numpy() - 1)
-        opt = adam([p for p in self.llm.parameters() if p.requires_grad], hp["llm_lr"])
-        for epoch in range(hp["llm_epochs"]):
-            self.llm.train()
-            perm, total = rng.permutation(len(texts)), 0.0
-            for s in range(0, len(perm), hp["llm_batch_size"]):
-                idx = perm[s:s + hp["llm_batch_size"]]
-                enc = tok([texts[i] for i in idx], truncation=True, max_length=hp["llm_max_len"],
-                          padding=True, return_tensors="pt")
-                loss = nn.functional.cross_entropy(self.llm(enc["input_ids"], enc["attention_mask"]), y[idx])
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                total += loss.item() * len(idx)
-            self.history.append({"stage": "llm", "epoch": epoch + 1, "train_loss": total / len(texts)})
+        torch.manual_seed(hp["seed"])
+        ckpt = torch.cuda.is_available() if hp["gradient_checkpointing"] is None else hp["gradient_checkpointing"]
+        self.tok, backbone = load_backbone(hp["llm_path"], hp["load_4bit"], hp["lora_r"], hp["lora_alpha"],
+                                           gradient_checkpointing=ckpt, n_layers=hp["llm_layers"])
+        self.llm = LLMScorer(backbone, hidden_size(backbone))
+        if torch.cuda.is_available():
+            self.llm.head.to(next(backbone.parameters()).device)
+        texts = self.rag_prompts(list(self._final_rows.prompt))
+        self.history += train_scorer(self.llm, self.tok, texts, self._final_rows.score.to_numpy() - 1,
+                                     hp["llm_epochs"], hp["llm_lr"], hp["llm_batch_size"], hp["llm_grad_accum"],
+                                     hp["llm_max_len"], hp["seed"])
         self.fit_seconds = time.time() - t0
         return self
 
-    def _prompts(self, prompts):
+    def rag_prompts(self, prompts) -> list[str]:
+        """Each prompt with its top-K knowledge-base neighbours and their labels, as text. A KB row
+        with the prompt's own text is skipped (training rows are in the KB: their own label must
+        not be in their input)."""
         vec = self.embed(prompts)
-        _, idx = self.kb.search(vec, self.hp["k"])
-        return [augmented_prompt(p, [(self._kb_texts[j], int(self.kb.scores[j])) for j in row])
-                for p, row in zip(prompts, idx)]
-
-    @torch.no_grad()
-    def score(self, prompts):
-        self.llm.eval()
-        texts = self._prompts(list(prompts))
+        k = self.hp["k"]
+        _, idx = self.kb.search(vec, k + 1)
         out = []
-        for s in range(0, len(texts), 16):
-            enc = self.tok(texts[s:s + 16], truncation=True, max_length=self.hp["llm_max_len"],
-                           padding=True, return_tensors="pt")
-            out.append(torch.softmax(self.llm(enc["input_ids"], enc["attention_mask"]), -1)[:, :3].sum(1))
-        return torch.cat(out).numpy()
+        for p, row in zip(prompts, idx):
+            nb = [(self._kb_texts[j], int(self.kb.scores[j])) for j in row if self._kb_texts[j] != p][:k]
+            out.append(augmented_prompt(p, nb, self.hp["prompt_chars"]))
+        return out
+
+    def score(self, prompts):
+        return score_texts(self.llm, self.tok, self.rag_prompts(list(prompts)), self.hp["llm_max_len"])
 
     def state(self):
-        raise NotImplementedError("ragrouter_llm saves through the LLM's own save_pretrained on a GPU server")
+        st = super().state()
+        trainable = {k for k, p in self.llm.named_parameters() if p.requires_grad}
+        st["llm"] = {k: v.detach().cpu() for k, v in self.llm.state_dict().items()
+                     if k in trainable or k.startswith("head.")}  # adapters + head only
+        st["kb_texts"] = self._kb_texts
+        return st
+
+    def set_state(self, st):
+        super().set_state(st)
+        hp = self.hp
+        self._kb_texts = st["kb_texts"]
+        self.tok, backbone = load_backbone(hp["llm_path"], hp["load_4bit"], hp["lora_r"], hp["lora_alpha"],
+                                           n_layers=hp["llm_layers"])
+        self.llm = LLMScorer(backbone, hidden_size(backbone))
+        missing = set(st["llm"]) - set(self.llm.state_dict())
+        if missing:
+            raise RuntimeError(f"ragrouter_llm: saved weights do not fit {hp['llm_path']}: {sorted(missing)[:3]}")
+        self.llm.load_state_dict(st["llm"], strict=False)
