@@ -69,13 +69,13 @@ per_source.round(3)
 # Every fold fit: configuration, fold, within-source AUC, best epoch, seconds, whether it came from the cache.
 
 # %%
-res.tuning.round(3)
+res.tuning.drop(columns="history").round(3)
 
 # %% [markdown]
 # ### Training curves
 
 # %%
-hist = rr.experiments.histories(res.fitted)
+hist = rr.experiments.histories(res.fitted, res.selections)  # final fits (loss) + the chosen setting's fold fits (validation)
 rr.plots.save(rr.plots.training_curves(hist, "validation AUC / training loss"), cfg.path("figures", "03_training_curves.png"))
 
 # %% [markdown]
@@ -146,7 +146,7 @@ rel_status
 # %%
 from ragrouter_lib import report
 rr.experiments.save_tables(cfg, **{"03_baselines_mmlu": tables["mmlu"], "03_baselines_gsm8k": tables["gsm8k"],
-                                    report.BASELINE_RUNS: res.runs, "03_tuning": res.tuning, "03_training_curves": hist,
+                                    report.BASELINE_RUNS: res.runs, "03_tuning": res.tuning.drop(columns="history"), "03_training_curves": hist,
                                     "03_per_source_auc": per_source.reset_index(), "03_per_source_folds": res.per_source,
                                     "03_released_runs": rel_runs, "03_released_status": rel_status,
                                     report.BASELINE_CURVES: rr.experiments.curves_frame(res.curves)})

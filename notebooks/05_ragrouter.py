@@ -70,7 +70,7 @@ res = rr.experiments.run_baselines(pool, evals, cfg, names=[name])
 rr.selection.per_source_table(res.selections).round(3)
 
 # %%
-res.tuning.round(3)
+res.tuning.drop(columns="history").round(3)
 
 # %%
 rr.cache.closure(["ragrouter_lib.routers.ragrouter"])  # the code that keys a trained RAGRouter
@@ -86,7 +86,7 @@ pd.DataFrame({s: r.data_summary for s, r in res.fitted["ragrouter"].items()}).T
 # ### Training curves: the feature extractor and the final model (selection folds and final fits)
 
 # %%
-hist = rr.experiments.histories(res.fitted)
+hist = rr.experiments.histories(res.fitted, res.selections)  # final fits (loss) + the chosen setting's fold fits (validation)
 for stage in ("extractor", "final"):
     rr.plots.save(rr.plots.training_curves(hist[hist.stage == stage], f"RAGRouter {stage}"), cfg.path("figures", f"05_{stage}_curves.png"))
 
@@ -152,7 +152,7 @@ pd.read_json(tmp / "out.jsonl", lines=True).assign(prompt=lambda d: d.prompt.str
 # %%
 from ragrouter_lib import report
 rr.experiments.save_tables(cfg, **{report.RAGROUTER_RUNS: res.runs, "05_latency": lat, "05_kb_recall": kb_recall,
-                                    "05_training_curves": hist, "05_tuning": res.tuning,
+                                    "05_training_curves": hist, "05_tuning": res.tuning.drop(columns="history"),
                                     "05_per_source_auc": rr.selection.per_source_table(res.selections).reset_index(),
                                     report.RAGROUTER_CURVES: rr.experiments.curves_frame(res.curves)})
 

@@ -65,7 +65,7 @@ def sample_weights(frame: pd.DataFrame, variant: str) -> np.ndarray:
     """Per-row training weights, mean 1. ``rebalance``: within each source, the strong-needed and
     weak-fine rows each carry half of the source's weight (a one-class source keeps weight 1)."""
     check(variant)
-    base = (frame["weight"].to_numpy(float) if "weight" in frame.columns else np.ones(len(frame)))
+    base = (frame["weight"].fillna(1.0).to_numpy(float) if "weight" in frame.columns else np.ones(len(frame)))  # augmented rows: 1
     w = base.copy()
     if variant == "rebalance":
         y = frame["strong_needed"].to_numpy(bool)

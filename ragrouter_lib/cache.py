@@ -189,22 +189,12 @@ def _tmp_name(p: Path) -> Path:
 def write_bytes(p, payload: bytes) -> Path:
     """Write ``MAGIC + sha256 + payload`` to a temp file beside ``p``, fsync, rename to ``p``."""
     p = Path(p)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_name(p)
     digest = hashlib.sha256(payload).hexdigest().encode()
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(MAGIC + digest + b"\n")
-            view = memoryview(payload)
-            for i in range(0, len(view), CHUNK):
-                fh.write(view[i:i + CHUNK])
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+    with atomic_file(p, "wb") as fh:
+        fh.write(MAGIC + digest + b"\n")
+        view = memoryview(payload)
+        for i in range(0, len(view), CHUNK):
+            fh.write(view[i:i + CHUNK])
     return p
 
 

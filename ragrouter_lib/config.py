@@ -21,6 +21,7 @@ import platform
 import random
 import subprocess
 import sys
+import warnings
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -34,14 +35,17 @@ ROOT = Path(__file__).resolve().parents[1]
 # Profile parameters. `smoke` is for tests (tiny slices), `offline` is the CPU reproduction,
 # `paper` is the thesis's scale on a GPU server with the Hugging Face Hub reachable.
 # seeds: the Random router's seed groups (notebook 01); router_seeds: trained routers' seeds;
-# grid_limit: configurations tried per router (None = the whole grid of experiments.GRIDS).
+# grid_limit: configurations tried per router (None = the whole grid of experiments.GRIDS; offline: the
+# first two of every router's grid, the same budget for all, to fit the CPU run); aligned_routers:
+# baselines that also get an "aligned" row (offline leaves out BERT, whose fold fits cost ~20 min).
 PROFILES: dict[str, dict] = {
     "smoke": dict(eval_limit=200, pool_limit=300, n_random_runs=10, seeds=[0, 1, 2],
                   router_seeds=[0, 1], grid_limit=1, allow_hub=False,
                   pool_sources=None, pool_both_fail="strong-needed"),
     "offline": dict(eval_limit=None, pool_limit=None, n_random_runs=10, seeds=[0, 1, 2, 3, 4],
-                    router_seeds=[0, 1, 2, 3, 4], grid_limit=None, allow_hub=False,
-                    pool_sources=None, pool_both_fail="strong-needed"),
+                    router_seeds=[0, 1, 2, 3, 4], grid_limit=2, allow_hub=False,
+                    pool_sources=None, pool_both_fail="strong-needed",
+                    aligned_routers=["sw_ranking", "mf", "causal_llm", "logreg"]),
     "paper": dict(eval_limit=None, pool_limit=None, n_random_runs=10, seeds=[0, 1, 2, 3, 4],
                   router_seeds=[0, 1, 2, 3, 4], grid_limit=None, allow_hub=True,
                   pool_sources=None, pool_both_fail="strong-needed"),
@@ -132,6 +136,9 @@ def setup(profile: str = "offline", seed: int = 0, out_dir: str = "outputs",
         raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
     params = {**PROFILES[profile], **overrides}
     cfg = Config(profile=profile, seed=int(seed), out_dir=str(out_dir), params=params)
+    # transformers imports tqdm.auto, which warns in a kernel without ipywidgets; this library's own
+    # progress output is plain lines (features.progress_bar), so that widget is never used
+    warnings.filterwarnings("ignore", message="IProgress not found")
     if not params.get("allow_hub"):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -140,7 +147,8 @@ def setup(profile: str = "offline", seed: int = 0, out_dir: str = "outputs",
         print(f"profile={profile} seed={cfg.seed} config_hash={cfg.hash} commit={git_commit()}")
         print("config:", json.dumps(asdict(cfg), sort_keys=True))
         print("versions:", json.dumps(package_versions()))
-        print(f"python: {sys.executable}")
+        exe = Path(sys.executable)
+        print(f"python: {exe.relative_to(ROOT) if exe.is_relative_to(ROOT) else exe.name}")
         for name, groups in checks.items():
             print(f"{name} checksums (sha256 over each group's file hashes; every file verified):")
             for group, (n, digest) in groups.items():

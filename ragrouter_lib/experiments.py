@@ -375,7 +375,9 @@ def run_baselines(pool, evals, cfg, names=None, aligned=None, log=print):
 
     from . import alignment
     names = names or BASELINES + EXTRAS
-    aligned = [a for a in (ALIGNED if aligned is None else aligned) if a in names]
+    if aligned is None:  # the profile may narrow it (offline: the CPU budget, see config.PROFILES)
+        aligned = getattr(cfg, "aligned_routers", None) or ALIGNED
+    aligned = [a for a in aligned if a in names]
     k = getattr(cfg, "selection_folds", 3)
     runs, sels, fitted, curves = [], {}, {}, {b: {} for b in evals}
     cache_dir = cfg.path("cache", "routers")
@@ -402,15 +404,23 @@ def run_baselines(pool, evals, cfg, names=None, aligned=None, log=print):
                            per_source=per_source, fitted=fitted, curves=curves)
 
 
-def histories(fitted: dict) -> pd.DataFrame:
+def histories(fitted: dict, selections: dict | None = None) -> pd.DataFrame:
     """Training curves (loss / validation AUC per epoch) of every trained router and seed. Final
-    fits train on all rows (no validation), so their curves show the training loss only; the
-    validation curves are in the fold fits (``Selection.fits`` / the router cache)."""
+    fits train on all rows (no validation), so their curves show the training loss only
+    (``fit="final"``); with ``selections`` the fold fits of the chosen configuration are added
+    (``fit="fold k"``, validation = the held-out sources)."""
     rows = []
     for name, by_seed in fitted.items():
         for seed, r in by_seed.items():
             for h in getattr(r, "history", []):
-                rows.append({"router": name, "seed": seed, **h})
+                rows.append({"router": name, "seed": seed, "fit": "final", **h})
+    for name, sel in (selections or {}).items():
+        if sel is None or sel.fits is None or "history" not in sel.fits:
+            continue
+        tag = json.dumps(sel.chosen, sort_keys=True)
+        for _, f in sel.fits[sel.fits.config == tag].iterrows():
+            for h in json.loads(f.history):
+                rows.append({"router": name, "seed": f"fold {f.fold}", "fit": f"fold {f.fold}", **h})
     return pd.DataFrame(rows)
 
 

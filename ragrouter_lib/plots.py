@@ -122,11 +122,13 @@ def training_curves(hist, title: str = ""):
     for ax, name in zip(axes[0], names):
         sub = hist[hist.router == name]
         twin = ax.twinx()
-        for k, (seed, g) in enumerate(sub.groupby("seed")):
+        for k, (seed, g) in enumerate(sub.groupby(sub.seed.astype(str))):
+            seed = seed if str(seed).startswith("fold") else f"seed {seed}"
             color, marker = _FALLBACK[k % len(_FALLBACK)]
-            ax.plot(g.epoch, g.val_auc, marker=marker, ms=4, color=color, label=f"seed {seed}: val AUC")
+            if "val_auc" in g and g.val_auc.notna().any():  # final fits have no validation rows
+                ax.plot(g.epoch, g.val_auc, marker=marker, ms=4, color=color, label=f"{seed}: val AUC")
             twin.plot(g.epoch, g.train_loss, ls="--", marker=marker, ms=3, color=color, alpha=0.6,
-                      label=f"seed {seed}: train loss")
+                      label=f"{seed}: train loss")
         ax.set_title(display_name(name), fontsize=FONT + 1)
         ax.set_xlabel("epoch", fontsize=FONT)
         ax.set_ylabel("validation ROC-AUC (solid)", fontsize=FONT)

@@ -156,7 +156,8 @@ def cross_validate(name: str, pool: pd.DataFrame, configs: list[dict], fit: Call
                          "n_heldout": len(va), "within_auc": mean,
                          "fit_seconds": getattr(r, "fit_seconds", None) or 0.0,
                          "cached": bool(getattr(r, "cached", False)),
-                         **{f"best_{k}": v for k, v in best_epochs(getattr(r, "history", []), name).items()}})
+                         **{f"best_{k}": v for k, v in best_epochs(getattr(r, "history", []), name).items()},
+                         "history": json.dumps(getattr(r, "history", []))})  # the fold fit's curves
             log(f"  {name} {tag} fold {f}: within-source AUC {mean:.3f}")
     return pd.concat(per_source, ignore_index=True), pd.DataFrame(fits)
 

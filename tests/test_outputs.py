@@ -5,6 +5,7 @@ Each check has a planted counter-example on a synthetic notebook. A traceback pr
 to stdout (notebook 01 shows RouteLLM's evaluate.py crash) is not an error output; a traceback on
 stderr or an ``error`` output is.
 """
+import json
 import re
 
 import nbformat
@@ -71,11 +72,24 @@ def output_problems(nb) -> list[str]:
             for w, k in first]
 
 
-DELIVERED = sorted((ROOT / "outputs" / "executed").glob("[0-9][0-9]_*.ipynb"))
+EXECUTED = sorted((ROOT / "outputs" / "executed").glob("[0-9][0-9]_*.ipynb"))
+SUMMARY = ROOT / "outputs" / "results" / "run_summary.json"
+LAST_RUN = json.loads(SUMMARY.read_text())["notebooks"] if SUMMARY.exists() else {}
+# the logs the last run_all.sh invocation wrote (run_summary.json); an older log left beside them must
+# be declared stale in README's status section, by name
+DELIVERED = [p for p in EXECUTED if LAST_RUN.get(p.name, {}).get("status") == "ok"]
 
 
 def test_there_are_delivered_logs():
-    assert len(DELIVERED) == 7, [p.name for p in DELIVERED]
+    assert len(EXECUTED) == 7, [p.name for p in EXECUTED]
+    assert DELIVERED, "the last run (outputs/results/run_summary.json) delivered no log"
+
+
+def test_logs_not_from_the_last_run_are_declared_stale():
+    readme = (ROOT / "README.md").read_text()
+    status = readme.split("## Status", 1)[1].split("\n## ", 1)[0] if "## Status" in readme else ""
+    undeclared = [p.name for p in EXECUTED if p not in DELIVERED and p.stem not in status]
+    assert not undeclared, f"logs older than the last run, not declared stale in README's status: {undeclared}"
 
 
 @pytest.mark.parametrize("path", DELIVERED, ids=lambda p: p.name)
