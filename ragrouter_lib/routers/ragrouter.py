@@ -394,7 +394,7 @@ class RAGRouter(TrainableRouter):
                              "valid_rows": 0 if valid is None else len(valid)}
         # extractor: all rows, seeded by (seed, "extractor"), cached
         self._seed("extractor")
-        ex = self.extractor = FeatureExtractor(d_sem=384, syntactic=hp["features"] != "semantic",
+        ex = self.extractor = FeatureExtractor(d_sem=features.load_encoder(self.hp["encoder"])[1].config.hidden_size, syntactic=hp["features"] != "semantic",
                                                n_dep=len(syntax.dep_labels()), n_sources=len(self.sources) if fe else 0)
         fe_init = torch.as_tensor(alignment.class_log_ratios(codes, y, len(self.sources), 5), dtype=torch.float32)
         if fe:  # closed-form fixed effects as the start (alignment.class_log_ratios)
@@ -531,7 +531,7 @@ class RAGRouter(TrainableRouter):
 
     def set_state(self, st):
         fe = len(st["sources"]) if self.hp["alignment"] == "source_fe" else 0
-        self.extractor = FeatureExtractor(d_sem=384, syntactic=self.hp["features"] != "semantic", n_dep=st["n_dep"],
+        self.extractor = FeatureExtractor(d_sem=features.load_encoder(self.hp["encoder"])[1].config.hidden_size, syntactic=self.hp["features"] != "semantic", n_dep=st["n_dep"],
                                           n_sources=fe)
         self.extractor.load_state_dict(st["extractor"])
         self.struct_mu, self.struct_sd = st["struct"]

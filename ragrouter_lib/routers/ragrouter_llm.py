@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import text
 from .base import register
 from .ragrouter import RAGRouter
 
@@ -126,7 +127,9 @@ def adam(params, lr, eight_bit: bool | None = None):
 
 
 def encode(tok, texts, max_len: int, device=None):
-    enc = tok(list(texts), truncation=True, max_length=max_len, padding=True, return_tensors="pt")
+    """Padded ids and mask of ``texts`` cut by the shared head+tail window (``text.encode_window``):
+    an over-long RAG prompt keeps its query and its closing "Rating:" cue."""
+    enc = tok.pad({"input_ids": text.encode_window(tok, texts, max_len)}, return_tensors="pt")
     return (enc["input_ids"].to(device), enc["attention_mask"].to(device)) if device else \
         (enc["input_ids"], enc["attention_mask"])
 
