@@ -290,7 +290,3 @@ def lm_states(texts, n_layers: int | None = 12, max_len: int = 48, batch_size: i
     out = cached("lm", lm_params(n_layers, max_len), texts,
                  lambda t: lm_encode(t, n_layers, max_len, batch_size, progress), verbose=progress)
     return np.concatenate([out["last"], out["mean"]], axis=1)
-
-
-# transition aliases: callers in experiments.py / sampling.py / ragrouter.py move to the public names
-_store_dir, _batches, _progress, _encode, _lm_encode = store_dir, length_batches, progress_bar, encode, lm_encode
