@@ -222,14 +222,6 @@ def score_cached(r, prompts) -> tuple[np.ndarray, float, bool]:
     return scores, dt, False
 
 
-def best_val_auc(r, valid) -> float:
-    """Diagnostic only (chooses nothing): best pooled validation AUC in ``r.history``, else the
-    pooled AUC of ``r`` on ``valid``."""
-    from sklearn.metrics import roc_auc_score
-    hist = [h["val_auc"] for h in getattr(r, "history", []) if "val_auc" in h]
-    return max(hist) if hist else float(roc_auc_score(valid.strong_needed, r.score(list(valid.prompt))))
-
-
 def train_and_evaluate(name, pool, evals, seeds, cache_dir, grid=None, log=print, *, variants=("none",),
                        k=3, out_dir=None, model_key=None):
     """Select on seed ``seeds[0]``'s source-grouped folds, retrain on all rows per seed, score.

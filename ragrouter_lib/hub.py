@@ -187,55 +187,44 @@ def synthetic_sets(n: int = 60, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFra
     return arena, gpt4
 
 
-def _tokenizer(folder: Path):
-    """The MiniLM word-piece tokenizer (shipped files), saved into ``folder``."""
+def _save_random(folder, build) -> Path:
+    """Save into ``folder`` the MiniLM word-piece tokenizer (shipped files) and the randomly
+    initialised model ``build(tok)`` returns (torch seeded, so a stand-in is the same every time)."""
+    import torch
     from transformers import AutoTokenizer
     from . import models
+    folder = Path(folder)
     tok = AutoTokenizer.from_pretrained(str(models.minilm_path()))
     tok.save_pretrained(str(folder))
-    return tok
+    torch.manual_seed(0)
+    build(tok).save_pretrained(str(folder))
+    return folder
 
 
 def tiny_llm(folder, layers: int = 2, hidden: int = 32) -> Path:
     """A randomly initialised Qwen2 causal LM (Qwen2.5's architecture) with the MiniLM vocabulary."""
-    import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
-    folder = Path(folder)
-    tok = _tokenizer(folder)
-    torch.manual_seed(0)
-    cfg = Qwen2Config(vocab_size=len(tok), hidden_size=hidden, intermediate_size=2 * hidden,
-                      num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=2,
-                      max_position_embeddings=1024, pad_token_id=tok.pad_token_id, tie_word_embeddings=True)
-    Qwen2ForCausalLM(cfg).save_pretrained(str(folder))
-    return folder
+    return _save_random(folder, lambda tok: Qwen2ForCausalLM(Qwen2Config(
+        vocab_size=len(tok), hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
+        pad_token_id=tok.pad_token_id, tie_word_embeddings=True)))
 
 
 def tiny_encoder(folder, layers: int = 2, hidden: int = 32) -> Path:
     """A randomly initialised DeBERTa-v2 encoder (DeBERTa-v3-base's architecture, tiny)."""
-    import torch
     from transformers import DebertaV2Config, DebertaV2Model
-    folder = Path(folder)
-    tok = _tokenizer(folder)
-    torch.manual_seed(0)
-    cfg = DebertaV2Config(vocab_size=len(tok), hidden_size=hidden, intermediate_size=2 * hidden,
-                          num_hidden_layers=layers, num_attention_heads=4, max_position_embeddings=512,
-                          relative_attention=True, position_buckets=64, pos_att_type=["p2c", "c2p"],
-                          pad_token_id=tok.pad_token_id)
-    DebertaV2Model(cfg).save_pretrained(str(folder))
-    return folder
+    return _save_random(folder, lambda tok: DebertaV2Model(DebertaV2Config(
+        vocab_size=len(tok), hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
+        num_attention_heads=4, max_position_embeddings=512, relative_attention=True, position_buckets=64,
+        pos_att_type=["p2c", "c2p"], pad_token_id=tok.pad_token_id)))
 
 
 def tiny_seq_classifier(folder, num_labels: int = 3, hidden: int = 32) -> Path:
     """Stand-in for RouteLLM's released BERT router checkpoint (3 labels, as ``BERTRouter`` loads)."""
-    import torch
     from transformers import BertConfig, BertForSequenceClassification
-    folder = Path(folder)
-    tok = _tokenizer(folder)
-    torch.manual_seed(0)
-    cfg = BertConfig(vocab_size=len(tok), hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=1,
-                     num_attention_heads=2, num_labels=num_labels)
-    BertForSequenceClassification(cfg).save_pretrained(str(folder))
-    return folder
+    return _save_random(folder, lambda tok: BertForSequenceClassification(BertConfig(
+        vocab_size=len(tok), hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=1,
+        num_attention_heads=2, num_labels=num_labels)))
 
 
 def stand_ins(folder, n_rows: int = 60, seed: int = 0) -> Path:

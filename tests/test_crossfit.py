@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ragrouter_lib import routers, training_data
+from ragrouter_lib import routers, selection, training_data
 from ragrouter_lib.routers import ragrouter as R
 
 TINY = {"extractor_epochs": 2, "final_epochs": 3, "augment": False, "sample": False, "k": 4, "n_folds": 3,
@@ -83,7 +83,7 @@ def test_fit_without_valid_trains_the_hp_epochs_and_with_valid_stops_early():
     r2 = routers.get_router("ragrouter", seed=0, **{**TINY, "final_epochs": 30, "final_patience": 1}).fit(pool[:45], pool[45:])
     fin = pd.DataFrame(r2.history).query("stage == 'final'")
     assert fin.val_auc.notna().all() and len(fin) < 30
-    assert r2.best_epochs()["final"] == int(fin.epoch[fin.val_auc.idxmax()])
+    assert selection.best_epochs(r2.history, "ragrouter")["final_epochs"] == int(fin.epoch[fin.val_auc.idxmax()])
 
 
 def test_prepared_data_is_not_prepared_again(monkeypatch):

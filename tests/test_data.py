@@ -36,7 +36,15 @@ def test_unknown_benchmark():
 @pytest.fixture
 def data_copy(tmp_path, monkeypatch):
     """A private copy of data/ the test may damage."""
-    shutil.copytree(data.DATA_DIR / "raw" / "routellm_evals" / "gsm8k", tmp_path / "raw/routellm_evals/gsm8k")
+    yield from _private_data(tmp_path, monkeypatch, ["raw/routellm_evals/gsm8k"])
+
+
+def _private_data(tmp_path, monkeypatch, rels):
+    """Copy ``rels`` (files or folders under data/) and the manifest to ``tmp_path`` and point the
+    loaders there for the test (a generator for fixtures)."""
+    for rel in rels:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if (data.DATA_DIR / rel).is_dir() else shutil.copy)(data.DATA_DIR / rel, tmp_path / rel)
     shutil.copy(data.DATA_DIR / "MANIFEST.csv", tmp_path / "MANIFEST.csv")
     monkeypatch.setattr(data, "DATA_DIR", tmp_path)
     monkeypatch.setattr(data, "_verified", {})
@@ -167,15 +175,7 @@ def test_pair_sources_load():
 @pytest.fixture
 def pair_copy(tmp_path, monkeypatch):
     """A private copy of data/ holding the two pair-source files, to damage."""
-    for rel in (data.ALPACA_FILE, data.MMLU_PRO_FILE):
-        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(data.DATA_DIR / rel, tmp_path / rel)
-    shutil.copy(data.DATA_DIR / "MANIFEST.csv", tmp_path / "MANIFEST.csv")
-    monkeypatch.setattr(data, "DATA_DIR", tmp_path)
-    monkeypatch.setattr(data, "_verified", {})
-    data.manifest.cache_clear()
-    yield tmp_path
-    data.manifest.cache_clear()
+    yield from _private_data(tmp_path, monkeypatch, [data.ALPACA_FILE, data.MMLU_PRO_FILE])
 
 
 LOADERS = [(data.ALPACA_FILE, data.load_alpaca_eval), (data.MMLU_PRO_FILE, data.load_mmlu_pro)]

@@ -247,7 +247,6 @@ def test_two_process_gloo_launch_matches_one_process(stand_ins, tmp_path):
 
 # ----------------------------------------------------------------------------- the small real-data row
 def test_small_llm_row_runs_on_a_stand_in(stand_ins, tmp_path, monkeypatch):
-    from ragrouter_lib import features
     monkeypatch.setenv("RAGROUTER_CACHE", str(tmp_path))
     g = hub.load_gpt4_hub(PAPER)
     pool = pd.DataFrame({"prompt": g.prompt, "score": g.mixtral_score})

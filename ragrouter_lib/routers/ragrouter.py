@@ -358,6 +358,10 @@ class RAGRouter(TrainableRouter):
                 out[b] = self.extractor(*self._batch(inp, b)).numpy()
         return out
 
+    def _sem_width(self) -> int:
+        """Width of the semantic encoder's states (MiniLM 384, DeBERTa-v3-base 768)."""
+        return features.load_encoder(self.hp["encoder"])[1].config.hidden_size
+
     def _struct(self, prompts) -> np.ndarray | None:
         if self.hp["features"] == "semantic":
             return None
@@ -394,7 +398,7 @@ class RAGRouter(TrainableRouter):
                              "valid_rows": 0 if valid is None else len(valid)}
         # extractor: all rows, seeded by (seed, "extractor"), cached
         self._seed("extractor")
-        ex = self.extractor = FeatureExtractor(d_sem=features.load_encoder(self.hp["encoder"])[1].config.hidden_size, syntactic=hp["features"] != "semantic",
+        ex = self.extractor = FeatureExtractor(d_sem=self._sem_width(), syntactic=hp["features"] != "semantic",
                                                n_dep=len(syntax.dep_labels()), n_sources=len(self.sources) if fe else 0)
         fe_init = torch.as_tensor(alignment.class_log_ratios(codes, y, len(self.sources), 5), dtype=torch.float32)
         if fe:  # closed-form fixed effects as the start (alignment.class_log_ratios)
@@ -429,9 +433,9 @@ class RAGRouter(TrainableRouter):
         if hp["features"] != "semantic":
             raw = structural_features(data.prompt)
             self.struct_mu, self.struct_sd = raw.mean(0), raw.std(0) + 1e-6
+            S = (raw - self.struct_mu) / self.struct_sd  # = self._struct(data.prompt), parsed once
         else:
-            self.struct_mu = self.struct_sd = None
-        S = self._struct(data.prompt)
+            self.struct_mu = self.struct_sd = S = None
         va_S = self._struct(valid.prompt) if valid is not None else None
         # the scoring-time KB: every training row, each (prompt, score) once (sampled duplicates
         # would fill the K slots with one row and tie at equal distance)
@@ -473,14 +477,6 @@ class RAGRouter(TrainableRouter):
                         tag={"stage": "final"}, patience=hp["final_patience"])
         self.fit_seconds = time.time() - t0
         return self
-
-    def best_epochs(self) -> dict:
-        """Per stage, the epoch with the best validation AUC (what a refit with ``valid=None`` uses)."""
-        h = pd.DataFrame(self.history)
-        if h.empty or "val_auc" not in h:
-            return {}
-        h = h.dropna(subset=["val_auc"])
-        return {s: int(g.loc[g.val_auc.idxmax(), "epoch"]) for s, g in h.groupby("stage")}
 
     def _seed(self, step):
         import dgl  # noqa: F401  (loaded, so seed_step seeds DGL too)
@@ -531,7 +527,7 @@ class RAGRouter(TrainableRouter):
 
     def set_state(self, st):
         fe = len(st["sources"]) if self.hp["alignment"] == "source_fe" else 0
-        self.extractor = FeatureExtractor(d_sem=features.load_encoder(self.hp["encoder"])[1].config.hidden_size, syntactic=self.hp["features"] != "semantic", n_dep=st["n_dep"],
+        self.extractor = FeatureExtractor(d_sem=self._sem_width(), syntactic=self.hp["features"] != "semantic", n_dep=st["n_dep"],
                                           n_sources=fe)
         self.extractor.load_state_dict(st["extractor"])
         self.struct_mu, self.struct_sd = st["struct"]
