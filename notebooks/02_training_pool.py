@@ -10,8 +10,8 @@
 # # 02 · The offline training pool: weak-quality scores, battles, tiers, split, leakage check
 #
 # RouteLLM (and the thesis) train on Chatbot Arena battles plus GPT-4-judged `gpt4_dataset` scores; neither
-# can be fetched here. This notebook builds the pool every router of this project trains on, from every
-# labelled row available offline, in the two forms the routers consume:
+# can be fetched here. This notebook builds the pool every router of this project trains on, from the labelled
+# rows available offline (which sources are on is chosen below), in the two forms the routers consume:
 #
 # * **weak-quality scores 1–5** for the routed pair (strong = gpt-4-1106-preview, weak = Mixtral-8x7B), in
 #   `gpt4_dataset` form — 1–3 means the strong model is needed;
@@ -62,6 +62,8 @@ rr.sources.distinct_inputs(full)
 
 # %% [markdown]
 # ## Weak-quality scores
+# Scores before the both-fail policy (below) relabels rows where weak and strong model are both wrong.
+#
 # | RouterBench row (the pair's own answers) | score |
 # |---|---|
 # | weak right, ≥ half of the other 9 models right | 5 |
@@ -92,10 +94,6 @@ rr.plots.save(fig, cfg.path("figures", "02_score_distribution.png"))
 
 # %%
 pool.groupby("panel")[["strong_needed"]].mean().round(3)
-
-# %% [markdown]
-# ## Battles and Bradley–Terry tiers
-# Every pair of a panel's models on a prompt gives one battle (correctness decides, equal = tie); every row also gives one strong-vs-weak battle from its score (≤ 3 strong wins, 4 tie, 5 weak wins), as RouteLLM turned `gpt4_dataset` into battles.
 
 # %% [markdown]
 # ## Per-source transfer table

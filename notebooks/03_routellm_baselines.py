@@ -22,7 +22,8 @@
 # (full BERT-base fine-tuning does not fit the CPU budget); Causal LLM = a trained 5-class head on SmolLM2-135M's
 # hidden state after 16 of 30 layers (prompt capped at 48 tokens), instead of a fine-tuned Llama-3-8B.
 # Extra rows below the rule: vLLM semantic-router selectors (KNN, KMeans, SVM), a logistic-regression reference
-# and the token-length rule (no training).
+# and the token-length rule (no training), and the `… (aligned)` rows: each trainable baseline retrained with the
+# label-alignment step (our extension), so the reader sees how much of any gain is the alignment.
 
 # %% tags=["parameters"]
 # parameters (papermill overrides these)
@@ -42,7 +43,12 @@ rr.experiments.check_leakage(pool, evals).round(3)
 
 # %% [markdown]
 # ## Shared features, computed once
-# MiniLM token states (layer 5; their mean-pooled top layer gives the sentence embeddings) and SmolLM2 hidden states for the pool and both benchmarks; cached per text by content hash. The cost of a cold pass is printed (prompts/s).
+# MiniLM token states (layer 5; their mean-pooled top layer gives the sentence embeddings) and SmolLM2 hidden states for the pool and both benchmarks; cached per text by content hash. The pool's SmolLM2 pass also gives the perplexities notebook 04 needs. The cost of each pass is printed (prompts/s).
+#
+# SmolLM2 passes are the expensive ones. When committed derived data is present (`data/derived`, with a manifest;
+# `ragrouter_lib/features.py`) and its parameters, model weights and code match, the SmolLM2 states are read from it
+# instead of computed, so the printed cost of those passes is then a read, not a computation. The from-scratch
+# cost of every pass is measured below ("Cost on this CPU", cache bypassed).
 
 # %%
 rr.experiments.precompute_features(pool, evals)
@@ -59,7 +65,9 @@ res = rr.experiments.run_baselines(pool, evals, cfg)
 
 # %% [markdown]
 # ### Model selection: source-grouped folds
-# Per held-out source, the within-source ROC-AUC of each router's chosen setting; the last row is the criterion.
+# Per held-out source, the within-source ROC-AUC of each router's chosen setting; the last row is the criterion
+# (the mean over held-out sources, weighted by rows). Chosen on seed 0's folds; evaluation rows never enter. The
+# random 15 % split chooses nothing.
 
 # %%
 per_source = rr.selection.per_source_table(res.selections)

@@ -11,12 +11,20 @@
 #
 # The training data RAGRouter (notebook 05) and its ablations (Tables 3 and 4) are built from. Every step can
 # be switched off by a parameter (`augment`, `sample`); the ablation notebooks rebuild the data without it,
-# everything else equal. Validation rows (for model selection) are never augmented or sampled.
+# everything else equal. This notebook shows the pipeline on the pool's random training split for this seed.
+# That split is a diagnostic: its validation rows are never augmented or sampled, and it chooses nothing. Model
+# selection (source-grouped folds) and the final routers (all pool rows) run the same pipeline (notebook 05).
+#
+# Augmentation is **one draw shared by every router seed** (deviation, for the CPU budget): each row's variant
+# depends only on that row, so a selection fold gets the same variants of its rows as the whole pool. Seeds change
+# the sampling, the initialisation and the batches, not which variants exist; the seed spread therefore leaves
+# out augmentation's own randomness.
 #
 # **Deviations from the thesis** (see README): labels come from recorded correctness, not an LLM judge
 # (notebook 02); augmented rows inherit their source's label (no judge to re-label them); the parser is spaCy
 # `en_core_web_sm` (Stanza models are not obtainable); the knowledge graph is WordNet 3.0 (Debian) instead of
-# ConceptNet; perplexity comes from SmolLM2-135M instead of GPT-2-large; the pool is 6,754 rows instead of ~175k.
+# ConceptNet; perplexity comes from SmolLM2-135M instead of GPT-2-large; the pool has a few thousand rows (printed
+# below) instead of ~175k.
 
 # %% tags=["parameters"]
 # parameters (papermill overrides these)
@@ -55,6 +63,7 @@ pd.crosstab(pool.panel, pool.score, margins=True)
 # %% [markdown]
 # ## 2–3 · Augmentation and sampling for this seed
 # One call builds the training set; the cost of each step (seconds, rows per second) is in the table below it.
+# The augmented rows are the shared draw (the same for every seed); the sampling draw depends on the seed.
 
 # %%
 td = rr.training_data.prepare(pool, cfg.seed, cfg.path("cache", "data"), augment, sample, factor, size_frac)
@@ -113,7 +122,10 @@ rr.experiments.check_leakage(td.both, evals).round(3)
 # Perplexity of every training query (original + augmented) under SmolLM2-135M, first 48 tokens. Difficulty levels
 # 0–3 are rank-based quartiles *within each source* (ties kept together), oriented by the measured within-source
 # sign of perplexity against "strong model needed" (the pooled sign mostly reflects differences between sources,
-# checked below); sampling weight = level weight (1, 1.25, 1.5, 2) × (source share)^-½.
+# checked below); sampling weight = level weight (1, 1.25, 1.5, 2) × (source share)^-½. The thesis takes high
+# perplexity as hard; here the direction is measured, and the table below prints the measured sign and the
+# strong-needed rate per level. Perplexities of texts found in committed derived data (`data/derived`, when present
+# and its parameters, weights and code match) are read from it; the rest are computed and cached.
 
 # %%
 rr.plots.save(rr.plots.perplexity_by_level(td.ppl, td.levels, "perplexity by difficulty level"), cfg.path("figures", "04_perplexity_levels.png")) if sample else None

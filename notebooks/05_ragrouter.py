@@ -9,17 +9,29 @@
 # %% [markdown]
 # # 05 · RAGRouter: semantic + syntactic features, cross-modal fusion, FAISS IVF knowledge base, retrieval-augmented final model
 #
-# The thesis's method, step by step (`ragrouter_lib/routers/ragrouter.py`):
-# 1. **Split** the prepared training data (notebook 04: augmentation + dynamic sampling) ~70% → knowledge base, ~30% →
-#    final model; the validation split of the pool (never augmented) chooses epochs, `nprobe` and `k`.
+# The thesis's method (`ragrouter_lib/routers/ragrouter.py`), and what this notebook runs:
+# 1. **Split.** Thesis: the prepared training data (notebook 04: augmentation + dynamic sampling) ~70% → knowledge
+#    base, ~30% → final model. **Here (deviation): cross-fit.** Rows are put in folds grouped by origin (a pool row,
+#    its augmented variants and its sampled duplicates share one fold). The extractor and the final model both see
+#    every training row. While the final model trains, a row's neighbours come only from the other folds, so it
+#    never reads a copy of its own label. At scoring time the KB holds all training rows.
 # 2. **H_sem**: contextual word-piece embeddings, MiniLM-L6 (384-d). 3. **H_syn**: spaCy dependency graph, node =
 #    token with its aligned semantic vector + POS and dependency-label embeddings (never random), two GraphSAGE
 #    layers (DGL) → 128-d. 4. **Fusion**: multi-head attention, Q = H_sem, K/V = H_syn → 256-d fused tokens → mean
-#    pool → h_fuse_global; trained end to end on the KB rows with the 5-class score (Adam).
-# 5. **KB**: h_fuse_global + label of every KB row in a FAISS IVF index (L2). 6. **Final model**: top-K neighbours
-#    and their labels are read by attention from the query; 5-class weak-quality score; strong-win = P(score ≤ 3).
+#    pool → h_fuse_global; trained on every training row with the 5-class score (Adam).
+# 5. **KB**: h_fuse_global + labels of every training row in a FAISS IVF index (L2), nlist ≈ √N. `nprobe` is the
+#    smallest reaching tie-aware recall@K ≥ 0.95 against exact search on the training rows, searched up to nlist.
+# 6. **Final model**: the query's own fused vector, cheap structural features of its parse (token count, parse
+#    depth, clauses, sentences, digits, operators, characters) and its top-K neighbours (vector, score, aligned
+#    labels: within-source centred score and strong-needed label, distance), read by attention; 5-class
+#    weak-quality score; strong-win = P(score ≤ 3). The structural features and aligned neighbour labels are our
+#    extension.
 #
-# **Deviations** (README): MiniLM instead of DeBERTa-v3-base (cost, measured below); spaCy instead of Stanza; the
+# **Model selection (deviation).** The thesis chose settings on a random validation split. Here the
+# source-grouped K-fold protocol of `ragrouter_lib/selection.py` chooses the configuration, the label-alignment
+# variant and the epochs on held-out pool sources. Each seed's final model is then retrained on all rows.
+#
+# **Other deviations** (README): MiniLM instead of DeBERTa-v3-base (cost, measured below); spaCy instead of Stanza; the
 # final model is a small trained network over the *vector* augmented input instead of a fully fine-tuned Qwen-7B
 # over the *textual* augmented prompt — the `paper` profile's Qwen + LoRA path is `routers/ragrouter_llm.py`.
 
@@ -76,7 +88,9 @@ res.tuning.drop(columns="history").round(3)
 rr.cache.closure(["ragrouter_lib.routers.ragrouter"])  # the code that keys a trained RAGRouter
 
 # %% [markdown]
-# ### Data at each split (per seed)
+# ### Training data per seed
+# With cross-fit, the extractor and the final model use every training row; the KB holds each distinct
+# (prompt, score) once, so sampled duplicates appear in it only once.
 
 # %%
 import pandas as pd

@@ -10,7 +10,8 @@
 # # 06 · Tables 1 and 2: RAGRouter against the RouteLLM routers on MMLU and GSM8K
 #
 # Assembled from the runs that notebooks 03 (baselines) and 05 (RAGRouter) executed and logged — nothing is
-# re-trained or re-tuned here. Each number is the mean over the same three seeds with its standard deviation.
+# re-trained or re-tuned here. Each number is the mean over a router's seeds with its standard deviation; trained
+# routers use the profile's `router_seeds` (offline: 5). The first table lists the seeds of every row.
 # Rows below the thesis's routers are extra (semantic-router selectors, references) and marked `extra=True`.
 
 # %% tags=["parameters"]

@@ -18,10 +18,15 @@
 # | 5 | semantic-syntactic feature extraction | `features="semantic"` | same data; the fusion attention reads the MiniLM tokens instead of the GraphSAGE nodes |
 # | 6 | RAG vector knowledge base | `rag="off"` | same data and extractor; the final model sees the query vector alone |
 #
-# Everything else equal: the configuration chosen for the full model in notebook 05 (no re-tuning per variant —
-# the thesis does not say it re-tuned, so a difference here is the switch's alone), the same seeds, pool splits,
-# validation rows and early stopping. The "with" row of every table is notebook 05's full model, the same runs as
-# Table 1. Only MMLU, as in the thesis.
+# Everything else equal: the configuration chosen for the full model in notebook 05, with the switch applied. The
+# configuration is not re-tuned per variant (the thesis does not say it re-tuned). Each variant goes through the
+# same source-grouped selection protocol (`ragrouter_lib/selection.py`), so only its epochs are re-chosen, on
+# held-out pool sources. Each variant is then retrained on all pool rows per seed.
+#
+# Seeds: the profile's `ablation_seeds` (offline: 3 of the 5 router seeds, for the CPU budget). The "with" row of
+# every table is notebook 05's full model on the same seeds (the same runs as Table 1, restricted to those seeds),
+# so each difference is paired by seed. Every row carries the grouped criterion (within-source ROC-AUC on held-out
+# pool sources, weighted by rows; training rows only) beside APGR. Only MMLU, as in the thesis.
 
 # %% tags=["parameters"]
 # parameters (papermill overrides these)
@@ -47,7 +52,7 @@ print("full model (notebook 05):", rr.ablations.chosen_config(full), "seeds", so
 full[full.benchmark == "mmlu"][["seed", "cpt50", "cpt80", "apgr", "criterion"]].round(3)
 
 # %% [markdown]
-# ## Training the four variants (every seed)
+# ## Training the four variants (the profile's `ablation_seeds`)
 
 # %%
 abl = rr.ablations.run(pool, {"mmlu": evals["mmlu"]}, cfg, full, out_dir=cfg.out)
@@ -63,7 +68,7 @@ for stage in ("extractor", "final"):
 
 # %% [markdown]
 # ## The four tables beside the thesis
-# Each table: the variant without the part, then the full model (mean ± sd over the same seeds); below it the thesis's numbers and the differences (ours − thesis), and the verdict with the per-seed paired difference (same split, so seed-to-seed noise of the split cancels).
+# Each table: the variant without the part, then the full model (mean ± sd over the same `ablation_seeds`); below it the thesis's numbers and the differences (ours − thesis), and the verdict with the per-seed paired difference (same split, so seed-to-seed noise of the split cancels).
 
 # %%
 tabs = {t: rr.ablations.table(full, abl.runs, t) for t in rr.ablations.ABLATIONS}
@@ -117,6 +122,7 @@ verdicts.verdict_table(v36["verdicts_tables_3_6"])
 
 # %% [markdown]
 # ## Figures: APGR per variant and seed; routing curves (seed 0)
+# The full model's points cover all its router seeds; each variant's cover the `ablation_seeds`.
 
 # %%
 per_seed = pd.concat([full[full.benchmark == "mmlu"].assign(model="full model (with every part)"), abl.runs[abl.runs.benchmark == "mmlu"]])
@@ -131,7 +137,8 @@ rr.experiments.plot_curves_from_frame(cf, {"mmlu": evals["mmlu"]}, cfg.path("fig
 # %% [markdown]
 # ## Why a part helps or does not: a first look
 # Per variant: the training data it had (mean over seeds), its grouped criterion on held-out pool sources
-# (the only signal used for model selection) and its MMLU APGR. A part whose removal changes the criterion but
+# (the only signal used for model selection) and its MMLU APGR. The full model's means cover all its router
+# seeds; each variant's cover the `ablation_seeds`. A part whose removal changes the criterion but
 # not MMLU APGR points at the shift between the training pool and MMLU rather than at the part itself.
 
 # %%

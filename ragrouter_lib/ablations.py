@@ -2,23 +2,26 @@
 
 Thesis step: Tables 3 (multi-source data augmentation), 4 (data sampling), 5 (semantic-syntactic
 feature extraction) and 6 (the RAG vector knowledge base). Each "without" row retrains RAGRouter
-from what it would have had, everything else equal: the configuration chosen for the full model
-in notebook 05 (never re-tuned per variant), the same seeds, pool splits and validation rows, epochs
-by the same early stopping. The "with" row is the full model of notebook 05, the same runs that
-Table 1 reports. Switches (``routers/ragrouter.py``): ``augment=False`` (no new rows; sampling
-then draws from the original rows only), ``sample=False`` (original + augmented rows as they are),
-``features="semantic"`` (the cross-modal attention reads the semantic tokens instead of the
-GraphSAGE nodes), ``rag="off"`` (the final model sees the query vector alone; the extractor is
-the full model's, loaded from its cache).
+with one switch changed and everything else equal: the configuration and alignment variant chosen
+for the full model in notebook 05 (not re-tuned per variant), the same selection folds and the same
+seeds. The seeds are the profile's ``ablation_seeds`` (offline: 3 of the 5 router seeds, for the CPU
+budget); the "with" row is the full model's runs of those seeds (Table 1's runs, restricted), so
+every comparison is paired by seed. Switches (``routers/ragrouter.py``): ``augment=False`` (no new
+rows; sampling then draws from the original rows only), ``sample=False`` (original + augmented rows
+as they are), ``features="semantic"`` (the cross-modal attention reads the semantic tokens instead of
+the GraphSAGE nodes, and the structural features are dropped), ``rag="off"`` (the final model sees
+the query vector alone; the extractor is the full model's, loaded from its cache).
 
 Each variant goes through the same source-grouped selection protocol (``selection``; grid = the
-full model's chosen configuration with the switch, so only epochs are re-chosen), so every row
-carries the grouped criterion (row-weighted within-source AUC on held-out sources, training rows
-only) beside APGR: a part earns its place when switching it off lowers both. Per-prompt scores are
-saved under ``verdicts.ablation_key(t)`` for the paired bootstrap verdicts (``verdicts``).
+full model's chosen settings with the switch), which re-chooses only the epochs on the held-out
+sources, then retrains on all rows per seed; so every row carries the grouped criterion
+(row-weighted within-source AUC on held-out sources, training rows only) beside APGR: a part earns
+its place when switching it off lowers both. Per-prompt scores are saved under
+``verdicts.ablation_key(t)`` for the paired bootstrap verdicts (``verdicts``).
 
-Deviation: the thesis does not say whether its ablations were re-tuned; here they are not, so
-each difference is that of the switch alone.
+Deviation: the thesis does not say whether its ablations were re-tuned; here the configuration is
+not (only the epoch count, by the same rule as the full model's), so each difference is that of the
+switch and of its own stopping point.
 
 >>> ABLATIONS[6].switch, ABLATIONS[6].without
 ({'rag': 'off'}, 'without RAG vector knowledge base')
@@ -59,11 +62,16 @@ ABLATIONS = {a.table: a for a in (
 
 
 def chosen_config(full_runs: pd.DataFrame) -> dict:
-    """The full model's configuration (one for all seeds, chosen in notebook 05 on validation)."""
+    """The full model's configuration (one for all seeds, chosen in notebook 05 by the grouped protocol)."""
     hps = full_runs.hp.unique()
     if len(hps) != 1:
         raise ValueError(f"the full model's runs carry {len(hps)} configurations: {list(hps)}")
     return json.loads(hps[0])
+
+
+def seeds(cfg) -> list:
+    """The ablations' seeds (``ablation_seeds`` of the profile; offline: 3 of the 5 router seeds)."""
+    return list(getattr(cfg, "ablation_seeds", None) or cfg.router_seeds)
 
 
 def run(pool, evals: dict, cfg, full_runs: pd.DataFrame, tables=(3, 4, 5, 6), log=print, out_dir=None):
@@ -73,19 +81,23 @@ def run(pool, evals: dict, cfg, full_runs: pd.DataFrame, tables=(3, 4, 5, 6), lo
     routers and seed-0 curves; with ``out_dir`` the per-prompt scores are saved for the verdicts.
     """
     from . import verdicts
-    base = chosen_config(full_runs)
+    from .selection import EPOCH_KEYS
+    # the full model's settings without its epoch counts: each variant's epochs are re-chosen on the
+    # same folds (and the rag="off" variant's fold extractors are the full model's, from the cache)
+    epoch_keys = set(EPOCH_KEYS["ragrouter"].values())
+    base = {k: v for k, v in chosen_config(full_runs).items() if k not in epoch_keys}
     cache_dir = cfg.path("cache", "routers")
     runs, fitted, curves = [], {}, {}
     for t in tables:
         a = ABLATIONS[t]
         hp = {**base, **a.switch}
         log(f"Table {t}: {a.without} -> {hp}")
-        r, f, _, first = experiments.train_and_evaluate("ragrouter", pool, evals, cfg.router_seeds, cache_dir,
+        r, f, _, first = experiments.train_and_evaluate("ragrouter", pool, evals, seeds(cfg), cache_dir,
                                                         grid=[hp], log=log, out_dir=out_dir,
                                                         model_key=verdicts.ablation_key(t))
         runs.append(r.assign(table=t, model=a.without))
         fitted[a.without] = f
-        curves[a.without] = {b: experiments.evaluate_scores(s, evals[b], cfg.router_seeds[0])[1]
+        curves[a.without] = {b: experiments.evaluate_scores(s, evals[b], seeds(cfg)[0])[1]
                              for b, s in first.items()}
     return SimpleNamespace(runs=pd.concat(runs, ignore_index=True), fitted=fitted, curves=curves)
 
@@ -103,8 +115,8 @@ def full_models(pool, cfg, full_runs: pd.DataFrame) -> dict:
 def table(full_runs: pd.DataFrame, abl_runs: pd.DataFrame, t: int, benchmark: str = "mmlu") -> pd.DataFrame:
     """Table ``t``: the "without" row then the "with" row (the thesis's order), mean and sd over seeds."""
     a = ABLATIONS[t]
-    full = full_runs[full_runs.benchmark == benchmark]
     wo = abl_runs[(abl_runs.table == t) & (abl_runs.benchmark == benchmark)]
+    full = full_runs[(full_runs.benchmark == benchmark) & full_runs.seed.isin(wo.seed)]  # paired seeds
     if sorted(full.seed) != sorted(wo.seed):
         raise ValueError(f"Table {t}: seeds differ (with {sorted(full.seed)}, without {sorted(wo.seed)})")
     rows = [{**experiments.aggregate(x, m), "criterion": float(x.criterion.mean()) if "criterion" in x else np.nan}
@@ -118,7 +130,7 @@ def paired(full_runs: pd.DataFrame, abl_runs: pd.DataFrame, t: int, benchmark: s
     cols = ["seed", *experiments.METRICS, *(c for c in ("criterion", "val_auc") if c in full_runs and c in abl_runs)]
     w = full_runs[full_runs.benchmark == benchmark][cols].set_index("seed")
     wo = abl_runs[(abl_runs.table == t) & (abl_runs.benchmark == benchmark)][cols].set_index("seed")
-    d = (w - wo).reset_index()
+    d = (w.loc[w.index.intersection(wo.index)] - wo).reset_index()
     return d.assign(table=t, part=a.part)[["table", "part", *cols]]
 
 
@@ -148,7 +160,9 @@ def diagnostics(full_runs, abl_runs, fitted_full: dict, fitted_abl: dict, benchm
     """Why a part helps or not: per variant the training data it had, its grouped criterion
     (within-source AUC on held-out training sources) and its MMLU APGR, means over seeds."""
     rows = []
-    variants = {"full model": (full_runs, fitted_full)}
+    paired = set(abl_runs.seed)  # the full model on the ablations' seeds only (paired means)
+    full_runs = full_runs[full_runs.seed.isin(paired)]
+    variants = {"full model": (full_runs, {s: r for s, r in fitted_full.items() if s in paired})}
     variants.update({m: (abl_runs[abl_runs.model == m], fitted_abl[m]) for m in abl_runs.model.unique()})
     for name, (runs, fitted) in variants.items():
         sub = runs[runs.benchmark == benchmark]

@@ -428,42 +428,66 @@ def quality_check(pairs: pd.DataFrame, n: int = 100, seed: int = 0, nlp=None, lm
 
 
 # ----------------------------------------------------------------------------- the pipeline step
+def row_seed(pool_id, draw: int = 0) -> int:
+    """A row's own random stream (and visit priority): sha256 of (draw, pool_id), so a row's variant
+    does not depend on which other rows are augmented in the same call or in what order."""
+    import hashlib
+    return int.from_bytes(hashlib.sha256(f"{draw}:{pool_id}".encode()).digest()[:8], "little")
+
+
+def augment_row(r, wn, nlp, draw: int = 0) -> tuple[dict | None, list[dict]]:
+    """One quality source row -> (its new row or None, its rejected candidates). Syntactic and
+    semantic methods alternate by the row's own seed (the other is the fallback)."""
+    rs = row_seed(r.pool_id, draw)
+    rng = np.random.default_rng(rs)
+    methods = ["syntactic", "semantic"] if rs % 2 == 0 else ["semantic", "syntactic"]
+    rejected = []
+    for m in methods:
+        vs = (syntactic_variants(r.prompt, nlp) if m == "syntactic"
+              else semantic_variants(r.prompt, wn, nlp, rng=rng))
+        rejected += [{"source_id": r.pool_id, "method": v.method, "op": v.op, "reason": v.reason,
+                      "source": r.prompt[:200], "variant": v.text[:200]} for v in vs if not v.ok]
+        good = [v for v in vs if v.ok]
+        if good:
+            v = good[int(rng.integers(len(good)))]
+            return ({"pool_id": f"aug:{r.pool_id}:{v.op}", "prompt": v.text, "source": r.source,
+                     "panel": "augmented", "score": r.score, "strong_needed": r.strong_needed,
+                     "source_id": r.pool_id, "origin_id": getattr(r, "origin_id", r.pool_id),
+                     "method": v.method, "op": v.op}, rejected)
+    return None, rejected
+
+
 def augment_pool(train: pd.DataFrame, factor: float = 0.3, seed: int = 0, wn=None, nlp=None,
-                 progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+                 progress: bool = True, memo: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """New rows worth ``factor`` x len(train) (thesis: 175k -> 225k, ~0.29), from quality sources.
 
-    Sources are visited in a seeded order; each gives at most one new row, syntactic and semantic
-    methods alternating (the other is the fallback). Labels are inherited; provenance is kept.
+    Quality sources are visited in the order of their own hash priority (``row_seed(pool_id, seed)``)
+    and each gives at most one new row (``augment_row``); the visit stops at the target. Each row's
+    outcome depends on that row and ``seed`` (the draw) only, so a subset of the pool (a selection
+    fold) gets the variants the whole pool got, and ``memo`` ({row key: outcome}, filled here) lets
+    callers compute each row once. Labels are inherited; provenance is kept.
     Returns (augmented rows, rejected variants with their reason).
     """
     from .models import wordnet
-    nlp = nlp or spacy_nlp()
-    wn = wn or wordnet()
-    rng = np.random.default_rng(seed)
+    memo = {} if memo is None else memo
     src = train[source_quality(train)]
-    order = rng.permutation(len(src))
+    order = np.argsort([row_seed(p, seed) for p in src.pool_id], kind="stable")
     target = int(round(factor * len(train)))
-    rows, rejected = [], []
+    rows, rejected, nlp_wn = [], [], None
     from .features import progress_bar
-    it = progress_bar(order, len(order), "augment", progress)
-    for k, i in enumerate(it):
+    for i in progress_bar(order, len(order), "augment", progress):
         if len(rows) >= target:
             break
         r = src.iloc[i]
-        methods = ["syntactic", "semantic"] if k % 2 == 0 else ["semantic", "syntactic"]
-        for m in methods:
-            vs = (syntactic_variants(r.prompt, nlp) if m == "syntactic"
-                  else semantic_variants(r.prompt, wn, nlp, rng=rng))
-            rejected += [{"source_id": r.pool_id, "method": v.method, "op": v.op, "reason": v.reason,
-                          "source": r.prompt[:200], "variant": v.text[:200]} for v in vs if not v.ok]
-            good = [v for v in vs if v.ok]
-            if good:
-                v = good[int(rng.integers(len(good)))]
-                rows.append({"pool_id": f"aug:{r.pool_id}:{v.op}", "prompt": v.text, "source": r.source,
-                             "panel": "augmented", "score": r.score, "strong_needed": r.strong_needed,
-                             "source_id": r.pool_id, "origin_id": getattr(r, "origin_id", r.pool_id),
-                             "method": v.method, "op": v.op})
-                break
+        key = (seed, r.pool_id, r.prompt)
+        if key not in memo:
+            if nlp_wn is None:
+                nlp_wn = (nlp or spacy_nlp(), wn or wordnet())
+            memo[key] = augment_row(r, nlp_wn[1], nlp_wn[0], seed)
+        new, rej = memo[key]
+        rejected += rej
+        if new is not None:
+            rows.append({**new, "score": r.score, "strong_needed": r.strong_needed})
     if progress:  # why it stopped: the target reached, or every quality source tried
         why = "target reached" if len(rows) >= target else "every quality source tried, target not reached"
         print(f"augmentation stopped: {why} ({len(rows)} of {target} target rows from {len(src)} quality sources; "

@@ -36,20 +36,29 @@ ROOT = Path(__file__).resolve().parents[1]
 # `paper` is the thesis's scale on a GPU server with the Hugging Face Hub reachable.
 # seeds: the Random router's seed groups (notebook 01); router_seeds: trained routers' seeds;
 # grid_limit: configurations tried per router (None = the whole grid of experiments.GRIDS; offline: the
-# first two of every router's grid, the same budget for all, to fit the CPU run); aligned_routers:
-# baselines that also get an "aligned" row (offline leaves out BERT, whose fold fits cost ~20 min).
+# first of every router's grid, the same budget for all, to fit the CPU run: the grouped selection then
+# chooses each router's epochs and, for the aligned rows and RAGRouter, the alignment variant); aligned_routers:
+# baselines that also get an "aligned" row (offline leaves out BERT, whose fold fits cost ~20 min);
+# ablation_seeds: the seeds of Tables 3-6's "without" rows (offline: 3 of the 5, for the CPU budget;
+# the "with" row is the full model's runs of the same seeds).
 PROFILES: dict[str, dict] = {
     "smoke": dict(eval_limit=200, pool_limit=300, n_random_runs=10, seeds=[0, 1, 2],
-                  router_seeds=[0, 1], grid_limit=1, allow_hub=False,
+                  router_seeds=[0, 1], grid_limit=1, allow_hub=False, ablation_seeds=[0, 1],
                   pool_sources=None, pool_both_fail="strong-needed"),
     "offline": dict(eval_limit=None, pool_limit=None, n_random_runs=10, seeds=[0, 1, 2, 3, 4],
-                    router_seeds=[0, 1, 2, 3, 4], grid_limit=2, allow_hub=False,
-                    pool_sources=None, pool_both_fail="strong-needed",
+                    router_seeds=[0, 1, 2, 3, 4], grid_limit=1, allow_hub=False,
+                    ablation_seeds=[0, 1, 2], pool_sources=None, pool_both_fail="strong-needed",
                     aligned_routers=["sw_ranking", "mf", "causal_llm", "logreg"]),
     "paper": dict(eval_limit=None, pool_limit=None, n_random_runs=10, seeds=[0, 1, 2, 3, 4],
                   router_seeds=[0, 1, 2, 3, 4], grid_limit=None, allow_hub=True,
-                  pool_sources=None, pool_both_fail="strong-needed"),
+                  ablation_seeds=[0, 1, 2, 3, 4], pool_sources=None, pool_both_fail="strong-needed"),
 }
+
+# The ``paper`` dry run (issue 15): with env RAGROUTER_PAPER_STANDINS set (``hub.STANDINS_ENV``: the folder
+# ``hub.stand_ins`` wrote; ``python -m ragrouter_lib.runner paper --dry-run`` does it all), ``setup("paper")``
+# overlays these tiny sizes on the profile so notebooks 02-07 run in minutes on CPU stand-ins.
+PAPER_DRY_RUN: dict = dict(eval_limit=60, pool_limit=150, n_random_runs=2, seeds=[0, 1], router_seeds=[0, 1],
+                           grid_limit=1, ablation_seeds=[0, 1], aligned_routers=["logreg"])
 
 PACKAGES = ["numpy", "pandas", "scipy", "scikit-learn", "torch", "transformers", "faiss-cpu",
             "dgl", "spacy", "papermill", "matplotlib", "seaborn"]
@@ -134,7 +143,8 @@ def setup(profile: str = "offline", seed: int = 0, out_dir: str = "outputs",
     """Resolve a profile, run the registered checks (data checksums) and print the run's identity."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
-    params = {**PROFILES[profile], **overrides}
+    dry_run = profile == "paper" and bool(os.environ.get("RAGROUTER_PAPER_STANDINS"))  # = hub.STANDINS_ENV
+    params = {**PROFILES[profile], **(PAPER_DRY_RUN if dry_run else {}), **overrides}
     cfg = Config(profile=profile, seed=int(seed), out_dir=str(out_dir), params=params)
     # transformers imports tqdm.auto, which warns in a kernel without ipywidgets; this library's own
     # progress output is plain lines (features.progress_bar), so that widget is never used
@@ -145,6 +155,10 @@ def setup(profile: str = "offline", seed: int = 0, out_dir: str = "outputs",
     checks = {name: check() for name, check in CHECKS.items()}
     if verbose:
         print(f"profile={profile} seed={cfg.seed} config_hash={cfg.hash} commit={git_commit()}")
+        if dry_run:
+            print(f"DRY RUN: Hub ids served by stand-ins from RAGROUTER_PAPER_STANDINS="
+                  f"{os.environ['RAGROUTER_PAPER_STANDINS']} (tiny random models, synthetic data; "
+                  "sizes PAPER_DRY_RUN); the numbers below are meaningless by design")
         print("config:", json.dumps(asdict(cfg), sort_keys=True))
         print("versions:", json.dumps(package_versions()))
         exe = Path(sys.executable)

@@ -16,10 +16,19 @@ and everything it imports, each row is keyed by the sha256 of its text, so a sta
 read and a subset of cached texts costs nothing. Shards are written atomically and checksummed
 (``cache.save_npz``); a corrupt shard is removed with a warning and its texts recomputed.
 Batches are bucketed by length (sorted) to waste no compute on padding; a tqdm bar shows progress.
+
+Committed derived data: ``data/derived/features/<kind>-<key>/`` (built by ``scripts/build_derived.py``,
+described by its ``MANIFEST.json``) holds shards of the same format for the expensive SmolLM2 passes
+(hidden states and perplexities of the evaluation prompts and the pool). They are read beside the
+cache, under the same folder name, so they are only ever used when parameters, model weights and
+code closure all match; any edit retires them and the from-scratch path runs (``RAGROUTER_DERIVED=off``
+forces it). Deviation: SmolLM2 states are stored as float16 on every path (half the size; the
+router's head reads them as float32).
 """
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -40,6 +49,15 @@ def text_keys(texts) -> np.ndarray:
 
 
 _SHARDS: dict[str, dict] = {}  # loaded shard files, kept for the process
+
+
+def derived_root() -> Path | None:
+    """Committed derived data (``data/derived``; env ``RAGROUTER_DERIVED``: another folder, or
+    ``off`` to compute everything from scratch)."""
+    env = os.environ.get("RAGROUTER_DERIVED")
+    if env == "off":
+        return None
+    return Path(env) if env else cache.REPO / "data" / "derived"
 
 
 def store_dir(kind: str, params: dict, modules=()) -> Path:
@@ -78,14 +96,15 @@ def cached(kind: str, params: dict, texts, compute, verbose: bool = True, module
     """
     folder = store_dir(kind, params, modules)
     keys = text_keys(texts)
-    index = _index(folder)
+    derived = derived_root()
+    index = {**(_index(derived / "features" / folder.name) if derived else {}), **_index(folder)}
     missing = sorted({k: i for i, k in enumerate(keys) if k not in index}.values())
     if missing:
         t0 = time.time()
         out = compute([texts[i] for i in missing])
         dt = time.time() - t0
         store(folder, keys[missing], out)
-        index = _index(folder)
+        index.update(_index(folder))
         if verbose:
             print(f"{kind}: computed {len(missing)} texts in {dt:.0f}s ({len(missing) / max(dt, 1e-9):.1f}/s);"
                   f" {len(texts) - len(missing)} from cache")
@@ -258,8 +277,8 @@ def lm_encode(texts, n_layers, max_len, batch_size, progress):
     ids = text.encode_window(tok, texts, max_len)  # the shared truncation rule (text.py)
     lengths = np.array([len(x) for x in ids])
     d = model.config.hidden_size
-    last = np.zeros((len(texts), d), np.float32)
-    mean = np.zeros((len(texts), d), np.float32)
+    last = np.zeros((len(texts), d), np.float16)  # stored as float16 on every path (module docstring)
+    mean = np.zeros((len(texts), d), np.float16)
     batches = length_batches(lengths, batch_size)
     for b in progress_bar(batches, len(batches), "smollm2 states", progress):
         batch = tok.pad({"input_ids": [ids[i] for i in b]}, return_tensors="pt")
@@ -289,4 +308,4 @@ def lm_states(texts, n_layers: int | None = 12, max_len: int = 48, batch_size: i
     texts = list(texts)
     out = cached("lm", lm_params(n_layers, max_len), texts,
                  lambda t: lm_encode(t, n_layers, max_len, batch_size, progress), verbose=progress)
-    return np.concatenate([out["last"], out["mean"]], axis=1)
+    return np.concatenate([out["last"], out["mean"]], axis=1).astype(np.float32)

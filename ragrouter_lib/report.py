@@ -1,7 +1,7 @@
 """Results tables for README.md, generated from outputs/results/*.csv (never typed by hand).
 
 ``python -m ragrouter_lib.report`` rewrites the README's generated blocks: the results tables, the
-plain reading (English verdict sentences) and the 中文摘要; ``conclusion_zh(n, out_dir)`` gives
+plain reading (English verdict sentences), the 中文摘要 and the run's status and time budget; ``conclusion_zh(n, out_dir)`` gives
 notebook n's Chinese conclusion cell. Tests fail when the README's blocks differ from what this
 module generates, when ``check_readme_claims`` finds a number that is in no result table or a
 comparison word the verdict tables contradict, and when ``external_references`` finds a cited file
@@ -84,11 +84,41 @@ def _verdict_sections(results) -> list[str]:
     return parts
 
 
+RUN_START, RUN_END = "<!-- run:start -->", "<!-- run:end -->"
+
+
+def run_block(results=None, derived=ROOT / "data" / "derived" / "MANIFEST.json") -> str:
+    """README's status and time budget, from ``run_summary.json`` (the last ``run_all.sh``) and the
+    derived data's manifest (the from-scratch time of the committed SmolLM2 passes)."""
+    import json
+    f = Path(results or RESULTS) / "run_summary.json"
+    lines = [RUN_START]
+    if not f.exists():
+        return "\n".join([*lines, "No run summary yet.", RUN_END])
+    run = json.loads(f.read_text())
+    total = run.get("total_seconds")
+    lines.append(f"Last `run_all.sh {run['profile']}`: commit `{run['commit']}`, started {run['start']} from a "
+                 f"**{run.get('cache_at_start', '?')}** cache, status **{run['status']}**"
+                 + (f", {total / 60:.1f} min in total (budget {run.get('budget_minutes')} min: "
+                    f"{'within' if run.get('within_budget') else 'OVER'})." if total is not None else "."))
+    lines += ["", "| notebook | minutes | status |", "|---|---|---|"]
+    lines += [f"| `{n.removesuffix('.ipynb')}` | {v['seconds'] / 60:.1f} | {v['status']} |"
+              for n, v in run.get("notebooks", {}).items()]
+    if Path(derived).exists():
+        m = json.loads(Path(derived).read_text())
+        passes = ", ".join(f"{s['set']} {s['pass']} ({s['n']} prompts, {s['seconds'] / 60:.1f} min)" for s in m["sets"])
+        lines += ["", f"The budget counts from an empty cache with the committed derived data in place "
+                      f"(`data/derived`, built by `{m['built_by']}` at `{m['commit']}`; "
+                      f"{m['total_seconds'] / 60:.1f} min from scratch on this machine: {passes})."]
+    return "\n".join([*lines, RUN_END])
+
+
 def update_readme(path=ROOT / "README.md") -> bool:
     text = path.read_text()
     a, b = text.index(START), text.index(END) + len(END)
     new = text[:a] + results_block() + text[b:]
-    for start, end, make in ((READ_START, READ_END, reading_block), (ZH_START, ZH_END, summary_zh)):
+    for start, end, make in ((READ_START, READ_END, reading_block), (ZH_START, ZH_END, summary_zh),
+                             (RUN_START, RUN_END, run_block)):
         if start in new and end in new:
             a, b = new.index(start), new.index(end) + len(end)
             new = new[:a] + make() + new[b:]

@@ -46,7 +46,7 @@ def _ppl(texts, max_len, batch_size, progress, states_layers=None):
     lengths = np.array([len(x) for x in ids])
     out = np.full(len(texts), np.nan, np.float32)
     d = model.config.hidden_size
-    last, mean = np.zeros((len(texts), d), np.float32), np.zeros((len(texts), d), np.float32)
+    last, mean = np.zeros((len(texts), d), np.float16), np.zeros((len(texts), d), np.float16)  # as lm_states
     batches = features.length_batches(lengths, batch_size)
     for b in features.progress_bar(batches, len(batches), "smollm2 perplexity", progress):
         batch = tok.pad({"input_ids": [ids[i] for i in b]}, return_tensors="pt")

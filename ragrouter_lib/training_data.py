@@ -6,8 +6,14 @@ equal: the pool split, the seeds and the validation rows never change, and valid
 never augmented or sampled (so validation numbers stay comparable across the ablations).
 
 Augmented rows are cached in ``<cache>/augment-<key>.pkl`` (``cache.key``: the training rows, the
-parameters and the code closure of ``augmentation.py``; atomic, checksummed). Perplexities are
-cached per text (``features.cached``).
+parameters and the code closure of ``augmentation.py``; atomic, checksummed), each row's outcome
+also in a per-row memo. Perplexities are cached per text (``features.cached``).
+
+Deviation (CPU budget): augmentation is ONE draw (``AUGMENT_DRAW``) shared by every router seed, and
+each row's variant depends on that row only (``augmentation.augment_pool``), so a selection fold
+gets the variants of its rows that the whole pool gets. Seeds vary the sampling, the
+initialisation and the batches, not which variants exist; the seed spread therefore leaves out
+augmentation's own randomness.
 """
 from __future__ import annotations
 
@@ -22,21 +28,32 @@ from . import augmentation, cache, labels, sampling
 DEFAULTS = dict(augment=True, sample=True, factor=0.3, size_frac=0.5, ppl_max_len=48)
 
 
-def _augment_cached(train, factor, seed, cache_dir, log):
+AUGMENT_DRAW = 0  # one augmentation draw for every router seed (module docstring)
+
+
+def _augment_cached(train, factor, cache_dir, log):
     """Augmented rows from ``<cache_dir>/augment-<cache.key>.pkl`` (checksummed, atomic); the key
-    covers the training rows (every column), the parameters and augmentation's code closure."""
-    key = cache.key("augment", {"factor": factor, "seed": seed},
-                    {"train": cache.digest_frame(train, sorted(map(str, train.columns)))},
-                    modules=[augmentation.__name__])
+    covers the training rows (every column), the parameters and augmentation's code closure. Rows
+    computed once are kept in a per-row memo (``augment-rows-<key>.pkl``), so the selection folds and
+    the final fits, which augment subsets of the same pool, compute each row once."""
+    mods = [augmentation.__name__]
+    key = cache.key("augment", {"factor": factor, "draw": AUGMENT_DRAW},
+                    {"train": cache.digest_frame(train, sorted(map(str, train.columns)))}, modules=mods)
     path = Path(cache_dir) / f"augment-{key}.pkl"
     got = cache.load_pickle(path)
     if got is not None:
         aug, rej, secs = got
         log(f"augmentation: {len(aug)} rows from cache {path.name} (computed in {secs:.0f}s)")
         return aug, rej, secs, True
+    memo_path = Path(cache_dir) / f"augment-rows-{cache.key('augment_rows', {'draw': AUGMENT_DRAW}, modules=mods)}.pkl"
+    memo = cache.load_pickle(memo_path) or {}
+    n_memo = len(memo)
     t0 = time.time()
-    aug, rej = augmentation.augment_pool(train, factor=factor, seed=seed)
+    aug, rej = augmentation.augment_pool(train, factor=factor, seed=AUGMENT_DRAW, memo=memo,
+                                         progress=log is print)
     secs = time.time() - t0
+    if len(memo) > n_memo:
+        cache.save_pickle(memo_path, memo)
     cache.save_pickle(path, (aug, rej, secs))
     return aug, rej, secs, False
 
@@ -59,7 +76,7 @@ def prepare_split(original: pd.DataFrame, valid, seed: int, cache_dir, augment: 
                                 "source_id", "origin_id", "method", "op"])
     rej = pd.DataFrame()
     if augment:
-        aug, rej, secs, hit = _augment_cached(original, factor, seed, cache_dir, log)
+        aug, rej, secs, hit = _augment_cached(original, factor, cache_dir, log)
         n_src = int(augmentation.source_quality(original).sum())
         cost.append({"step": "augmentation", "rows_in": len(original), "rows_out": len(aug),
                      "seconds": round(secs, 1), "rows_per_s": round(len(aug) / max(secs, 1e-9), 1),

@@ -352,7 +352,6 @@ def ablation_verdicts(out_dir, evals=None, tables=(3, 4, 5, 6), benchmark: str =
     ev = _eval_rows(evals, benchmark)
     boot = boot or Bootstrap(ev.weak_correct.values, ev.strong_correct.values, n_boot, seed)
     full = load_scores(out_dir, benchmark, full_key)
-    a = ("RAGRouter (full)", full["scores"], full["seeds"], full_key)
     rows, missing = [], []
     for t in tables:
         key = ablation_key(t)
@@ -362,7 +361,9 @@ def ablation_verdicts(out_dir, evals=None, tables=(3, 4, 5, 6), benchmark: str =
             missing.append(key)
             continue
         part = parts.get(t, f"the part of Table {t}")
-        d = difference(boot, (f"with {part}", *a[1:]),
+        keep = np.isin(full["seeds"], abl["seeds"])  # paired: the full model on the ablation's seeds
+        d = difference(boot, (f"with {part}", full["scores"][keep], full["seeds"][keep],
+                              f"{full_key}@{','.join(map(str, full['seeds'][keep]))}"),
                        (f"without {part}", abl["scores"], abl["seeds"], key), kind="ablation")
         d.insert(0, "table", t)
         d.insert(1, "part", part)

@@ -209,3 +209,19 @@ def test_ablation_tables_use_the_thesis_names_and_pair_seeds():
     # the same numbers with the roles swapped: switching the part off would help
     swapped = ablations.table(worse, full.assign(table=3), 3)
     assert "does NOT hold" in ablations.verdict(swapped, d.assign(apgr=-d.apgr))
+
+
+def test_a_rows_variant_does_not_depend_on_the_other_rows_and_the_memo_computes_it_once(monkeypatch):
+    cfg = setup("smoke", verbose=False)
+    pool = experiments.load_pool(cfg)
+    pool = pool[A.source_quality(pool)].head(24)
+    memo = {}
+    whole, _ = A.augment_pool(pool, factor=1.0, progress=False, memo=memo)
+    part, _ = A.augment_pool(pool.iloc[::-2], factor=1.0, progress=False)  # reversed subset, fresh memo
+    assert len(whole) > 0 and len(part) > 0
+    got = whole.set_index("pool_id").prompt
+    assert all(got.get(p) == t for p, t in zip(part.pool_id, part.prompt))
+    calls = []
+    monkeypatch.setattr(A, "augment_row", lambda *a, **k: calls.append(1) or (None, []))
+    again, _ = A.augment_pool(pool.iloc[::-2], factor=1.0, progress=False, memo=memo)
+    assert calls == [] and again.prompt.tolist() == part.prompt.tolist()

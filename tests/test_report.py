@@ -157,3 +157,20 @@ def test_progress_is_plain_lines_outside_a_terminal(capsys):
     assert "\r" not in out.out + out.err and out.err == ""
     lines = out.out.strip().splitlines()
     assert 2 <= len(lines) <= 5 and lines[-1].startswith("encode: 10/10 (100%)")
+
+
+def test_run_block_is_generated_from_the_run_summary_and_the_manifest(tmp_path):
+    import json
+    (tmp_path / "run_summary.json").write_text(json.dumps({
+        "profile": "offline", "commit": "abc123", "start": "t0", "cache_at_start": "cold", "status": "ok",
+        "total_seconds": 5430.0, "budget_minutes": 100, "within_budget": True,
+        "notebooks": {"01_x.ipynb": {"seconds": 6.0, "status": "ok"}, "02_y.ipynb": {"seconds": 5424.0, "status": "ok"}}}))
+    man = tmp_path / "MANIFEST.json"
+    man.write_text(json.dumps({"built_by": "scripts/build_derived.py", "commit": "def456", "total_seconds": 600.0,
+                               "sets": [{"set": "mmlu", "pass": "lm_states", "n": 10, "seconds": 540.0}]}))
+    block = report.run_block(tmp_path, man)
+    assert "commit `abc123`" in block and "**cold**" in block and "90.5 min in total" in block and "within" in block
+    assert "| `02_y` | 90.4 | ok |" in block and "10.0 min from scratch" in block and "mmlu lm_states (10 prompts, 9.0 min)" in block
+    over = json.loads((tmp_path / "run_summary.json").read_text()) | {"within_budget": False}
+    (tmp_path / "run_summary.json").write_text(json.dumps(over))
+    assert "OVER" in report.run_block(tmp_path, man)

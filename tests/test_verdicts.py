@@ -110,6 +110,19 @@ def test_planted_ablations(tmp_path):
     assert out.attrs["missing"] == [V.ablation_key(5), V.ablation_key(6)]
 
 
+def test_ablation_on_fewer_seeds_is_paired_with_the_full_models_same_seeds(tmp_path):
+    ev = _rows(1500, seed=8)
+    rng = np.random.default_rng(9)
+    gain = (ev.strong_correct & ~ev.weak_correct).to_numpy(float)
+    good = rng.random((1, 1500)) + 0.8 * gain
+    # seeds 0-1 of the full model are good, seed 2 is a planted useless run the ablation never had
+    V.save_scores(tmp_path, "mmlu", "ragrouter", [0, 1, 2], np.vstack([good, good, rng.random((1, 1500))]))
+    V.save_scores(tmp_path, "mmlu", V.ablation_key(3), [0, 1], np.vstack([good, good]))  # identical runs
+    out = V.ablation_verdicts(tmp_path, {"mmlu": ev}, n_boot=200, tables=(3,))
+    apgr = out[out.metric == "apgr"].iloc[0]
+    assert abs(apgr["diff"]) < 1e-9 and apgr.verdict == "inconclusive"  # seed 2 left out of the pair
+
+
 def test_rule_is_stated_in_both_languages():
     for word in ("beats", "is beaten by", "holds", "hurts", "inconclusive", "95"):
         assert word in V.RULE and word in V.RULE_ZH

@@ -1,0 +1,83 @@
+"""Build the committed derived data: the SmolLM2 passes of the offline run, from scratch, timed.
+
+    .venv/bin/python scripts/build_derived.py            # writes data/derived/ (+ MANIFEST.json)
+
+The two passes a cold ``offline`` run spends most of its time on (MISSION: "one LM pass over all
+15,344 evaluation prompts costs 40+ minutes") are deterministic functions of the prompts, the model
+weights and the code, so they are computed once here and committed, as RouteLLM ships its
+precomputed Arena embeddings:
+  1. SmolLM2 hidden states of the MMLU and GSM8K evaluation prompts (``features.lm_states`` with the
+     ``causal_llm`` router's layers and window);
+  2. SmolLM2 perplexities of the offline training pool's prompts, with the same hidden states from
+     that pass (``sampling.perplexities(..., lm_states_layers=...)``, as ``precompute_features``).
+The library reads them beside the cache under the same content-keyed folder names
+(``features.derived_root``), so an edit to the code that computes them retires them. The test
+``tests/test_derived.py`` checks that the folders match the current code and recomputes a random
+sample. Everything runs with an empty temporary cache and ``RAGROUTER_DERIVED=off``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def main(out: Path = REPO / "data" / "derived") -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="rr_derived_"))
+    os.environ["RAGROUTER_CACHE"] = str(tmp)
+    os.environ["RAGROUTER_DERIVED"] = "off"
+    sys.path.insert(0, str(REPO))
+    import ragrouter_lib as rr
+    from ragrouter_lib import features, sampling
+    from ragrouter_lib.routers.routellm_baselines import CausalLLMRouter
+
+    c = CausalLLMRouter.defaults
+    cfg = rr.setup("offline", 0, "outputs", verbose=False)
+    pool = rr.paper.notebook_pool(cfg)
+    evals = rr.experiments.load_evals(cfg)
+    sets, t0 = [], time.time()
+    for name, ev in evals.items():
+        t = time.time()
+        features.lm_states(list(ev.prompt), c["n_layers"], c["max_len"])
+        sets.append({"set": name, "pass": "lm_states", "n": len(ev), "seconds": round(time.time() - t, 1),
+                     "texts_sha256": features.texts_digest(list(ev.prompt))})
+        print(sets[-1], flush=True)
+    t = time.time()
+    sampling.perplexities(list(pool.prompt), c["max_len"], lm_states_layers=c["n_layers"])
+    sets.append({"set": "pool", "pass": "perplexities+lm_states", "n": len(pool),
+                 "seconds": round(time.time() - t, 1), "texts_sha256": features.texts_digest(list(pool.prompt))})
+    print(sets[-1], flush=True)
+
+    lm_dir = features.store_dir("lm", features.lm_params(c["n_layers"], c["max_len"]))
+    ppl_params = {"lm": "smollm2-135m", "model": features.load_lm(None)[2], "max_len": c["max_len"],
+                  "truncation": rr.text.TRUNCATION_RULE}
+    ppl_dir = features.store_dir("ppl", ppl_params, modules=[sampling.__name__])
+    if out.exists():
+        shutil.rmtree(out)
+    folders = []
+    for src, params in ((lm_dir, features.lm_params(c["n_layers"], c["max_len"])), (ppl_dir, ppl_params)):
+        dst = out / "features" / src.name
+        shutil.copytree(src, dst)
+        folders.append({"folder": f"features/{src.name}", "params": params,
+                        "shards": {f.name: sha256(f) for f in sorted(dst.glob("*.npz"))}})
+    manifest = {"built_by": "scripts/build_derived.py", "commit": rr.config.git_commit(),
+                "total_seconds": round(time.time() - t0, 1), "sets": sets, "folders": folders,
+                "note": "SmolLM2-135M-Instruct (safetensors, fp32 compute, float16 states), CPU, 2 cores"}
+    (out / "MANIFEST.json").write_text(json.dumps(manifest, indent=1, default=str) + "\n")
+    shutil.rmtree(tmp, ignore_errors=True)
+    print(f"derived data: {out} ({manifest['total_seconds']:.0f}s)")
+
+
+if __name__ == "__main__":
+    main()
