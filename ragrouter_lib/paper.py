@@ -14,10 +14,13 @@ import numpy as np
 import pandas as pd
 
 from .hub import (HUB_DATASETS, HUB_MODELS, SMALL_LLM, load_arena_hub, load_gpt4_hub,  # noqa: F401
-                  model_path)
+                  model_path, standins)
 
 # ----------------------------------------------------------------------------- notebook entry points
 PAPER_ENCODER = "deberta-v3-base"
+# the final model's budgets in the dry run (hub.stand_ins): tiny, so notebooks 05 and 07 run in minutes
+DRY_RUN_HP = {"n_folds": 2, "extractor_epochs": 1, "final_epochs": 2, "max_len": 48, "llm_max_len": 96,
+              "llm_batch_size": 8, "llm_grad_accum": 1}
 
 
 def register_encoder(cfg) -> str:
@@ -66,8 +69,16 @@ def notebook_final_model(cfg) -> tuple[str, dict]:
     if cfg.profile != "paper":
         return "ragrouter", {}
     import torch
-    return "ragrouter_llm", {"llm_path": str(model_path("llm", cfg)), "encoder": register_encoder(cfg),
-                             "layer": -1, "load_4bit": torch.cuda.is_available()}
+
+    from . import experiments
+    hp = {"llm_path": str(model_path("llm", cfg)), "encoder": register_encoder(cfg), "layer": -1,
+          "load_4bit": torch.cuda.is_available()}
+    if standins() is not None:  # dry run: every stage runs, with tiny budgets
+        hp.update(DRY_RUN_HP)
+    # ``experiments.run_baselines`` reads a router's configurations from ``GRIDS``: the LLM final model's
+    # grid is RAGRouter's with these settings (the local model folder is only known here, at run time)
+    experiments.GRIDS["ragrouter_llm"] = [{**g, **hp} for g in experiments.GRIDS["ragrouter"]]
+    return "ragrouter_llm", hp
 
 
 def write_finetune_data(router, prompts, scores, path) -> Path:

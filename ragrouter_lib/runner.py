@@ -28,6 +28,14 @@ so one run does not overwrite the other's record.
 
 Default output folders: ``outputs`` for ``offline`` (the committed logs), ``outputs/smoke`` and
 ``outputs/paper`` for the other profiles, so a smoke run never overwrites the delivered logs.
+
+``python -m ragrouter_lib.runner paper --dry-run [--only 02 03 ...]``: the ``paper`` profile's code
+paths on CPU with no Hub (issue 15): tiny randomly initialised stand-ins of every Hub model and tiny
+synthetic Hub datasets are written to a temporary folder (``hub.stand_ins``), env
+``RAGROUTER_PAPER_STANDINS`` points the kernels at it (``config.setup`` then uses the tiny sizes of
+``config.PAPER_DRY_RUN``), the cache root is a temporary folder unless ``RAGROUTER_CACHE`` is set
+(stand-in results never enter ``outputs/cache``), and the executed notebooks go to
+``outputs/paper/dry-run`` (git-ignored). Its numbers are meaningless by design.
 """
 from __future__ import annotations
 
@@ -45,6 +53,7 @@ from .config import PROFILES, ROOT, git_commit
 NOTEBOOKS = ROOT / "notebooks"
 KERNEL = "ragrouter"
 DEFAULT_OUT = {"offline": "outputs", "smoke": "outputs/smoke", "paper": "outputs/paper"}
+DRY_RUN_OUT = "outputs/paper/dry-run"  # under the git-ignored outputs/paper/
 BUDGET_MINUTES = {"cold": 100, "warm": 15}  # offline profile, whole series (issue 6)
 # Environment of the kernels the runner starts: a progress bar has no use in a stored log, and
 # the ones transformers / huggingface_hub draw while loading weights leave \r fragments there.
@@ -161,14 +170,43 @@ def run(profile: str, out_dir: str | None = None, seed: int = 0, only=None,
     return summary
 
 
+def dry_run(out_dir: str | None = None, seed: int = 0, only=None, kernel: str = KERNEL) -> dict:
+    """``run("paper")`` on stand-ins: see the module docstring. The stand-ins (and the cache, unless
+    ``RAGROUTER_CACHE`` is set) live in temporary folders removed afterwards; env is restored."""
+    from . import hub
+    work = tempfile.TemporaryDirectory(prefix="ragrouter-paper-dry-")
+    env = {hub.STANDINS_ENV: str(hub.stand_ins(Path(work.name) / "standins")),
+           "RAGROUTER_CACHE": os.environ.get("RAGROUTER_CACHE") or str(Path(work.name) / "cache"),
+           "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    print(f"paper dry run: stand-ins {env[hub.STANDINS_ENV]}, cache {env['RAGROUTER_CACHE']}", flush=True)
+    try:
+        summary = run("paper", out_dir or DRY_RUN_OUT, seed, only, kernel)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        work.cleanup()
+    summary["dry_run"] = True
+    return summary
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("profile", nargs="?", default="offline", choices=sorted(PROFILES))
     ap.add_argument("--out-dir")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", nargs="*", help="two-digit notebook numbers to run")
+    ap.add_argument("--dry-run", action="store_true",
+                    help="paper only: tiny stand-ins for every Hub model/dataset, tiny sizes, no network")
     args = ap.parse_args(argv)
-    summary = run(args.profile, args.out_dir, args.seed, args.only)
+    if args.dry_run and args.profile != "paper":
+        ap.error("--dry-run is for the paper profile")
+    summary = (dry_run(args.out_dir, args.seed, args.only) if args.dry_run
+               else run(args.profile, args.out_dir, args.seed, args.only))
     print(json.dumps({k: summary[k] for k in ("profile", "status", "total_seconds")}))
     return 0 if summary["status"] == "ok" else 1
 

@@ -220,7 +220,9 @@ class RAGRouterLLM(RAGRouter):
     def rag_prompts(self, prompts) -> list[str]:
         """Each prompt with its top-K knowledge-base neighbours and their labels, as text. A KB row
         with the prompt's own text is skipped (training rows are in the KB: their own label must
-        not be in their input)."""
+        not be in their input). ``rag="off"`` (Table 6's variant): the query alone, no neighbours."""
+        if self.hp["rag"] != "on":
+            return [augmented_prompt(p, [], self.hp["prompt_chars"]) for p in prompts]
         vec = self.embed(prompts)
         k = self.hp["k"]
         _, idx = self.kb.search(vec, k + 1)

@@ -91,7 +91,12 @@ class ReleasedRouter(Router):
             raise ReleasedUnavailable(f"released {router} ({ids}): {why}")
         self.router, self.profile = router, profile
         try:
-            self.impl = router_factory(router)(**(config if config is not None else resolved_config(router)))
+            cls = router_factory(router)
+        except ImportError as e:  # routellm is installed --no-deps; its module imports openai at the top
+            raise ReleasedUnavailable(f"released {router} ({ids}): routellm could not be imported ({type(e).__name__}: "
+                                      f"{e}); routellm 0.2.0 needs `pip install openai` even for BERT") from None
+        try:
+            self.impl = cls(**(config if config is not None else resolved_config(router)))
         except (OSError, ConnectionError) as e:
             raise ReleasedUnavailable(f"released {router} ({ids}): could not load from the Hub "
                                       f"(profile {profile!r}): {str(e).splitlines()[0]}") from None
