@@ -9,6 +9,7 @@ the package does not ship.
 """
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -87,15 +88,19 @@ def _verdict_sections(results) -> list[str]:
 RUN_START, RUN_END = "<!-- run:start -->", "<!-- run:end -->"
 
 
+def run_summary(results=None) -> dict | None:
+    """The last ``run_all.sh`` invocation's record (``results/run_summary.json``), None if absent."""
+    f = Path(results or RESULTS) / "run_summary.json"
+    return json.loads(f.read_text()) if f.exists() else None
+
+
 def run_block(results=None, derived=ROOT / "data" / "derived" / "MANIFEST.json") -> str:
     """README's status and time budget, from ``run_summary.json`` (the last ``run_all.sh``) and the
     derived data's manifest (the from-scratch time of the committed SmolLM2 passes)."""
-    import json
-    f = Path(results or RESULTS) / "run_summary.json"
     lines = [RUN_START]
-    if not f.exists():
+    run = run_summary(results)
+    if run is None:
         return "\n".join([*lines, "No run summary yet.", RUN_END])
-    run = json.loads(f.read_text())
     total = run.get("total_seconds")
     lines.append(f"Last `run_all.sh {run['profile']}`: commit `{run['commit']}`, started {run['start']} from a "
                  f"**{run.get('cache_at_start', '?')}** cache, status **{run['status']}**"
@@ -312,9 +317,7 @@ def _zh_result_lines(results: Path, tables=(1, 2, 3, 4, 5, 6)) -> list[str]:
 def tables_from_last_run(results=None) -> bool:
     """Whether notebooks 06 and 07 (the producers of Tables 1-6) ran in the last run_all.sh
     invocation (``run_summary.json``); if not, the tables are an earlier run's (README says so)."""
-    import json
-    f = Path(results or RESULTS) / "run_summary.json"
-    nbs = json.loads(f.read_text()).get("notebooks", {}) if f.exists() else {}
+    nbs = (run_summary(results) or {}).get("notebooks", {})
     return all(nbs.get(n, {}).get("status") == "ok" for n in ("06_tables_1_2.ipynb", "07_ablations_tables_3_6.ipynb"))
 
 

@@ -59,14 +59,15 @@ def main(out: Path = REPO / "data" / "derived") -> None:
                  "seconds": round(time.time() - t, 1), "texts_sha256": features.texts_digest(list(pool.prompt))})
     print(sets[-1], flush=True)
 
-    lm_dir = features.store_dir("lm", features.lm_params(c["n_layers"], c["max_len"]))
+    lm_params = features.lm_params(c["n_layers"], c["max_len"])
+    lm_dir = features.store_dir("lm", lm_params)
     ppl_params = {"lm": "smollm2-135m", "model": features.load_lm(None)[2], "max_len": c["max_len"],
                   "truncation": rr.text.TRUNCATION_RULE}
     ppl_dir = features.store_dir("ppl", ppl_params, modules=[sampling.__name__])
     if out.exists():
         shutil.rmtree(out)
     folders = []
-    for src, params in ((lm_dir, features.lm_params(c["n_layers"], c["max_len"])), (ppl_dir, ppl_params)):
+    for src, params in ((lm_dir, lm_params), (ppl_dir, ppl_params)):
         dst = out / "features" / src.name
         shutil.copytree(src, dst)
         folders.append({"folder": f"features/{src.name}", "params": params,
