@@ -94,7 +94,7 @@ rr.cache.closure(["ragrouter_lib.routers.ragrouter"])  # the code that keys a tr
 
 # %%
 import pandas as pd
-pd.DataFrame({s: r.data_summary for s, r in res.fitted["ragrouter"].items()}).T
+pd.DataFrame({s: r.data_summary for s, r in res.fitted[name].items()}).T
 
 # %% [markdown]
 # ### Training curves: the feature extractor and the final model (selection folds and final fits)
@@ -137,10 +137,10 @@ rr.routers.ragrouter.worked_example(r0, rr.data.load_mmlu_questions("val").quest
 # ### Scores on MMLU and GSM8K (interim; Tables 1–2 put them beside the baselines)
 
 # %%
-rr.experiments.baseline_tables(res.runs, "mmlu", {"ragrouter": "RAGRouter"}, {}).round(3)
+rr.experiments.baseline_tables(res.runs, "mmlu", {name: "RAGRouter"}, {}).round(3)
 
 # %%
-rr.experiments.baseline_tables(res.runs, "gsm8k", {"ragrouter": "RAGRouter"}, {}).round(3)
+rr.experiments.baseline_tables(res.runs, "gsm8k", {name: "RAGRouter"}, {}).round(3)
 
 # %% [markdown]
 # ## Routing a live query: cost beside every baseline

@@ -42,6 +42,7 @@ cfg = rr.setup(profile, seed, out_dir)
 import pandas as pd
 rr.training.set_verbose(True)  # one line per training epoch
 pool = rr.paper.notebook_pool(cfg)
+rr.paper.notebook_final_model(cfg)  # paper: registers the DeBERTa encoder the cached LLM final model reads
 evals = rr.experiments.load_evals(cfg)
 rr.experiments.check_leakage(pool, evals).round(3)
 
@@ -130,7 +131,8 @@ order = ["full model (with every part)", *[a.without for a in rr.ablations.ABLAT
 rr.plots.save(rr.plots.ablation_points(per_seed, order, title="MMLU: RAGRouter with one part switched off"), cfg.path("figures", "07_ablations_apgr.png"))
 
 # %%
-cf = report.load_result(cfg.out, report.RAGROUTER_CURVES).query("benchmark == 'mmlu' and router == 'ragrouter'").assign(router="full model")
+cf = report.load_result(cfg.out, report.RAGROUTER_CURVES)
+cf = cf[(cf.benchmark == "mmlu") & cf.router.isin(full.router)].assign(router="full model")
 cf = pd.concat([cf, *[c.assign(benchmark="mmlu", router=m) for m, by in abl.curves.items() for c in [by["mmlu"]]]], ignore_index=True)
 rr.experiments.plot_curves_from_frame(cf, {"mmlu": evals["mmlu"]}, cfg.path("figures", "07_ablations_curves.png"))
 

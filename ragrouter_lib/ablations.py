@@ -69,6 +69,14 @@ def chosen_config(full_runs: pd.DataFrame) -> dict:
     return json.loads(hps[0])
 
 
+def router_name(full_runs: pd.DataFrame) -> str:
+    """The full model's router key ("ragrouter" offline, "ragrouter_llm" in the paper profile)."""
+    names = full_runs.router.unique()
+    if len(names) != 1:
+        raise ValueError(f"the full model's runs carry {len(names)} routers: {list(names)}")
+    return str(names[0])
+
+
 def seeds(cfg) -> list:
     """The ablations' seeds (``ablation_seeds`` of the profile; offline: 3 of the 5 router seeds)."""
     return list(getattr(cfg, "ablation_seeds", None) or cfg.router_seeds)
@@ -84,7 +92,8 @@ def run(pool, evals: dict, cfg, full_runs: pd.DataFrame, tables=(3, 4, 5, 6), lo
     from .selection import EPOCH_KEYS
     # the full model's settings without its epoch counts: each variant's epochs are re-chosen on the
     # same folds (and the rag="off" variant's fold extractors are the full model's, from the cache)
-    epoch_keys = set(EPOCH_KEYS["ragrouter"].values())
+    name = router_name(full_runs)
+    epoch_keys = set(EPOCH_KEYS[name].values())
     base = {k: v for k, v in chosen_config(full_runs).items() if k not in epoch_keys}
     cache_dir = cfg.path("cache", "routers")
     runs, fitted, curves = [], {}, {}
@@ -92,7 +101,7 @@ def run(pool, evals: dict, cfg, full_runs: pd.DataFrame, tables=(3, 4, 5, 6), lo
         a = ABLATIONS[t]
         hp = {**base, **a.switch}
         log(f"Table {t}: {a.without} -> {hp}")
-        r, f, _, first = experiments.train_and_evaluate("ragrouter", pool, evals, seeds(cfg), cache_dir,
+        r, f, _, first = experiments.train_and_evaluate(name, pool, evals, seeds(cfg), cache_dir,
                                                         grid=[hp], log=log, out_dir=out_dir,
                                                         model_key=verdicts.ablation_key(t))
         runs.append(r.assign(table=t, model=a.without))
@@ -107,7 +116,7 @@ def full_models(pool, cfg, full_runs: pd.DataFrame) -> dict:
     fitted on all training rows with ``valid=None`` (loaded from the router cache)."""
     out = {}
     for seed in sorted(full_runs.seed.unique()):
-        out[int(seed)], _ = experiments.fit_router("ragrouter", chosen_config(full_runs), int(seed), pool, None,
+        out[int(seed)], _ = experiments.fit_router(router_name(full_runs), chosen_config(full_runs), int(seed), pool, None,
                                                    cfg.path("cache", "routers"))
     return out
 

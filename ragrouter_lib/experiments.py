@@ -490,7 +490,7 @@ def curves_frame(curves: dict) -> pd.DataFrame:
 def comparison_table(runs: pd.DataFrame, benchmark: str) -> pd.DataFrame:
     """Table 1 / 2: thesis rows in the thesis's order, then the extra rows (``extra=True``)."""
     from .routers import EXTRA_NAMES, THESIS_NAMES
-    order = ["ragrouter", "bert", "causal_llm", "mf", "sw_ranking", "random"]
+    order = ["ragrouter", "ragrouter_llm", "bert", "causal_llm", "mf", "sw_ranking", "random"]
     return baseline_tables(runs, benchmark, {k: THESIS_NAMES[k] for k in order}, EXTRA_NAMES)
 
 

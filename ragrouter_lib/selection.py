@@ -36,6 +36,7 @@ from . import alignment
 MAX_CONFIGS = 3
 # Epoch hyper-parameters, per router: history ``stage`` tag (None: every record) -> hp key.
 EPOCH_KEYS = {"ragrouter": {"extractor": "extractor_epochs", "final": "final_epochs"}}
+EPOCH_KEYS["ragrouter_llm"] = EPOCH_KEYS["ragrouter"]
 DEFAULT_EPOCH_KEYS = {None: "epochs"}
 
 
@@ -173,7 +174,11 @@ def select(name: str, pool: pd.DataFrame, grid: list[dict], fit: Callable, seeds
     variants = [alignment.check(v) for v in variants]
     seed0 = int(seeds[0])
     folds = source_folds(pool, k, seed0)
-    base = [{**hp, "alignment": variants[0]} if variants[0] != "none" else dict(hp) for hp in grid]
+    # The searched variant is written into the configuration whenever alignment is searched at all:
+    # a router whose default is another variant (RAGRouter's is source FE) must really try "none".
+    # A router searched with "none" alone keeps its plain hp (its own default, the RouteLLM recipe).
+    explicit = len(variants) > 1 or variants[0] != "none"
+    base = [{**hp, "alignment": variants[0]} if explicit else dict(hp) for hp in grid]
     per_source, fits = cross_validate(name, pool, base, fit, folds, seed0, log)
     crit = criterion(per_source)
     best = json.loads(crit.idxmax()) if len(crit) else dict(base[0])

@@ -311,7 +311,14 @@ def _eval_rows(evals, benchmark: str):
     return data.load_eval(benchmark)
 
 
-def comparison_verdicts(out_dir, benchmark: str, evals=None, ours: str = "ragrouter",
+def ours_key(have) -> str:
+    """Our router's key among the saved ones (``routers.OURS``: offline "ragrouter", paper
+    "ragrouter_llm"); the first of OURS when none is saved (the caller then names the missing file)."""
+    from .routers import OURS
+    return next((k for k in OURS if k in set(have)), OURS[0])
+
+
+def comparison_verdicts(out_dir, benchmark: str, evals=None, ours: str | None = None,
                         names: dict | None = None, n_boot: int = N_BOOT, seed: int = 0,
                         boot: Bootstrap | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Tables 1-2: intervals of every row with saved scores, and RAGRouter against each other row.
@@ -324,6 +331,7 @@ def comparison_verdicts(out_dir, benchmark: str, evals=None, ours: str = "ragrou
     ev = _eval_rows(evals, benchmark)
     boot = boot or Bootstrap(ev.weak_correct.values, ev.strong_correct.values, n_boot, seed)
     have = set(saved_keys(out_dir, benchmark))
+    ours = ours or ours_key(have)
     if ours not in have:
         raise FileNotFoundError(f"{benchmark}: no saved scores for {ours!r} under {out_dir}/results/scores")
     loaded = {k: load_scores(out_dir, benchmark, k) for k in names if k in have}
@@ -340,7 +348,7 @@ def comparison_verdicts(out_dir, benchmark: str, evals=None, ours: str = "ragrou
 
 
 def ablation_verdicts(out_dir, evals=None, tables=(3, 4, 5, 6), benchmark: str = "mmlu",
-                      full_key: str = "ragrouter", n_boot: int = N_BOOT, seed: int = 0,
+                      full_key: str | None = None, n_boot: int = N_BOOT, seed: int = 0,
                       boot: Bootstrap | None = None, parts: dict | None = None) -> pd.DataFrame:
     """Tables 3-6: the full model against the model without each part (``ablation_key(t)``).
 
@@ -351,6 +359,7 @@ def ablation_verdicts(out_dir, evals=None, tables=(3, 4, 5, 6), benchmark: str =
     parts = parts or {}
     ev = _eval_rows(evals, benchmark)
     boot = boot or Bootstrap(ev.weak_correct.values, ev.strong_correct.values, n_boot, seed)
+    full_key = full_key or ours_key(saved_keys(out_dir, benchmark))
     full = load_scores(out_dir, benchmark, full_key)
     rows, missing = [], []
     for t in tables:

@@ -120,6 +120,26 @@ def test_selector_does_not_favour_fitting_a_random_label_source():
     assert set(sel.table().columns) == {json.dumps(g) for g in grid}
 
 
+def test_every_variant_is_really_tried_even_against_a_router_default():
+    """A router whose own default is another variant (RAGRouter's: source FE) must be fitted with
+    alignment 'none' when 'none' is searched; the thesis baselines (variant 'none' alone) keep
+    their plain hp. This failed on the protocol of 99db6e4, which left 'none' implicit."""
+    pool, feats = planted_pool()
+    seen = []
+
+    def fit(name, hp, seed, train, valid):
+        seen.append(hp.get("alignment", "source_fe"))  # the router's default when hp is silent
+        return Toy("linear", feats).fit(train, valid)
+
+    quiet = dict(seeds=[0], k=3, retrain=False, log=lambda *a: None)
+    selection.select("toy", pool, [{"kind": "linear"}], fit, variants=("none", "source_fe", "rebalance"), **quiet)
+    assert seen.count("none") == 3 and seen.count("source_fe") == 3 and seen.count("rebalance") == 3
+    plain = []
+    selection.select("toy", pool, [{"kind": "linear"}], lambda n, hp, *a: plain.append(hp) or Toy("linear", feats).fit(*a[1:]),
+                     **quiet)
+    assert plain == [{"kind": "linear"}] * 3
+
+
 def test_budget_is_capped():
     with pytest.raises(ValueError):
         selection.select("toy", _pool({"a": 10, "b": 10}), [{}] * 4, lambda *a: None)

@@ -10,9 +10,12 @@ from . import random_router, routellm_baselines, extra, released, ragrouter, rag
 
 # Display names: what each row really is (issue 16: honest names). PAPER_NAMES holds the thesis's
 # and RouteLLM's row names, used only to line our rows up with their published tables.
-PAPER_NAMES = {"ragrouter": "RAGRouter", "random": "Random", "sw_ranking": "SW Ranking",
+PAPER_NAMES = {"ragrouter": "RAGRouter", "ragrouter_llm": "RAGRouter", "random": "Random", "sw_ranking": "SW Ranking",
                "mf": "Matrix Factorization", "bert": "BERT", "causal_llm": "Causal LLM"}
-THESIS_NAMES = {"ragrouter": "RAGRouter", "random": "Random",
+# Our router's keys: offline/smoke train "ragrouter" (MLP final model); paper trains "ragrouter_llm"
+# (the thesis's LLM final model). Tables, verdicts and ablations take whichever the run produced.
+OURS = ("ragrouter", "ragrouter_llm")
+THESIS_NAMES = {"ragrouter": "RAGRouter", "ragrouter_llm": "RAGRouter (LLM final model)", "random": "Random",
                 "sw_ranking": "SW Ranking (MiniLM, retrained)",
                 "mf": "Matrix Factorization (MiniLM, retrained)",
                 "bert": "BERT (MiniLM, retrained on our pool)",
