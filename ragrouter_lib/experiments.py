@@ -348,8 +348,8 @@ def main_variants(name: str) -> tuple:
     its ``defaults`` take an ``alignment``): 3 configurations + 2 variants, the same number of fold
     fits as a baseline's plain row plus its aligned row."""
     from . import alignment, routers
-    if name == "ragrouter" and "alignment" in getattr(routers.ROUTERS.get(name), "defaults", {}):
-        return alignment.SUPPORTED[name]
+    if name in routers.OURS and "alignment" in getattr(routers.ROUTERS.get(name), "defaults", {}):
+        return alignment.SUPPORTED["ragrouter"]  # the LLM final model (paper) searches the same variants
     return ("none",)
 
 
@@ -441,9 +441,9 @@ def beside_published(table: pd.DataFrame, benchmark: str) -> pd.DataFrame:
     from . import data
     rl = data.load_reference("routellm_paper_tables")
     rl = rl[(rl.benchmark == benchmark) & rl.training_data.isin(["none", "D_arena+D_gold", "D_arena+D_judge"])]
-    from .routers import PAPER_NAME_OF
+    from .routers import published_display
     th = data.load_reference("paper_tables").query("benchmark == @benchmark and experiment == 'comparison'")
-    display = {v: k for k, v in PAPER_NAME_OF.items()}  # published row name -> our display name
+    display = published_display(table.model)  # published row name -> our display name
     rl, th = rl.assign(router=rl.router.replace(display)), th.assign(model=th.model.replace(display))
     out = table[["model", "cpt50", "cpt80", "apgr"]].merge(
         rl.rename(columns={"router": "model", "cpt50": "cpt50_routellm", "cpt80": "cpt80_routellm",
@@ -513,9 +513,9 @@ def expectation(table: pd.DataFrame, ours: str = "RAGRouter") -> pd.DataFrame:
 def versus_thesis(table: pd.DataFrame, table_no: int) -> pd.DataFrame:
     """Rows of one thesis table beside ours (models the thesis does not list are left out)."""
     from . import data
-    from .routers import PAPER_NAME_OF
+    from .routers import published_display
     th = data.load_reference("paper_tables").query("table == @table_no")
-    th = th.assign(model=th.model.replace({v: k for k, v in PAPER_NAME_OF.items()}))
+    th = th.assign(model=th.model.replace(published_display(table.model)))
     return compare_with_published(table[["model", *METRICS]], th, label="thesis", how="inner")
 
 

@@ -12,7 +12,8 @@ from ragrouter_lib.config import ROOT
 PIN = re.compile(r"([A-Za-z0-9_.\-\[\]]+)==([^\s;#]+)\s*(?:#\s*(.*))?")
 # used, but neither imported nor run as `python -m NAME` by the repository's files
 NOT_IMPORTED = {"gguf": "transformers' gguf_file loader (models.py prepares SmolLM2)",
-                "jupyterlab": "interactive use of notebooks/*.py with jupytext"}
+                "jupyterlab": "interactive use of notebooks/*.py with jupytext",
+                "openai": "imported by routellm 0.2.0 at module level (routellm: requirements-models.txt, --no-deps)"}
 
 
 def _norm(name):

@@ -31,3 +31,9 @@ EXTRA_NAMES = {"knn": "KNN (semantic router)", "kmeans": "KMeans (semantic route
                "logreg_aligned": "LogReg on MiniLM (reference, aligned)"}
 # display name -> published row name (for the merges with paper_tables / routellm_paper_tables)
 PAPER_NAME_OF = {THESIS_NAMES[k]: v for k, v in PAPER_NAMES.items()}
+
+
+def published_display(models) -> dict:
+    """{published row name: our display name} for our table's rows ``models`` (the published
+    "RAGRouter" row is whichever of our two final models the run trained)."""
+    return {PAPER_NAME_OF[m]: m for m in models if m in PAPER_NAME_OF}
