@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import text
+from .. import features, text
 from .base import register
 from .ragrouter import RAGRouter
 
@@ -241,9 +241,16 @@ class RAGRouterLLM(RAGRouter):
         st["llm"] = {k: v.detach().cpu() for k, v in self.llm.state_dict().items()
                      if k in trainable or k.startswith("head.")}  # adapters + head only
         st["kb_texts"] = self._kb_texts
+        st["encoder_path"] = str(features.ENCODERS[self.hp["encoder"]]())  # see set_state
         return st
 
     def set_state(self, st):
+        # The paper encoder (DeBERTa-v3 or its stand-in) is registered by ``paper.register_encoder``
+        # in the process that trained the router; a fresh process (``ragrouter-score``, notebook 07's
+        # kernel) learns its folder from the saved state. Its identity is in hp["encoder"] (the key).
+        name, path = self.hp["encoder"], st.get("encoder_path")
+        if name not in features.ENCODERS and path:
+            features.ENCODERS[name] = lambda: path
         super().set_state(st)
         hp = self.hp
         self._kb_texts = st["kb_texts"]
