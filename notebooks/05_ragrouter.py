@@ -163,9 +163,26 @@ tmp = pathlib.Path(tempfile.mkdtemp())
 subprocess.run([sys.executable, "-m", "ragrouter_lib.cli", "--router", str(r0.save(tmp / "router")), "--input", str(tmp / "in.jsonl"), "--output", str(tmp / "out.jsonl"), "--strong-fraction", "0.4"], check=True)
 pd.read_json(tmp / "out.jsonl", lines=True).assign(prompt=lambda d: d.prompt.str[:60])
 
+# %% [markdown]
+# ## The thesis's final-model form on real data, at CPU scale
+# The thesis's final model is an LLM fine-tuned over the *textual* retrieval-augmented prompt (the `paper`
+# profile's `ragrouter_llm`, Qwen2.5-7B + LoRA). The same code path (`routers/ragrouter_llm.py`: prompt
+# builder, LoRA through `peft`, training and scoring loops) runs here once on real data with the small causal LM the
+# project ships, SmolLM2-135M, at a scale this CPU affords (settings: the profile's `small_llm`, printed below):
+# a seeded pool subsample (70 % KB, 30 % LoRA training rows; MiniLM sentence embeddings for retrieval, not
+# h_fuse_global), one seed, scored on a seeded subsample of each benchmark. It is an extra row of Tables 1–2,
+# not our reported model; it does not enter the paired verdicts, which need every router's scores on the full sets.
+
+# %%
+small, small_info = rr.paper.notebook_small_llm(pool, evals, cfg)
+pd.Series({k: v for k, v in small_info.items() if k != "hp"}, dtype=object)
+
+# %%
+small.drop(columns="hp").round(3)
+
 # %%
 from ragrouter_lib import report
-rr.experiments.save_tables(cfg, **{report.RAGROUTER_RUNS: res.runs, "05_latency": lat, "05_kb_recall": kb_recall,
+rr.experiments.save_tables(cfg, **{report.RAGROUTER_RUNS: res.runs, report.SMALL_LLM_RUNS: small, "05_latency": lat, "05_kb_recall": kb_recall,
                                     "05_training_curves": hist, "05_tuning": res.tuning.drop(columns="history"),
                                     "05_per_source_auc": rr.selection.per_source_table(res.selections).reset_index(),
                                     report.RAGROUTER_CURVES: rr.experiments.curves_frame(res.curves)})

@@ -13,6 +13,8 @@
 # re-trained or re-tuned here. Each number is the mean over a router's seeds with its standard deviation; trained
 # routers use the profile's `router_seeds` (offline: 5). The first table lists the seeds of every row.
 # Rows below the thesis's routers are extra (semantic-router selectors, references) and marked `extra=True`.
+# The row "RAGRouter, LLM final model at CPU scale" (notebook 05) is one seed on seeded subsamples of the pool
+# and of each benchmark: it shows the thesis's LLM final-model code path on real data, not a rival of the others.
 
 # %% tags=["parameters"]
 # parameters (papermill overrides these)

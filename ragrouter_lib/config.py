@@ -40,18 +40,23 @@ ROOT = Path(__file__).resolve().parents[1]
 # chooses each router's epochs and, for the aligned rows and RAGRouter, the alignment variant); aligned_routers:
 # baselines that also get an "aligned" row (offline leaves out BERT, whose fold fits cost ~20 min);
 # ablation_seeds: the seeds of Tables 3-6's "without" rows (offline: 3 of the 5, for the CPU budget;
-# the "with" row is the full model's runs of the same seeds).
+# the "with" row is the full model's runs of the same seeds); small_llm: settings of the thesis's LLM final-model
+# form run on real data at CPU scale (``paper.small_llm_row``: SmolLM2-135M + LoRA on a pool subsample, scored on a
+# seeded evaluation subsample; an extra row of Tables 1-2), None where not run (``paper`` runs the full-scale form).
 PROFILES: dict[str, dict] = {
     "smoke": dict(eval_limit=200, pool_limit=300, n_random_runs=10, seeds=[0, 1, 2],
                   router_seeds=[0, 1], grid_limit=1, allow_hub=False, ablation_seeds=[0, 1],
-                  pool_sources=None, pool_both_fail="strong-needed"),
+                  pool_sources=None, pool_both_fail="strong-needed",
+                  small_llm=dict(n_train=80, n_layers=2, max_len=64)),
     "offline": dict(eval_limit=None, pool_limit=None, n_random_runs=10, seeds=[0, 1, 2, 3, 4],
                     router_seeds=[0, 1, 2, 3, 4], grid_limit=1, allow_hub=False,
                     ablation_seeds=[0, 1, 2], pool_sources=None, pool_both_fail="strong-needed",
-                    aligned_routers=["sw_ranking", "mf", "causal_llm", "logreg"]),
+                    aligned_routers=["sw_ranking", "mf", "causal_llm", "logreg"],
+                    small_llm=dict(n_train=2000, eval_limit=1000)),
     "paper": dict(eval_limit=None, pool_limit=None, n_random_runs=10, seeds=[0, 1, 2, 3, 4],
                   router_seeds=[0, 1, 2, 3, 4], grid_limit=None, allow_hub=True,
-                  ablation_seeds=[0, 1, 2, 3, 4], pool_sources=None, pool_both_fail="strong-needed"),
+                  ablation_seeds=[0, 1, 2, 3, 4], pool_sources=None, pool_both_fail="strong-needed",
+                  small_llm=None),
 }
 
 # The ``paper`` dry run (issue 15): with env RAGROUTER_PAPER_STANDINS set (``hub.STANDINS_ENV``: the folder

@@ -164,6 +164,29 @@ def small_llm_row(pool, evals, cfg, log=print, llm_path=None, **overrides):
     return pd.DataFrame(runs), info
 
 
+RUN_COLUMNS = ["router", "seed", "benchmark", "cpt50", "cpt80", "apgr", "n_eval", "score_seconds", "fit_seconds", "hp"]
+
+
+def notebook_small_llm(pool, evals, cfg, log=print) -> tuple[pd.DataFrame, dict]:
+    """Notebook 05: ``small_llm_row`` with the profile's ``small_llm`` settings (offline, smoke), cached
+    like a trained router: the key holds the settings, the seed, the pool's and the evaluation rows'
+    digests, the SmolLM2 folder (named by its weights' digest) and the code closure of this module.
+    Profiles without settings (``paper``: the full-scale form runs instead) get an empty table."""
+    over = cfg.params.get("small_llm")
+    if not over:
+        log(f"small real-data LLM row: not run in profile {cfg.profile!r} (it runs the full-scale final model)")
+        return pd.DataFrame(columns=RUN_COLUMNS), {}
+    from . import cache, models
+    inputs = {"pool": cache.digest_frame(pool, ["prompt", "score", "source"]),
+              **{b: cache.digest_frame(ev, ["prompt", "weak_correct", "strong_correct"]) for b, ev in evals.items()}}
+    k = cache.key("small_llm_row", {"hp": {**SMALL_DEFAULTS, **over}, "seed": int(cfg.seed),
+                                    "llm": models.smollm2_path().name}, inputs, modules=[__name__])
+    (runs, info), hit = cache.memo_pickle(cache.path("routers", f"small-llm-{k}.pkl"),
+                                          lambda: small_llm_row(pool, evals, cfg, log=log, **over))
+    log(f"small real-data LLM row: {'from cache' if hit else 'trained and scored'} (key {k})")
+    return runs[RUN_COLUMNS], info
+
+
 # ----------------------------------------------------------------------------- the one-GPU plan
 GPU_PEAK_BF16 = 165e12  # RTX 4090 dense BF16 tensor FLOP/s (published spec sheets; docs/PAPER.md)
 GPU_UTILISATION = 0.30  # assumed model-FLOPs utilisation of QLoRA training / bf16 scoring (an assumption)

@@ -28,6 +28,8 @@ PALETTE = {
     "LogReg on MiniLM (reference)": ("#17becf", "<"),
     "Token-length rule (reference)": ("#bcbd22", ">"),
     "Oracle": ("#000000", "*"),
+    # the LLM final-model form at CPU scale (one seed, subsample): our method's form, not our reported model
+    "RAGRouter, LLM final model at CPU scale (SmolLM2-135M + LoRA, subsample)": ("#ff9896", "*"),
 }
 _FALLBACK = [("#1f77b4", "o"), ("#ff7f0e", "s"), ("#2ca02c", "^"), ("#9467bd", "D"), ("#8c564b", "v"),
              ("#e377c2", "P"), ("#17becf", "X"), ("#bcbd22", "h"), ("#7f7f7f", "<"), ("#aec7e8", ">")]
@@ -43,6 +45,8 @@ def display_name(name: str) -> str:
 
 
 def is_ours(name: str) -> bool:
+    if display_name(name) in PALETTE:  # a row with its own colour (the CPU-scale LLM form) is not our model
+        return False
     n = str(name).lower()
     return n.startswith("ragrouter") or n in ("full model", "ours") or n.startswith("with ")
 

@@ -547,7 +547,8 @@ BASELINE_RUNS = "03_per_seed"  # notebook 03: one row per baseline router, bench
 BASELINE_CURVES = "03_curves"  # notebook 03: routing curves, seed 0
 RAGROUTER_RUNS = "05_ragrouter_per_seed"  # notebook 05: one row per RAGRouter benchmark and seed
 RAGROUTER_CURVES = "05_curves"  # notebook 05: routing curves, seed 0
-ALL_RUNS = (BASELINE_RUNS, RAGROUTER_RUNS)
+SMALL_LLM_RUNS = "05_small_llm_per_seed"  # notebook 05: the LLM final-model form at CPU scale (may be empty)
+ALL_RUNS = (BASELINE_RUNS, RAGROUTER_RUNS, SMALL_LLM_RUNS)
 ALL_CURVES = (BASELINE_CURVES, RAGROUTER_CURVES)
 
 
@@ -568,7 +569,7 @@ def load_result(out_dir, name: str | tuple[str, ...] | list[str]) -> pd.DataFram
         if not path.exists():
             raise FileNotFoundError(f"result table {path} is missing: run notebook {n[:2]} first")
         frames.append(pd.read_csv(path))
-    return pd.concat(frames, ignore_index=True)
+    return pd.concat([f for f in frames if len(f)] or frames, ignore_index=True)
 
 
 if __name__ == "__main__":

@@ -256,3 +256,29 @@ def test_small_llm_row_runs_on_a_stand_in(stand_ins, tmp_path, monkeypatch):
     assert list(runs.benchmark) == ["mmlu", "gsm8k"] and (runs.n_eval == 25).all()
     assert info["train_rows"] + info["kb_rows"] == 60 and info["train_tokens_per_s"] > 0
     assert runs.apgr.between(-1, 2).all() and "SmolLM2-135M" in info["label"]
+
+
+def test_small_llm_row_is_cached_by_its_inputs_and_skipped_without_settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAGROUTER_CACHE", str(tmp_path))
+    from ragrouter_lib import models
+    monkeypatch.setattr(models, "smollm2_path", lambda: Path("smollm2-135m-instruct-abc"))
+    calls = []
+
+    def fake_row(pool, evals, cfg, log=print, **over):
+        calls.append(over)
+        return pd.DataFrame([{c: 0 for c in paper.RUN_COLUMNS}]), {"train_rows": len(pool)}
+    monkeypatch.setattr(paper, "small_llm_row", fake_row)
+    cfg = SimpleNamespace(seed=0, profile="offline", params={"small_llm": {"n_train": 10}})
+    pool = pd.DataFrame({"prompt": ["a", "b"], "score": [1, 5], "source": ["x", "y"]})
+    evals = {"mmlu": pd.DataFrame({"prompt": ["q"], "weak_correct": [1], "strong_correct": [0]})}
+    quiet = dict(log=lambda *_: None)
+    for _ in range(2):
+        runs, info = paper.notebook_small_llm(pool, evals, cfg, **quiet)
+    assert len(calls) == 1 and calls[0] == {"n_train": 10} and info == {"train_rows": 2}
+    paper.notebook_small_llm(pool.assign(score=[5, 1]), evals, cfg, **quiet)  # other labels: a new entry
+    cfg.params["small_llm"] = {"n_train": 11}
+    paper.notebook_small_llm(pool, evals, cfg, **quiet)  # other settings: a new entry
+    assert len(calls) == 3
+    cfg.params["small_llm"] = None
+    runs, info = paper.notebook_small_llm(pool, evals, cfg, **quiet)
+    assert runs.empty and list(runs.columns) == paper.RUN_COLUMNS and info == {} and len(calls) == 3

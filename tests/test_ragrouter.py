@@ -59,6 +59,22 @@ def test_faiss_ivf_recall_on_a_small_index():
     assert (idx[:, 0] == np.arange(100)).mean() > 0.9
 
 
+def test_nprobe_is_chosen_for_queries_outside_the_kb():
+    # probing with KB rows finds each query in its own list (k=1: recall 1.0 at nprobe 1); fresh queries
+    # from the same distribution need far more lists, which the held-out probe sees
+    centers = np.random.default_rng(1).normal(size=(20, 32)) * 0.5
+    rng = np.random.default_rng(0)
+    draw = lambda n: (centers[rng.integers(20, size=n)] + rng.normal(size=(n, 32))).astype(np.float32)  # noqa: E731
+    vec, fresh = draw(3000), draw(300)
+    kb = KnowledgeBase(vec, rng.integers(1, 6, size=3000))
+    kb.choose_nprobe(vec[:500], k=1)
+    naive = kb.nprobe
+    kb.choose_nprobe_held_out(np.arange(3000) < 600, 1, np.random.default_rng(2))
+    r = kb.recall(fresh, 1, nprobes=[naive, kb.nprobe]).set_index("nprobe")["recall@1_ties"]
+    assert naive == 1 and kb.nprobe > naive
+    assert r[naive] < 0.8 and r[kb.nprobe] >= 0.95
+
+
 def test_recall_counts_equally_near_duplicates_fairly():
     """Exact duplicates tie at equal distance: an index that returns another member of a tied block
     than exact search does is not wrong; strict recall counts it as a miss, the tie-aware one not."""

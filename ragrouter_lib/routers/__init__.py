@@ -28,7 +28,9 @@ EXTRA_NAMES = {"knn": "KNN (semantic router)", "kmeans": "KMeans (semantic route
                "mf_aligned": "Matrix Factorization (MiniLM, retrained, aligned)",
                "bert_aligned": "BERT (MiniLM, retrained, aligned)",
                "causal_llm_aligned": "Causal LLM (SmolLM2-135M features, retrained, aligned)",
-               "logreg_aligned": "LogReg on MiniLM (reference, aligned)"}
+               "logreg_aligned": "LogReg on MiniLM (reference, aligned)",
+               # the thesis's LLM final-model form on real data at CPU scale (paper.small_llm_row; one seed)
+               "ragrouter_llm_small": "RAGRouter, LLM final model at CPU scale (SmolLM2-135M + LoRA, subsample)"}
 # display name -> published row name (for the merges with paper_tables / routellm_paper_tables)
 PAPER_NAME_OF = {THESIS_NAMES[k]: v for k, v in PAPER_NAMES.items()}
 

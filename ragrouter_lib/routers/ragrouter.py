@@ -20,7 +20,8 @@ Pipeline, per training seed (``fit(train, valid=None, prepared=None)``):
 5. KB: h_fuse_global of every training row (each (prompt, score) once) with its labels in a FAISS
    ``IndexIVFFlat`` (L2), nlist ~ sqrt(N); nprobe = the smallest reaching tie-aware recall@K >= 0.95 against exact search
    (a retrieved row counts when its distance is <= the K-th exact distance + eps), searched up to
-   nlist (``KnowledgeBase.recall``);
+   nlist (``KnowledgeBase.recall``), for queries that are not in the KB (held-out sources, or one
+   fold's rows against the other folds' KB: a KB row finds itself, which inflates recall);
 6. final model: query vector + structural features of its parse (token count, parse depth, clauses,
    sentences, digits, operators, characters) + its top-K neighbours (vector, one-hot score,
    within-source centred score and strong-needed label = the label alignment, distance) read by
@@ -265,6 +266,18 @@ class KnowledgeBase:
         self.nprobe = int(ok.nprobe.iloc[0] if len(ok) else self.nlist)
         return table
 
+    def choose_nprobe_held_out(self, held: np.ndarray, k: int, rng, target=0.95, n_queries=500) -> pd.DataFrame:
+        """``choose_nprobe`` for queries that are not in the KB: probing with KB rows inflates recall
+        (each finds itself at distance 0 in its own list). A KB of the rows outside ``held`` (a mask
+        over this KB's rows, e.g. one cross-fit fold) is probed with up to ``n_queries`` held rows;
+        its nprobe, as a share of its nlist, is applied to this KB."""
+        rows = np.flatnonzero(held)
+        rest = KnowledgeBase(self.vectors[~held], self.scores[~held], seed=self.seed)
+        q = self.vectors[rng.choice(rows, size=min(len(rows), n_queries), replace=False)]
+        table = rest.choose_nprobe(q, k, target)
+        self.nprobe = min(self.nlist, int(np.ceil(rest.nprobe * self.nlist / rest.nlist)))
+        return table
+
     def state(self):
         return {"vectors": self.vectors, "scores": self.scores, "nlist": self.nlist, "nprobe": self.nprobe,
                 "seed": self.seed}
@@ -449,9 +462,10 @@ class RAGRouter(TrainableRouter):
         self.data_summary["kb_rows"] = len(kb_rows)
         kb_fold = folds[kb_rows]
         self.k = int(min(hp["k"], min((kb_fold != f).sum() for f in np.unique(folds))))
-        rng = self._seed("kb_recall")
-        probe = va_vec if va_vec is not None else vec[rng.choice(n, size=min(n, 500), replace=False)]
-        self.kb_recall = self.kb.choose_nprobe(probe, self.k)
+        # nprobe for queries outside the KB: the held-out sources while validating, else one fold's rows
+        # against the KB of the other folds (training rows would each find themselves)
+        self.kb_recall = (self.kb.choose_nprobe(va_vec, self.k) if va_vec is not None else
+                          self.kb.choose_nprobe_held_out(kb_fold == kb_fold.min(), self.k, self._seed("kb_recall")))
         # out-of-fold neighbours for the final model's training rows (indices into the KB)
         nb_idx, nb_dist = np.zeros((n, self.k), np.int64), np.zeros((n, self.k), np.float32)
         for f in range(hp["n_folds"]):
