@@ -20,7 +20,8 @@
 #    layers (DGL) → 128-d. 4. **Fusion**: multi-head attention, Q = H_sem, K/V = H_syn → 256-d fused tokens → mean
 #    pool → h_fuse_global; trained on every training row with the 5-class score (Adam).
 # 5. **KB**: h_fuse_global + labels of every training row in a FAISS IVF index (L2), nlist ≈ √N. `nprobe` is the
-#    smallest reaching tie-aware recall@K ≥ 0.95 against exact search on the training rows, searched up to nlist.
+#    smallest reaching tie-aware recall@K ≥ 0.95 against exact search, searched up to nlist, for queries that are
+#    not in the KB: one fold's rows against the other folds' KB (a KB row would find itself and inflate recall).
 # 6. **Final model**: the query's own fused vector, cheap structural features of its parse (token count, parse
 #    depth, clauses, sentences, digits, operators, characters) and its top-K neighbours (vector, score, aligned
 #    labels: within-source centred score and strong-needed label, distance), read by attention; 5-class
@@ -118,7 +119,8 @@ print(f"rows {len(r0.train_folds)}, KB rows {len(r0.kb_rows)}, share of training
 # ### Knowledge base: FAISS IVF (L2)
 # Recall@K against exact search for each `nprobe`, up to nlist, on 500 MMLU *validation* questions (never
 # evaluation rows). `recall@K_ties` counts a retrieved row as found when it is as near as the K-th exact neighbour
-# (tied duplicates are not misses). The nprobe used is the one the router chose on its own training rows.
+# (tied duplicates are not misses). The nprobe used is the one the router chose on its training rows held out of
+# the KB (one fold against the others), scaled to the full KB's nlist; the table shows whether it carries over.
 
 # %%
 print(f"KB vectors: {len(r0.kb.vectors)} x {r0.kb.vectors.shape[1]}, nlist={r0.kb.nlist}, nprobe={r0.kb.nprobe}, k={r0.k}")
