@@ -46,6 +46,6 @@ if [ ! -f /usr/share/wordnet/index.sense ] || [ ! -f /usr/share/wordnet/data.nou
   run $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive run $SUDO apt-get install -y -qq wordnet-base wordnet-sense-index
 fi
-HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 run .venv/bin/python -m ragrouter_lib.models prepare
+HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 run .venv/bin/python -m ragrouter_lib.data.models prepare
 grep -E "^(minilm|mpnet|smollm2|spacy|wordnet) " "$log" || true
 echo "setup: done"

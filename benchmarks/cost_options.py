@@ -16,8 +16,11 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 
-from ragrouter_lib import config, experiments, features, sampling, syntax
-from ragrouter_lib.augmentation import spacy_nlp
+from ragrouter_lib.core import config
+from ragrouter_lib.evaluation import experiments
+from ragrouter_lib.features import encoders, syntax
+from ragrouter_lib.pipeline import sampling
+from ragrouter_lib.pipeline.variants import spacy_nlp
 
 
 def rate(fn, texts):
@@ -39,16 +42,16 @@ def main():
 
     p48, r48 = rate(lambda t: sampling._ppl(t, 48, 32, False)["ppl"], texts)
     p32, r32 = rate(lambda t: sampling._ppl(t, 32, 32, False)["ppl"], texts)
-    s16 = features.lm_encode(texts, 16, 48, 32, False)
+    s16 = encoders.lm_encode(texts, 16, 48, 32, False)
     print(f"perplexity fp32, 48 tokens: {r48:.1f} texts/s; 32 tokens: {r32:.1f} texts/s, "
           f"Spearman vs 48: {spearmanr(p48, p32)[0]:.3f}, same quartile: {(quartiles(p48) == quartiles(p32)).mean():.2f}")
 
     for n_layers in (None, 16):
-        model = features.load_lm(n_layers)[1]
+        model = encoders.load_lm(n_layers)[1]
         model.model.layers = torch.ao.quantization.quantize_dynamic(model.model.layers, {torch.nn.Linear},
                                                                     dtype=torch.qint8)
     q48, rq = rate(lambda t: sampling._ppl(t, 48, 32, False)["ppl"], texts)
-    q16 = features.lm_encode(texts, 16, 48, 32, False)
+    q16 = encoders.lm_encode(texts, 16, 48, 32, False)
     cos = (s16["last"] * q16["last"]).sum(1) / np.linalg.norm(s16["last"], axis=1) / np.linalg.norm(q16["last"], axis=1)
     print(f"perplexity int8 decoder layers: {rq:.1f} texts/s ({rq / r48:.2f}x), Spearman vs fp32: "
           f"{spearmanr(p48, q48)[0]:.3f}; 16-layer last-token state cosine vs fp32: median {np.median(cos):.2f}")

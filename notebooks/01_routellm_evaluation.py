@@ -38,18 +38,18 @@ cfg = rr.setup(profile, seed, out_dir)
 # Expected (RouteLLM): MMLU 14,037 of 14,042 rows, weak 68.09%, strong 80.59%; GSM8K 1,307 of 1,319, 63.73% / 85.77%.
 
 # %%
-evals = {b: rr.data.load_eval(b, limit=cfg.eval_limit, seed=cfg.seed) for b in ("mmlu", "gsm8k")}
-rr.experiments.eval_summary(evals)
+evals = {b: rr.loading.load_eval(b, limit=cfg.eval_limit, seed=cfg.seed) for b in ("mmlu", "gsm8k")}
+rr.router_runs.eval_summary(evals)
 
 # %%
-rr.experiments.check_eval_rows(evals)  # stops the run if counts or accuracies differ
+rr.router_runs.check_eval_rows(evals)  # stops the run if counts or accuracies differ
 
 # %% [markdown]
 # ## Random and Oracle routers
 # One row per router and benchmark: mean over seeds, with the standard deviation (`*_sd`).
 
 # %%
-table, per_seed, curves = rr.experiments.random_and_oracle(evals, cfg.seeds, cfg.n_random_runs)
+table, per_seed, curves = rr.router_runs.random_and_oracle(evals, cfg.seeds, cfg.n_random_runs)
 table.round(3)
 
 # %% [markdown]
@@ -65,16 +65,16 @@ per_seed.pivot(index="seed", columns="benchmark", values=["cpt50", "cpt80", "apg
 import matplotlib.pyplot as plt
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
 for ax, (bench, ev) in zip(axes, evals.items()):
-    rr.plots.routing_curves(curves[bench], *rr.experiments.accuracies(ev), title=bench.upper(), ax=ax)
+    rr.plots.routing_curves(curves[bench], *rr.router_runs.accuracies(ev), title=bench.upper(), ax=ax)
 rr.plots.save(fig, cfg.path("figures", "01_random_oracle_curves.png"))
 
 # %% [markdown]
 # ## Beside RouteLLM's published Random rows
 
 # %%
-published = rr.data.load_reference("routellm_paper_tables").query("router == 'Random'")
+published = rr.loading.load_reference("routellm_paper_tables").query("router == 'Random'")
 ours = table.query("model == 'Random'").rename(columns={"model": "router"})
-rr.experiments.compare_with_published(ours, published, on=["benchmark", "router"]).round(3)
+rr.router_runs.compare_with_published(ours, published, on=["benchmark", "router"]).round(3)
 
 # %% [markdown]
 # ## Checked against RouteLLM's own code
@@ -100,7 +100,7 @@ ours = rr.metrics.summarize(rr.metrics.routing_curve(s, ev.weak_correct, ev.stro
 pd.DataFrame([{"code": "RouteLLM evaluate.py (patched)", **{k: ref[k] for k in ("cpt50", "cpt80", "apgr")}}, {"code": "ragrouter_lib.metrics", **ours}]).round(4)
 
 # %%
-rr.experiments.save_tables(cfg, **{"01_random_oracle": table, "01_random_per_seed": per_seed})
+rr.router_runs.save_tables(cfg, **{"01_random_oracle": table, "01_random_per_seed": per_seed})
 
 # %% [markdown]
 # ## Reading the log
@@ -114,4 +114,4 @@ rr.experiments.save_tables(cfg, **{"01_random_oracle": table, "01_random_per_see
 
 # %%
 from IPython.display import Markdown
-Markdown(rr.report.conclusion_zh(1, cfg.out))
+Markdown(rr.prose.conclusion_zh(1, cfg.out))

@@ -21,7 +21,7 @@
 # **Deviation from the thesis.** The thesis judged answers with a large LLM (DeepSeek-671B / GPT-4); here the
 # label comes from recorded 0/1 correctness. RouterBench rows carry the pair's own answers; RouterDC rows (7 open
 # 7–8B models, no GPT-4/Mixtral) use the panel's solve rate as a stand-in for the weak model (mapping below, in
-# `ragrouter_lib/labels.py`). If you have the Arena or `gpt4_dataset` files, pass their paths as parameters.
+# `ragrouter_lib/labels/pool_labels.py`). If you have the Arena or `gpt4_dataset` files, pass their paths as parameters.
 
 # %% tags=["parameters"]
 # parameters (papermill overrides these)
@@ -51,7 +51,7 @@ pool.groupby(["panel", "source"]).size().rename("rows").to_frame()
 # MMLU-Pro) that are off by default (see the option chooser). Characters of preamble removed per source:
 
 # %%
-full = rr.sources.per_source_sample(rr.labels.build_pool(sources=list(rr.labels.SOURCES)), cfg.pool_limit, cfg.seed)
+full = rr.sources.per_source_sample(rr.pool_labels.build_pool(sources=list(rr.pool_labels.SOURCES)), cfg.pool_limit, cfg.seed)
 pd.Series({s: len(p) for s, p in full.attrs["preambles"].items()}, name="preamble characters removed")
 
 # %% [markdown]
@@ -80,7 +80,7 @@ rr.sources.distinct_inputs(full)
 # fail follow the pool's both-fail policy (printed above; chosen below):
 
 # %%
-rr.labels.PAIR_SEMANTICS
+rr.pool_labels.PAIR_SEMANTICS
 
 # %%
 pd.crosstab(pool.panel, pool.score, margins=True)
@@ -102,7 +102,7 @@ pool.groupby("panel")[["strong_needed"]].mean().round(3)
 # regression) with and without source fixed effects.
 
 # %%
-emb_full = rr.features.sentence_embeddings(full.prompt, "minilm", max_len=128)
+emb_full = rr.encoders.sentence_embeddings(full.prompt, "minilm", max_len=128)
 transfer = rr.sources.transfer_table(full, emb_full)
 transfer.round(3)
 
@@ -121,12 +121,12 @@ options.round(4)
 # Every pair of a panel's models on a prompt gives one battle (correctness decides, equal = tie); every row also gives one strong-vs-weak battle from its score (≤ 3 strong wins, 4 tie, 5 weak wins), as RouteLLM turned `gpt4_dataset` into battles.
 
 # %%
-battles = pd.concat([rr.labels.panel_battles(pool), rr.labels.pair_battles(pool)], ignore_index=True)
+battles = pd.concat([rr.pairwise.panel_battles(pool), rr.pairwise.pair_battles(pool)], ignore_index=True)
 battles.groupby(["model_a", "model_b"]).size().describe().round(1), battles.winner.value_counts()
 
 # %%
-elo = rr.labels.bradley_terry(battles)
-pd.DataFrame({"elo": elo.round(0), "tier": rr.labels.tiers(elo)})
+elo = rr.pairwise.bradley_terry(battles)
+pd.DataFrame({"elo": elo.round(0), "tier": rr.pairwise.tiers(elo)})
 
 
 # %% [markdown]
@@ -145,13 +145,13 @@ closest.round(3)
 # between pool sources (e.g. Winogrande's sentence pairs) counted:
 
 # %%
-eemb = {b: rr.features.sentence_embeddings(ev.prompt, "minilm", max_len=128) for b, ev in evals.items()}
-leak = rr.labels.leakage_counts(full, {b: list(ev.prompt) for b, ev in evals.items()}, emb_full, eemb)
+eemb = {b: rr.encoders.sentence_embeddings(ev.prompt, "minilm", max_len=128) for b, ev in evals.items()}
+leak = rr.leakage.leakage_counts(full, {b: list(ev.prompt) for b, ev in evals.items()}, emb_full, eemb)
 leak
 
 # %%
-rr.experiments.save_tables(cfg, **{"02_pool_card": pd.crosstab([pool.panel, pool.source], pool.score, margins=True).reset_index(),
-                                    "02_elo_tiers": pd.DataFrame({"model": elo.index, "elo": elo.values, "tier": rr.labels.tiers(elo).values}),
+rr.router_runs.save_tables(cfg, **{"02_pool_card": pd.crosstab([pool.panel, pool.source], pool.score, margins=True).reset_index(),
+                                    "02_elo_tiers": pd.DataFrame({"model": elo.index, "elo": elo.values, "tier": rr.pairwise.tiers(elo).values}),
                                     "02_transfer": transfer, "02_pool_options": options, "02_leakage_counts": leak})
 
 # %% [markdown]
@@ -159,4 +159,4 @@ rr.experiments.save_tables(cfg, **{"02_pool_card": pd.crosstab([pool.panel, pool
 
 # %%
 from IPython.display import Markdown
-Markdown(rr.report.conclusion_zh(2, cfg.out))
+Markdown(rr.prose.conclusion_zh(2, cfg.out))

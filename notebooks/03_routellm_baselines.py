@@ -12,7 +12,7 @@
 # RouteLLM's SW ranking, Matrix Factorization, BERT classifier and Causal-LLM classifier, plus Random, each
 # trained here on the pool of notebook 02 (RouteLLM's released checkpoints need the Hugging Face Hub: the
 # `paper` profile scores them, below). Every router gets the same data, the same selection protocol and budget
-# (`ragrouter_lib/selection.py`: at most the same number of configurations per router, chosen on seed 0's
+# (`ragrouter_lib/routers/selection.py`: at most the same number of configurations per router, chosen on seed 0's
 # **source-grouped folds** — whole sources held out, within-source ROC-AUC weighted by rows — epochs from the
 # fold fits), then each seed's final router is retrained on all pool rows, and the same evaluation code.
 # The seeds are the profile's `router_seeds`.
@@ -46,7 +46,7 @@ rr.experiments.check_leakage(pool, evals).round(3)
 # MiniLM token states (layer 5; their mean-pooled top layer gives the sentence embeddings) and SmolLM2 hidden states for the pool and both benchmarks; cached per text by content hash. The pool's SmolLM2 pass also gives the perplexities notebook 04 needs. The cost of each pass is printed (prompts/s).
 #
 # SmolLM2 passes are the expensive ones. When committed derived data is present (`data/derived`, with a manifest;
-# `ragrouter_lib/features.py`) and its parameters, model weights and code match, the SmolLM2 states are read from it
+# `ragrouter_lib/features/encoders.py`) and its parameters, model weights and code match, the SmolLM2 states are read from it
 # instead of computed, so the printed cost of those passes is then a read, not a computation. The from-scratch
 # cost of every pass is measured below ("Cost on this CPU", cache bypassed).
 
@@ -57,7 +57,7 @@ rr.experiments.precompute_features(pool, evals)
 # ## Training and scoring every router
 # One log line per router and seed: the chosen configuration, its grouped criterion and the APGR on each benchmark.
 # Rows `… (aligned)` are the same routers retrained with the label-alignment step (our extension,
-# `ragrouter_lib/alignment.py`: per-source rebalancing or source fixed effects), the variant chosen by the grouped
+# `ragrouter_lib/labels/alignment.py`: per-source rebalancing or source fixed effects), the variant chosen by the grouped
 # criterion, never by the evaluation sets.
 
 # %%
@@ -128,7 +128,7 @@ import matplotlib.pyplot as plt
 fig, axes = plt.subplots(2, 2, figsize=(13, 9))
 for j, (bench, ev) in enumerate(evals.items()):
     for i, pgr in enumerate((False, True)):
-        rr.plots.routing_curves(res.curves[bench], *rr.experiments.accuracies(ev), f"{bench.upper()}", axes[i, j], pgr)
+        rr.plots.routing_curves(res.curves[bench], *rr.router_runs.accuracies(ev), f"{bench.upper()}", axes[i, j], pgr)
 rr.plots.save(fig, cfg.path("figures", "03_baseline_curves.png"))
 
 # %% [markdown]
@@ -152,16 +152,15 @@ rel_runs, rel_status = rr.paper.notebook_released(evals, cfg)
 rel_status
 
 # %%
-from ragrouter_lib import report
-rr.experiments.save_tables(cfg, **{"03_baselines_mmlu": tables["mmlu"], "03_baselines_gsm8k": tables["gsm8k"],
-                                    report.BASELINE_RUNS: res.runs, "03_tuning": res.tuning.drop(columns="history"), "03_training_curves": hist,
+rr.router_runs.save_tables(cfg, **{"03_baselines_mmlu": tables["mmlu"], "03_baselines_gsm8k": tables["gsm8k"],
+                                    rr.results.BASELINE_RUNS: res.runs, "03_tuning": res.tuning.drop(columns="history"), "03_training_curves": hist,
                                     "03_per_source_auc": per_source.reset_index(), "03_per_source_folds": res.per_source,
                                     "03_released_runs": rel_runs, "03_released_status": rel_status,
-                                    report.BASELINE_CURVES: rr.experiments.curves_frame(res.curves)})
+                                    rr.results.BASELINE_CURVES: rr.experiments.curves_frame(res.curves)})
 
 # %% [markdown]
 # ## 中文结论
 
 # %%
 from IPython.display import Markdown
-Markdown(rr.report.conclusion_zh(3, cfg.out))
+Markdown(rr.prose.conclusion_zh(3, cfg.out))

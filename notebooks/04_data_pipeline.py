@@ -54,7 +54,7 @@ print(f"pool: {len(pool)} rows; evaluation rows:", {b: len(ev) for b, ev in eval
 # `gpt4_dataset` rows keep their `mixtral_score`.
 
 # %%
-rr.labels.arena_mapping_table()
+rr.pool_labels.arena_mapping_table()
 
 # %%
 import pandas as pd
@@ -160,7 +160,7 @@ grid = rr.training_data.switch_grid(pool, cfg.seed, cfg.path("cache", "data"), f
 grid
 
 # %%
-rr.experiments.save_tables(cfg, **{"04_stage_sizes": rr.training_data.stage_sizes(td), "04_step_cost": td.cost, "04_switch_grid": grid,
+rr.router_runs.save_tables(cfg, **{"04_stage_sizes": rr.training_data.stage_sizes(td), "04_step_cost": td.cost, "04_switch_grid": grid,
                                     "04_rejected": td.rejected, "04_examples": rr.training_data.examples(td, 5)})
 
 # %% [markdown]
@@ -168,4 +168,4 @@ rr.experiments.save_tables(cfg, **{"04_stage_sizes": rr.training_data.stage_size
 
 # %%
 from IPython.display import Markdown
-Markdown(rr.report.conclusion_zh(4, cfg.out))
+Markdown(rr.prose.conclusion_zh(4, cfg.out))

@@ -29,7 +29,7 @@
 #    extension.
 #
 # **Model selection (deviation).** The thesis chose settings on a random validation split. Here the
-# source-grouped K-fold protocol of `ragrouter_lib/selection.py` chooses the configuration, the label-alignment
+# source-grouped K-fold protocol of `ragrouter_lib/routers/selection.py` chooses the configuration, the label-alignment
 # variant and the epochs on held-out pool sources. Each seed's final model is then retrained on all rows.
 #
 # **Other deviations** (README): MiniLM instead of DeBERTa-v3-base (cost, measured below); spaCy instead of Stanza; the
@@ -69,7 +69,7 @@ rr.experiments.precompute_ragrouter_inputs(pool, evals)
 
 # %% [markdown]
 # ## Training RAGRouter
-# The same selection protocol and budget as every baseline (notebook 03, `ragrouter_lib/selection.py`): the
+# The same selection protocol and budget as every baseline (notebook 03, `ragrouter_lib/routers/selection.py`): the
 # configuration, the label alignment and the epochs are chosen on seed 0's source-grouped folds (whole pool sources
 # held out; within-source ROC-AUC), then each seed's RAGRouter is retrained on all pool rows and both benchmarks are
 # scored. **Cross-fit** (deviation from the thesis's 70/30 split): folds grouped by origin (a row and its augmented
@@ -124,7 +124,7 @@ print(f"rows {len(r0.train_folds)}, KB rows {len(r0.kb_rows)}, share of training
 
 # %%
 print(f"KB vectors: {len(r0.kb.vectors)} x {r0.kb.vectors.shape[1]}, nlist={r0.kb.nlist}, nprobe={r0.kb.nprobe}, k={r0.k}")
-kb_recall = r0.kb.recall(r0.embed(rr.data.load_mmlu_questions("val").question.head(500)), r0.k)
+kb_recall = r0.kb.recall(r0.embed(rr.loading.load_mmlu_questions("val").question.head(500)), r0.k)
 kb_recall.round(4)
 
 # %% [markdown]
@@ -133,7 +133,7 @@ kb_recall.round(4)
 # the model's output (row 0: the strong-win probability).
 
 # %%
-rr.routers.ragrouter.worked_example(r0, rr.data.load_mmlu_questions("val").question.iloc[0])
+rr.routers.ragrouter.worked_example(r0, rr.loading.load_mmlu_questions("val").question.iloc[0])
 
 # %% [markdown]
 # ### Scores on MMLU and GSM8K (interim; Tables 1–2 put them beside the baselines)
@@ -152,7 +152,7 @@ rr.experiments.baseline_tables(res.runs, "gsm8k", {name: "RAGRouter"}, {}).round
 
 # %%
 base = rr.experiments.run_baselines(pool, evals, cfg, names=["bert", "causal_llm", "mf", "sw_ranking", "logreg", "length"], aligned=[])
-lat = rr.costs.latency_table({k: f[cfg.router_seeds[0]] for k, f in {**base.fitted, **res.fitted}.items()}, rr.data.load_mmlu_questions("val").question.head(200), reference=name)
+lat = rr.costs.latency_table({k: f[cfg.router_seeds[0]] for k, f in {**base.fitted, **res.fitted}.items()}, rr.loading.load_mmlu_questions("val").question.head(200), reference=name)
 lat
 
 # %% [markdown]
@@ -161,7 +161,7 @@ lat
 # %%
 import json, subprocess, sys, tempfile, pathlib
 tmp = pathlib.Path(tempfile.mkdtemp())
-(tmp / "in.jsonl").write_text("".join(json.dumps({"prompt": q}) + "\n" for q in rr.data.load_mmlu_questions("val").question.head(5)))
+(tmp / "in.jsonl").write_text("".join(json.dumps({"prompt": q}) + "\n" for q in rr.loading.load_mmlu_questions("val").question.head(5)))
 subprocess.run([sys.executable, "-m", "ragrouter_lib.cli", "--router", str(r0.save(tmp / "router")), "--input", str(tmp / "in.jsonl"), "--output", str(tmp / "out.jsonl"), "--strong-fraction", "0.4"], check=True)
 pd.read_json(tmp / "out.jsonl", lines=True).assign(prompt=lambda d: d.prompt.str[:60])
 
@@ -183,15 +183,14 @@ pd.Series({k: v for k, v in small_info.items() if k != "hp"}, dtype=object)
 small.drop(columns="hp").round(3)
 
 # %%
-from ragrouter_lib import report
-rr.experiments.save_tables(cfg, **{report.RAGROUTER_RUNS: res.runs, report.SMALL_LLM_RUNS: small, "05_latency": lat, "05_kb_recall": kb_recall,
+rr.router_runs.save_tables(cfg, **{rr.results.RAGROUTER_RUNS: res.runs, rr.results.SMALL_LLM_RUNS: small, "05_latency": lat, "05_kb_recall": kb_recall,
                                     "05_training_curves": hist, "05_tuning": res.tuning.drop(columns="history"),
                                     "05_per_source_auc": rr.selection.per_source_table(res.selections).reset_index(),
-                                    report.RAGROUTER_CURVES: rr.experiments.curves_frame(res.curves)})
+                                    rr.results.RAGROUTER_CURVES: rr.experiments.curves_frame(res.curves)})
 
 # %% [markdown]
 # ## 中文结论
 
 # %%
 from IPython.display import Markdown
-Markdown(rr.report.conclusion_zh(5, cfg.out))
+Markdown(rr.prose.conclusion_zh(5, cfg.out))

@@ -27,8 +27,7 @@ import ragrouter_lib as rr
 cfg = rr.setup(profile, seed, out_dir)
 
 # %%
-from ragrouter_lib import report
-runs = report.load_result(cfg.out, report.ALL_RUNS)  # notebooks 03 and 05, one row per router, benchmark, seed
+runs = rr.results.load_result(cfg.out, rr.results.ALL_RUNS)  # notebooks 03 and 05, one row per router, benchmark, seed
 runs.groupby(["router", "benchmark"]).seed.apply(sorted).unstack()
 
 # %% [markdown]
@@ -61,7 +60,7 @@ rr.experiments.versus_thesis(t2, 2).round(3)
 
 # %%
 evals = rr.experiments.load_evals(cfg)
-cf = report.load_result(cfg.out, report.ALL_CURVES)
+cf = rr.results.load_result(cfg.out, rr.results.ALL_CURVES)
 rr.experiments.plot_curves_from_frame(cf, evals, cfg.path("figures", "06_tables_1_2_curves.png"))
 
 # %% [markdown]
@@ -72,8 +71,8 @@ rr.experiments.plot_curves_from_frame(cf, evals, cfg.path("figures", "06_tables_
 # does not have on MMLU.
 
 # %%
-from ragrouter_lib import verdicts
-print(verdicts.RULE, verdicts.RULE_ZH, sep="\n")
+from ragrouter_lib.evaluation import bootstrap, verdicts
+print(bootstrap.RULE, bootstrap.RULE_ZH, sep="\n")
 ver = verdicts.tables_1_2(cfg.out, evals)   # reads results/scores/*.npz written by 03 and 05
 verdicts.verdict_table(ver["verdicts_tables_1_2"])
 
@@ -94,11 +93,11 @@ rr.plots.save(fig, cfg.path("figures", "06_intervals_apgr.png"))
 runs.groupby(["router", "benchmark"])[["criterion", "apgr"]].mean().unstack().round(3)
 
 # %%
-rr.experiments.save_tables(cfg, table1=t1, table2=t2)
+rr.router_runs.save_tables(cfg, table1=t1, table2=t2)
 
 # %% [markdown]
 # ## 中文结论
 
 # %%
 from IPython.display import Markdown
-Markdown(rr.report.conclusion_zh(6, cfg.out))
+Markdown(rr.prose.conclusion_zh(6, cfg.out))

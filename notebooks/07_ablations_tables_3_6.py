@@ -9,7 +9,7 @@
 # %% [markdown]
 # # 07 · Tables 3–6: what each part of RAGRouter is worth (MMLU)
 #
-# The thesis's four ablations, one part switched off at a time (`ragrouter_lib/ablations.py`):
+# The thesis's four ablations, one part switched off at a time (`ragrouter_lib/evaluation/ablations.py`):
 #
 # | Table | switched off | switch | what the variant is trained from |
 # |---|---|---|---|
@@ -20,7 +20,7 @@
 #
 # Everything else equal: the configuration chosen for the full model in notebook 05, with the switch applied. The
 # configuration is not re-tuned per variant (the thesis does not say it re-tuned). Each variant goes through the
-# same source-grouped selection protocol (`ragrouter_lib/selection.py`), so only its epochs are re-chosen, on
+# same source-grouped selection protocol (`ragrouter_lib/routers/selection.py`), so only its epochs are re-chosen, on
 # held-out pool sources. Each variant is then retrained on all pool rows per seed.
 #
 # Seeds: the profile's `ablation_seeds` (offline: 3 of the 5 router seeds, for the CPU budget). The "with" row of
@@ -47,8 +47,7 @@ evals = rr.experiments.load_evals(cfg)
 rr.experiments.check_leakage(pool, evals).round(3)
 
 # %%
-from ragrouter_lib import report
-full = report.load_result(cfg.out, report.RAGROUTER_RUNS).assign(model="full model")
+full = rr.results.load_result(cfg.out, rr.results.RAGROUTER_RUNS).assign(model="full model")
 print("full model (notebook 05):", rr.ablations.chosen_config(full), "seeds", sorted(full.seed.unique()))
 full[full.benchmark == "mmlu"][["seed", "cpt50", "cpt80", "apgr", "criterion"]].round(3)
 
@@ -117,7 +116,7 @@ diffs.round(3)
 # zero in the part's favour, "inconclusive" otherwise.
 
 # %%
-from ragrouter_lib import verdicts
+from ragrouter_lib.evaluation import verdicts
 v36 = verdicts.tables_3_6(cfg.out, evals, {t: a.part for t, a in rr.ablations.ABLATIONS.items()})
 verdicts.verdict_table(v36["verdicts_tables_3_6"])
 
@@ -131,7 +130,7 @@ order = ["full model (with every part)", *[a.without for a in rr.ablations.ABLAT
 rr.plots.save(rr.plots.ablation_points(per_seed, order, title="MMLU: RAGRouter with one part switched off"), cfg.path("figures", "07_ablations_apgr.png"))
 
 # %%
-cf = report.load_result(cfg.out, report.RAGROUTER_CURVES)
+cf = rr.results.load_result(cfg.out, rr.results.RAGROUTER_CURVES)
 cf = cf[(cf.benchmark == "mmlu") & cf.router.isin(full.router)].assign(router="full model")
 cf = pd.concat([cf, *[c.assign(benchmark="mmlu", router=m) for m, by in abl.curves.items() for c in [by["mmlu"]]]], ignore_index=True)
 rr.experiments.plot_curves_from_frame(cf, {"mmlu": evals["mmlu"]}, cfg.path("figures", "07_ablations_curves.png"))
@@ -153,15 +152,15 @@ rr.ablations.diagnostics(full, abl.runs, fits, abl.fitted)
 
 # %%
 vote = rr.ablations.neighbour_vote(fits[cfg.router_seeds[0]], evals["mmlu"].prompt)
-m, _ = rr.experiments.evaluate_scores(vote, evals["mmlu"], cfg.router_seeds[0])
+m, _ = rr.router_runs.evaluate_scores(vote, evals["mmlu"], cfg.router_seeds[0])
 pd.DataFrame([{"router": "KB neighbour vote alone", **m}, {"router": "full model (seed 0)", **full.query("benchmark == 'mmlu' and seed == @cfg.router_seeds[0]")[["cpt50", "cpt80", "apgr"]].iloc[0].to_dict()}]).round(3)
 
 # %%
-rr.experiments.save_tables(cfg, **{f"table{t}": tab for t, tab in tabs.items()}, **{"07_ablation_per_seed": abl.runs, "07_paired_differences": diffs, "07_training_curves": hist})
+rr.router_runs.save_tables(cfg, **{f"table{t}": tab for t, tab in tabs.items()}, **{"07_ablation_per_seed": abl.runs, "07_paired_differences": diffs, "07_training_curves": hist})
 
 # %% [markdown]
 # ## 中文结论
 
 # %%
 from IPython.display import Markdown
-Markdown(rr.report.conclusion_zh(7, cfg.out))
+Markdown(rr.prose.conclusion_zh(7, cfg.out))

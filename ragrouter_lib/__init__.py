@@ -1,28 +1,48 @@
 """RAGRouter reproduction library: all logic behind the numbered notebooks.
 
-The modules' order along the pipeline (and which may import which) is ``layout.FLOW``.
-Modules, by what they do:
-    config   - profiles, the setup() call every notebook starts with, the run's identity
-    cache    - the one cache root, key recipe (code closure) and atomic checksummed files
-    text     - the question without a shared few-shot preamble; the encoder-window truncation rule
-    data, hub - vendored data with checksums and loaders; the paper profile's Hub ids and stand-ins
-    labels, sources - the training pool (label semantics per source), per-source transfer table
-    features, syntax - cached encoder / LM / parser passes shared by every router
-    alignment, sampling, augmentation, training_data - label alignment across sources, RAGRouter's
-               data pipeline (perplexity sampling, multi-source augmentation)
-    training - step seeding, the one training loop (early stopping, history), TrainableRouter
-    selection - source-grouped model selection (the one protocol every router is tuned by)
-    routers  - one interface (prompts -> strong-win probability) and a registry
-    metrics, verdicts - routing curves, CPT(x%), APGR; paired bootstrap intervals and the verdict rule
-    costs, experiments, ablations - latency/cost tables, evaluation loops, Tables 3-6
-    paper    - the paper profile's notebook entry points
-    plots, report, runner, cli - figures, generated README text, run_all.sh's driver, ragrouter-score
-"""
-from . import (ablations, alignment, cache, config, costs, data, experiments, features, hub, labels,  # noqa: F401
-               metrics, paper, plots, report, routers, selection, sources, text, training,
-               training_data, verdicts)
-from .config import setup  # noqa: F401
+Sub-packages in the order data flows (``core.layout.FLOW`` says which module may import which):
+    core       - layout (the order), cache (one root, key recipe, atomic checksummed files),
+                 config (profiles, the setup() call every notebook starts with), text
+    data       - loading (vendored data, checksums), models (packaged weights), hub (the paper
+                 profile's Hub ids and stand-ins), leakage (the evaluation-rows guard)
+    features   - encoders (cached encoder / LM passes, the feature store), syntax (parses)
+    labels     - pool_labels (training pool, label semantics per source), pairwise (battles,
+                 Bradley-Terry tiers), sources (per-source transfer table), alignment
+    pipeline   - sampling (perplexity difficulty), variants + augmentation (multi-source
+                 augmentation), training_data (one split's training rows)
+    routers    - base (interface + registry), training (the one training loop), selection
+                 (source-grouped model selection), the baselines, RAGRouter (kb, ragrouter_parts,
+                 ragrouter), ragrouter_llm, released
+    evaluation - metrics, bootstrap, verdicts, router_runs, experiments, costs, ablations, paper,
+                 calibration, plots
+    report     - readme (generated README blocks and checks), prose, results
+Entry points: runner (run_all.sh's driver), cli (``ragrouter-score``).
 
-config.CHECKS["data"] = data.verify_all  # setup prints the data checksums (config imports no data)
+The notebooks call modules by their short names (``rr.experiments``, ``rr.pool_labels``): each
+module's name is unique across the sub-packages and bound here.
+"""
+from . import core, data, evaluation, features, labels, pipeline, report, routers  # noqa: F401
+from .core import cache, config, layout, text  # noqa: F401
+from .core.config import setup  # noqa: F401
+from .data import hub, leakage, loading, models  # noqa: F401
+from .evaluation import (  # noqa: F401
+                         ablations,
+                         bootstrap,
+                         calibration,
+                         costs,
+                         experiments,
+                         metrics,
+                         paper,
+                         plots,
+                         router_runs,
+                         verdicts,
+)
+from .features import encoders, syntax  # noqa: F401
+from .labels import alignment, pairwise, pool_labels, sources  # noqa: F401
+from .pipeline import augmentation, sampling, training_data, variants  # noqa: F401
+from .report import prose, readme, results  # noqa: F401
+from .routers import selection, training  # noqa: F401
+
+config.CHECKS["data"] = loading.verify_all  # setup prints the data checksums (config imports no data)
 
 __version__ = "0.1.0"

@@ -21,8 +21,8 @@ import sys
 import time
 from pathlib import Path
 
-from . import cache
-from .calibration import threshold_for_strong_fraction
+from .core import cache
+from .evaluation.calibration import threshold_for_strong_fraction
 
 PROG = "ragrouter-score"
 

@@ -48,7 +48,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .config import PROFILES, ROOT, git_commit
+from .core.config import PROFILES, ROOT, git_commit
 
 NOTEBOOKS = ROOT / "notebooks"
 KERNEL = "ragrouter"
@@ -173,7 +173,7 @@ def run(profile: str, out_dir: str | None = None, seed: int = 0, only=None,
 def dry_run(out_dir: str | None = None, seed: int = 0, only=None, kernel: str = KERNEL) -> dict:
     """``run("paper")`` on stand-ins: see the module docstring. The stand-ins (and the cache, unless
     ``RAGROUTER_CACHE`` is set) live in temporary folders removed afterwards; env is restored."""
-    from . import hub
+    from .data import hub
     work = tempfile.TemporaryDirectory(prefix="ragrouter-paper-dry-")
     env = {hub.STANDINS_ENV: str(hub.stand_ins(Path(work.name) / "standins")),
            "RAGROUTER_CACHE": os.environ.get("RAGROUTER_CACHE") or str(Path(work.name) / "cache"),

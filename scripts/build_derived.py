@@ -6,12 +6,12 @@ The two passes a cold ``offline`` run spends most of its time on (MISSION: "one 
 15,344 evaluation prompts costs 40+ minutes") are deterministic functions of the prompts, the model
 weights and the code, so they are computed once here and committed, as RouteLLM ships its
 precomputed Arena embeddings:
-  1. SmolLM2 hidden states of the MMLU and GSM8K evaluation prompts (``features.lm_states`` with the
+  1. SmolLM2 hidden states of the MMLU and GSM8K evaluation prompts (``encoders.lm_states`` with the
      ``causal_llm`` router's layers and window);
   2. SmolLM2 perplexities of the offline training pool's prompts, with the same hidden states from
      that pass (``sampling.perplexities(..., lm_states_layers=...)``, as ``precompute_features``).
 The library reads them beside the cache under the same content-keyed folder names
-(``features.derived_root``), so an edit to the code that computes them retires them. The test
+(``encoders.derived_root``), so an edit to the code that computes them retires them. The test
 ``tests/test_derived.py`` checks that the folders match the current code and recomputes a random
 sample. Everything runs with an empty temporary cache and ``RAGROUTER_DERIVED=off``.
 """
@@ -39,7 +39,8 @@ def main(out: Path = REPO / "data" / "derived") -> None:
     os.environ["RAGROUTER_DERIVED"] = "off"
     sys.path.insert(0, str(REPO))
     import ragrouter_lib as rr
-    from ragrouter_lib import features, sampling
+    from ragrouter_lib.features import encoders
+    from ragrouter_lib.pipeline import sampling
     from ragrouter_lib.routers.routellm_baselines import CausalLLMRouter
 
     c = CausalLLMRouter.defaults
@@ -49,21 +50,19 @@ def main(out: Path = REPO / "data" / "derived") -> None:
     sets, t0 = [], time.time()
     for name, ev in evals.items():
         t = time.time()
-        features.lm_states(list(ev.prompt), c["n_layers"], c["max_len"])
+        encoders.lm_states(list(ev.prompt), c["n_layers"], c["max_len"])
         sets.append({"set": name, "pass": "lm_states", "n": len(ev), "seconds": round(time.time() - t, 1),
-                     "texts_sha256": features.texts_digest(list(ev.prompt))})
+                     "texts_sha256": encoders.texts_digest(list(ev.prompt))})
         print(sets[-1], flush=True)
     t = time.time()
     sampling.perplexities(list(pool.prompt), c["max_len"], lm_states_layers=c["n_layers"])
     sets.append({"set": "pool", "pass": "perplexities+lm_states", "n": len(pool),
-                 "seconds": round(time.time() - t, 1), "texts_sha256": features.texts_digest(list(pool.prompt))})
+                 "seconds": round(time.time() - t, 1), "texts_sha256": encoders.texts_digest(list(pool.prompt))})
     print(sets[-1], flush=True)
 
-    lm_params = features.lm_params(c["n_layers"], c["max_len"])
-    lm_dir = features.store_dir("lm", lm_params)
-    ppl_params = {"lm": "smollm2-135m", "model": features.load_lm(None)[2], "max_len": c["max_len"],
-                  "truncation": rr.text.TRUNCATION_RULE}
-    ppl_dir = features.store_dir("ppl", ppl_params, modules=[sampling.__name__])
+    lm_params = encoders.lm_params(c["n_layers"], c["max_len"])
+    lm_dir = encoders.store_dir("lm", lm_params)
+    ppl_params, ppl_dir = sampling.ppl_params(c["max_len"]), sampling.ppl_store(c["max_len"])
     if out.exists():
         shutil.rmtree(out)
     folders = []

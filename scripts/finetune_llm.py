@@ -42,7 +42,7 @@ def main(argv=None):
     import torch
     from accelerate import Accelerator
 
-    from ragrouter_lib import hub
+    from ragrouter_lib.data import hub
     from ragrouter_lib.routers import ragrouter_llm as L
 
     args = parse(argv)

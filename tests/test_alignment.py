@@ -1,4 +1,4 @@
-"""Label alignment (ragrouter_lib/alignment.py) on synthetic pools where sources differ in base rate.
+"""Label alignment (ragrouter_lib/labels/alignment.py) on synthetic pools where sources differ in base rate.
 
 The feature that ranks prompts within each source points the other way between sources (like token
 length in the real pool): a pooled fit learns the wrong sign; per-source rebalancing and source
@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ragrouter_lib import alignment, selection
-from ragrouter_lib.routers import get_router
+from ragrouter_lib.labels import alignment
+from ragrouter_lib.routers import get_router, selection
 from ragrouter_lib.routers.extra import _SklearnRouter  # noqa: F401  (embed is patched on the base)
-from ragrouter_lib.routers.routellm_baselines import TrainableRouter
+from ragrouter_lib.routers.training import TrainableRouter
 
 
 def confounded_pool(n_per=400, seed=0):
@@ -85,7 +85,7 @@ def test_causal_llm_head_takes_the_alignment(monkeypatch):
     """The torch head (source offsets / resampling inside its fit) is helped like the linear fit."""
     from ragrouter_lib.routers import routellm_baselines as rb
     pool, feats = confounded_pool(300)
-    monkeypatch.setattr(rb.features, "lm_states",
+    monkeypatch.setattr(rb.encoders, "lm_states",
                         lambda prompts, *a, **k: np.stack([np.r_[feats[p], 0.0] for p in prompts]))
     auc = {}
     for v in alignment.SUPPORTED["causal_llm"]:

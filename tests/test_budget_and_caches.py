@@ -7,9 +7,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ragrouter_lib import experiments, features, runner, sampling
+from ragrouter_lib import runner
+from ragrouter_lib.evaluation import router_runs
+from ragrouter_lib.features import encoders
+from ragrouter_lib.pipeline import sampling
 from ragrouter_lib.routers.base import Router
-from ragrouter_lib.training import HeadTrainer
+from ragrouter_lib.routers.training import HeadTrainer
 
 TEXTS = ["Which gas do plants absorb from the air?", "Tom has 3 apples and eats one. How many are left?",
          "Name the largest planet of the solar system."]
@@ -36,7 +39,7 @@ def test_head_trainer_buckets_by_length_and_stops_after_patience():
 
 def test_perplexity_pass_gives_the_lm_states_exactly():
     out = sampling._ppl(TEXTS, 48, 32, False, states_layers=16)
-    ref = features.lm_encode(TEXTS, 16, 48, 32, False)
+    ref = encoders.lm_encode(TEXTS, 16, 48, 32, False)
     np.testing.assert_array_equal(out["last"], ref["last"])
     np.testing.assert_array_equal(out["mean"], ref["mean"])
     np.testing.assert_array_equal(out["ppl"], sampling._ppl(TEXTS, 48, 32, False)["ppl"])
@@ -51,9 +54,9 @@ def test_score_cache_is_keyed_by_the_prompts(tmp_path):
             return np.arange(len(prompts), dtype=float)
     r = Counting()
     r.cache_path = tmp_path
-    s1, _, hit1 = experiments.score_cached(r, ["a", "b"])
-    s2, _, hit2 = experiments.score_cached(r, ["a", "b"])
-    s3, _, hit3 = experiments.score_cached(r, ["a", "c"])
+    s1, _, hit1 = router_runs.score_cached(r, ["a", "b"])
+    s2, _, hit2 = router_runs.score_cached(r, ["a", "b"])
+    s3, _, hit3 = router_runs.score_cached(r, ["a", "c"])
     assert (hit1, hit2, hit3) == (False, True, False) and Counting.calls == 2
     np.testing.assert_array_equal(s1, s2)
 
@@ -74,12 +77,12 @@ def test_runner_records_cache_state_and_budget(tmp_path, monkeypatch):
 
 def test_sentence_pass_fills_the_token_cache_with_the_same_states(tmp_path, monkeypatch):
     monkeypatch.setenv("RAGROUTER_CACHE", str(tmp_path))  # empty cache
-    features.sentence_embeddings(TEXTS, progress=False)
+    encoders.sentence_embeddings(TEXTS, progress=False)
     calls = []
-    monkeypatch.setattr(features, "encode", lambda *a, **k: calls.append(a))
-    tok = features.token_states(TEXTS, "minilm", layer=5, max_len=128, progress=False)  # from the cache
+    monkeypatch.setattr(encoders, "encode", lambda *a, **k: calls.append(a))
+    tok = encoders.token_states(TEXTS, "minilm", layer=5, max_len=128, progress=False)  # from the cache
     assert not calls
     monkeypatch.undo()
-    fresh = features.encode(TEXTS, "minilm", 128, 64, 5, False)
+    fresh = encoders.encode(TEXTS, "minilm", 128, 64, 5, False)
     np.testing.assert_array_equal(tok["states"], fresh["states"])
     np.testing.assert_array_equal(tok["offsets"], fresh["offsets"])

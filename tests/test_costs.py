@@ -3,7 +3,8 @@ import time
 
 import numpy as np
 
-from ragrouter_lib import costs, features
+from ragrouter_lib.evaluation import costs
+from ragrouter_lib.features import encoders
 
 
 class Sleeper:
@@ -16,7 +17,7 @@ class Sleeper:
         def compute(t):
             self.computed += len(t)
             return {"x": np.zeros((len(t), 1), np.float32)}
-        features.cached("toy", {"r": self.name}, list(prompts), compute, verbose=False)
+        encoders.cached("toy", {"r": self.name}, list(prompts), compute, verbose=False)
         time.sleep(self.ms / 1000 * len(prompts))
         return np.zeros(len(prompts))
 

@@ -3,8 +3,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ragrouter_lib import routers, selection, training_data
-from ragrouter_lib.routers import ragrouter as R
+from ragrouter_lib import routers
+from ragrouter_lib.pipeline import training_data
+from ragrouter_lib.routers import kb, ragrouter, selection
 
 TINY = {"extractor_epochs": 2, "final_epochs": 3, "augment": False, "sample": False, "k": 4, "n_folds": 3,
         "batch_size": 16}
@@ -44,24 +45,24 @@ def test_origin_groups_keep_variants_duplicates_and_equal_texts_together():
     df = _with_variants(_pool())
     df = pd.concat([df, df.iloc[[1, 1]]], ignore_index=True)  # sampled duplicates
     df.loc[len(df)] = {**df.iloc[2].to_dict(), "pool_id": "other", "prompt": df.prompt[2].upper() + "  "}
-    g = R.origin_groups(df)
+    g = kb.origin_groups(df)
     aug = df.panel == "augmented"
     src_group = dict(zip(df.pool_id[~aug], g[~aug]))
     assert all(g[aug] == df.source_id[aug].map(src_group))
     assert g.iloc[-1] == g.iloc[2]  # equal after normalisation -> one group
-    folds = R.crossfit_folds(df, 3, seed=0)
+    folds = kb.crossfit_folds(df, 3, seed=0)
     for _, idx in g.groupby(g).groups.items():
         assert len(set(folds[idx])) == 1
     assert set(folds) == {0, 1, 2}
     # origin_id, when present, decides
     df2 = df.assign(origin_id=df.pool_id)
-    assert R.origin_groups(df2).nunique() > g.nunique()
+    assert kb.origin_groups(df2).nunique() > g.nunique()
 
 
 def test_training_neighbours_come_from_other_folds_only():
     data = _with_variants(_pool())
     r = routers.get_router("ragrouter", seed=0, **TINY).fit(None, None, prepared=data)
-    g = R.origin_groups(data.reset_index(drop=True)).to_numpy()
+    g = kb.origin_groups(data.reset_index(drop=True)).to_numpy()
     nb = r.train_neighbours  # indices into the KB
     assert nb.shape == (len(data), r.k)
     g_kb, fold_kb = g[r.kb_rows], r.train_folds[r.kb_rows]
@@ -114,8 +115,8 @@ def test_cached_extractor_rebuilds_no_inputs(monkeypatch):
     data = _pool()
     routers.get_router("ragrouter", seed=0, **TINY).fit(None, None, prepared=data)
     calls = []
-    orig = R.RAGRouter._inputs
-    monkeypatch.setattr(R.RAGRouter, "_inputs", lambda self, p: calls.append(len(list(p))) or orig(self, p))
+    orig = ragrouter.RAGRouter._inputs
+    monkeypatch.setattr(ragrouter.RAGRouter, "_inputs", lambda self, p: calls.append(len(list(p))) or orig(self, p))
     r = routers.get_router("ragrouter", seed=0, **{**TINY, "k": 3}).fit(None, None, prepared=data)
     assert calls == [] and r.k == 3
     assert any(h["stage"] == "extractor" for h in r.history)  # its history came with it
@@ -125,7 +126,7 @@ def test_worked_example_lists_the_neighbours_and_the_models_output():
     data = _pool()
     r = routers.get_router("ragrouter", seed=0, **TINY).fit(None, None, prepared=data)
     q = "Please explain the rivers number 99 in the book."
-    tab = R.worked_example(r, q)
+    tab = ragrouter.worked_example(r, q)
     assert len(tab) == r.k + 1 and tab.role.tolist() == ["query"] + ["neighbour"] * r.k
     assert tab.strong_win_prob[0] == pytest.approx(float(r.score([q])[0]), abs=1e-6)
     nb = tab.iloc[1:]

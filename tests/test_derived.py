@@ -8,8 +8,11 @@ import json
 import numpy as np
 import pytest
 
-from ragrouter_lib import cache, experiments, features, sampling, text
-from ragrouter_lib.config import setup
+from ragrouter_lib.core import cache
+from ragrouter_lib.core.config import setup
+from ragrouter_lib.evaluation import experiments
+from ragrouter_lib.features import encoders
+from ragrouter_lib.pipeline import sampling
 from ragrouter_lib.routers.routellm_baselines import CausalLLMRouter
 
 DERIVED = cache.REPO / "data" / "derived"
@@ -23,10 +26,8 @@ def manifest():
 
 
 def current_folders() -> dict:
-    ppl = {"lm": "smollm2-135m", "model": features.load_lm(None)[2], "max_len": C["max_len"],
-           "truncation": text.TRUNCATION_RULE}
-    return {"lm": features.store_dir("lm", features.lm_params(C["n_layers"], C["max_len"])).name,
-            "ppl": features.store_dir("ppl", ppl, modules=[sampling.__name__]).name}
+    return {"lm": encoders.store_dir("lm", encoders.lm_params(C["n_layers"], C["max_len"])).name,
+            "ppl": sampling.ppl_store(C["max_len"]).name}
 
 
 def test_derived_folders_are_the_ones_the_current_code_asks_for():
@@ -54,10 +55,10 @@ def test_library_reads_derived_lm_states_and_a_sample_recomputes_equal(monkeypat
 
     def refuse(*a, **k):
         raise AssertionError("derived data was not used")
-    monkeypatch.setattr(features, "lm_encode", refuse)
-    got = features.lm_states(prompts, C["n_layers"], C["max_len"], progress=False)
+    monkeypatch.setattr(encoders, "lm_encode", refuse)
+    got = encoders.lm_states(prompts, C["n_layers"], C["max_len"], progress=False)
     monkeypatch.undo()
-    ref = features.lm_encode(prompts, C["n_layers"], C["max_len"], 32, False)
+    ref = encoders.lm_encode(prompts, C["n_layers"], C["max_len"], 32, False)
     ref = np.concatenate([ref["last"], ref["mean"]], axis=1).astype(np.float32)
     np.testing.assert_allclose(got, ref, rtol=1e-2, atol=1e-2 * np.abs(ref).max())
 

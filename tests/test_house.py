@@ -14,7 +14,11 @@ import pandas as pd
 import pytest
 import torch
 
-from ragrouter_lib import cache, cli, config, experiments, features, layout, routers, training
+from ragrouter_lib import cli, routers
+from ragrouter_lib.core import cache, config, layout
+from ragrouter_lib.evaluation import router_runs
+from ragrouter_lib.features import encoders
+from ragrouter_lib.routers import training
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -63,13 +67,29 @@ def _cycles(graph):
     return found
 
 
+MAX_LINES = 400  # "a few hundred lines at most"
+
+
+def test_every_module_is_a_few_hundred_lines_with_a_docstring():
+    import ast
+    long = {m: n for m in _modules() if (n := len(cache.module_source(m).splitlines())) > MAX_LINES}
+    assert not long, f"modules over {MAX_LINES} lines: {long}"
+    bare = [m for m in _modules() if not ast.get_docstring(ast.parse(cache.module_source(m)))]
+    assert not bare, f"modules without a docstring: {bare}"
+
+
+def test_every_module_sits_in_a_sub_package_of_the_flow():
+    top = {m for m in _modules() if m.count(".") == 1}  # ragrouter_lib.x
+    assert top == {f"ragrouter_lib.{p}" for p in (*layout.PACKAGES, "runner", "cli")}, top
+
+
 def test_flow_check_catches_a_back_edge_and_a_cycle(monkeypatch):
     """The layout test can fail: a fake edge config -> experiments is a back-edge and a cycle."""
     real = cache.module_source
     monkeypatch.setattr(cache, "module_source", lambda m: real(m) + (
-        "\nfrom . import experiments\n" if m == "ragrouter_lib.config" else ""))
-    assert "ragrouter_lib.experiments" in cache.imports("ragrouter_lib.config")
-    assert layout.rank("ragrouter_lib.experiments") > layout.rank("ragrouter_lib.config")
+        "\nfrom ..evaluation import experiments\n" if m == "ragrouter_lib.core.config" else ""))
+    assert "ragrouter_lib.evaluation.experiments" in cache.imports("ragrouter_lib.core.config")
+    assert layout.rank("ragrouter_lib.evaluation.experiments") > layout.rank("ragrouter_lib.core.config")
     graph = {m: cache.imports(m) for m in _modules() if m != "ragrouter_lib"}
     assert _cycles(graph)
 
@@ -100,37 +120,37 @@ def test_no_private_function_used_across_modules():
 def test_private_use_check_can_fail(monkeypatch):
     real = cache.module_source
     monkeypatch.setattr(cache, "module_source", lambda m: real(m) + (
-        "\nfrom . import features\nfeatures._SHARDS\n" if m == "ragrouter_lib.cli" else ""))
-    assert _private_uses("ragrouter_lib.cli") == ["ragrouter_lib.cli: features._SHARDS"]
+        "\nfrom .features import encoders\nencoders._SHARDS\n" if m == "ragrouter_lib.cli" else ""))
+    assert _private_uses("ragrouter_lib.cli") == ["ragrouter_lib.cli: encoders._SHARDS"]
 
 
 # ----------------------------------------------------------------------------- cache keys
-def test_closure_is_computed_and_covers_training_core_and_labels():
+def test_closure_is_computed_and_covers_training_core_and_normalize():
     c = cache.closure(["ragrouter_lib.routers.ragrouter"])
-    assert {"ragrouter_lib.training", "ragrouter_lib.labels", "ragrouter_lib.features"} <= set(c)
-    assert "ragrouter_lib.experiments" not in c  # only what the step imports, not the whole package
+    assert {"ragrouter_lib.routers.training", "ragrouter_lib.data.leakage", "ragrouter_lib.features.encoders"} <= set(c)
+    assert "ragrouter_lib.evaluation.experiments" not in c  # only what the step imports, not the whole package
 
 
-@pytest.mark.parametrize("edited", ["ragrouter_lib.training", "ragrouter_lib.labels"])
-def test_editing_training_core_or_labels_changes_ragrouter_key(edited, monkeypatch):
+@pytest.mark.parametrize("edited", ["ragrouter_lib.routers.training", "ragrouter_lib.data.leakage"])
+def test_editing_training_core_or_normalize_changes_ragrouter_key(edited, monkeypatch):
     train = pd.DataFrame({"prompt": ["a", "b"], "score": [1, 5]})
-    before = experiments._router_key("ragrouter", {"k": 10}, 0, train, train)
+    before = router_runs._router_key("ragrouter", {"k": 10}, 0, train, train)
     real = cache.module_source
-    if edited == "ragrouter_lib.labels":  # a one-character edit inside labels.normalize
+    if edited == "ragrouter_lib.data.leakage":  # a one-character edit inside leakage.normalize
         src = real(edited)
         i = src.index("def normalize")
         patched = src[:i] + src[i:].replace("return", "return  ", 1)
     else:
         patched = real(edited) + "\n# an edit to the training loop\n"
     monkeypatch.setattr(cache, "module_source", lambda m: patched if m == edited else real(m))
-    assert experiments._router_key("ragrouter", {"k": 10}, 0, train, train) != before
+    assert router_runs._router_key("ragrouter", {"k": 10}, 0, train, train) != before
 
 
 def test_key_changes_with_params_inputs_and_is_stable():
-    k = cache.key("s", {"a": 1}, {"x": cache.digest_texts(["p"])}, modules=["ragrouter_lib.metrics"])
-    assert k == cache.key("s", {"a": 1}, {"x": cache.digest_texts(["p"])}, modules=["ragrouter_lib.metrics"])
-    assert k != cache.key("s", {"a": 2}, {"x": cache.digest_texts(["p"])}, modules=["ragrouter_lib.metrics"])
-    assert k != cache.key("s", {"a": 1}, {"x": cache.digest_texts(["q"])}, modules=["ragrouter_lib.metrics"])
+    k = cache.key("s", {"a": 1}, {"x": cache.digest_texts(["p"])}, modules=["ragrouter_lib.evaluation.metrics"])
+    assert k == cache.key("s", {"a": 1}, {"x": cache.digest_texts(["p"])}, modules=["ragrouter_lib.evaluation.metrics"])
+    assert k != cache.key("s", {"a": 2}, {"x": cache.digest_texts(["p"])}, modules=["ragrouter_lib.evaluation.metrics"])
+    assert k != cache.key("s", {"a": 1}, {"x": cache.digest_texts(["q"])}, modules=["ragrouter_lib.evaluation.metrics"])
     df = pd.DataFrame({"prompt": ["a", "b"], "score": [1, 2]})
     assert cache.digest_frame(df, ["prompt"]) != cache.digest_frame(df.assign(prompt=["a", "c"]), ["prompt"])
     assert cache.digest_frame(df, ["prompt", "score"]) != cache.digest_frame(df.assign(score=[1, 3]),
@@ -159,13 +179,13 @@ def test_router_from_another_code_version_is_never_read(tmp_cache, monkeypatch):
     calls = _count_fits(monkeypatch)
     df = pd.DataFrame({"prompt": ["a", "b"], "score": [1, 5], "strong_needed": [0, 1]})
     folder = tmp_cache / "routers"
-    _, hit1 = experiments.fit_router("length", {}, 0, df, df, folder)
-    _, hit2 = experiments.fit_router("length", {}, 0, df, df, folder)
+    _, hit1 = router_runs.fit_router("length", {}, 0, df, df, folder)
+    _, hit2 = router_runs.fit_router("length", {}, 0, df, df, folder)
     assert (hit1, hit2, len(calls)) == (False, True, 1)
     real = cache.module_source
     monkeypatch.setattr(cache, "module_source", lambda m: real(m) + (
-        "\n# edited\n" if m == "ragrouter_lib.training" else ""))
-    _, hit3 = experiments.fit_router("length", {}, 0, df, df, folder)
+        "\n# edited\n" if m == "ragrouter_lib.routers.training" else ""))
+    _, hit3 = router_runs.fit_router("length", {}, 0, df, df, folder)
     assert not hit3 and len(calls) == 2 and len(list(folder.iterdir())) == 2
 
 
@@ -173,13 +193,13 @@ def test_corrupt_router_folder_is_removed_and_refitted(tmp_cache, monkeypatch):
     calls = _count_fits(monkeypatch)
     df = pd.DataFrame({"prompt": ["a", "b"], "score": [1, 5], "strong_needed": [0, 1]})
     folder = tmp_cache / "routers"
-    r, _ = experiments.fit_router("length", {}, 0, df, df, folder)
+    r, _ = router_runs.fit_router("length", {}, 0, df, df, folder)
     state = r.cache_path / "state.pt"
     state.write_bytes(state.read_bytes()[:-7])  # truncated
     with pytest.warns(cache.CacheWarning):
-        _, hit = experiments.fit_router("length", {}, 0, df, df, folder)
+        _, hit = router_runs.fit_router("length", {}, 0, df, df, folder)
     assert not hit and len(calls) == 2
-    assert experiments.fit_router("length", {}, 0, df, df, folder)[1]  # the refit is cached again
+    assert router_runs.fit_router("length", {}, 0, df, df, folder)[1]  # the refit is cached again
 
 
 # ----------------------------------------------------------------------------- atomic, checksummed files
@@ -201,29 +221,29 @@ def test_truncated_or_corrupted_entry_is_detected_removed_and_recomputed(tmp_pat
 
 
 def test_corrupt_feature_shard_is_recomputed_with_a_warning(tmp_cache):
-    features._SHARDS.clear()
+    encoders._SHARDS.clear()
     calls = []
 
     def compute(texts):
         calls.append(list(texts))
         return {"v": np.array([[len(t)] for t in texts], np.float32)}
     texts = ["one", "three", "seven!"]
-    first = features.cached("h2test", {"p": 1}, texts, compute, verbose=False)
-    shard = next(features.store_dir("h2test", {"p": 1}).glob("*.npz"))
+    first = encoders.cached("h2test", {"p": 1}, texts, compute, verbose=False)
+    shard = next(encoders.store_dir("h2test", {"p": 1}).glob("*.npz"))
     shard.write_bytes(shard.read_bytes()[:40])
-    features._SHARDS.clear()  # a new process
+    encoders._SHARDS.clear()  # a new process
     with pytest.warns(cache.CacheWarning):
-        again = features.cached("h2test", {"p": 1}, texts, compute, verbose=False)
+        again = encoders.cached("h2test", {"p": 1}, texts, compute, verbose=False)
     np.testing.assert_array_equal(first["v"], again["v"])
     assert len(calls) == 2 and calls[1] == texts
 
 
 def test_feature_store_key_covers_the_computing_code(monkeypatch):
-    a = features.store_dir("parse", {"p": 1}, ["ragrouter_lib.syntax"])
+    a = encoders.store_dir("parse", {"p": 1}, ["ragrouter_lib.features.syntax"])
     real = cache.module_source
-    monkeypatch.setattr(cache, "module_source", lambda m: real(m) + ("\n#\n" if m == "ragrouter_lib.syntax" else ""))
-    assert features.store_dir("parse", {"p": 1}, ["ragrouter_lib.syntax"]) != a
-    assert features.store_dir("sentence", {"p": 1}) == features.store_dir("sentence", {"p": 1})
+    monkeypatch.setattr(cache, "module_source", lambda m: real(m) + ("\n#\n" if m == "ragrouter_lib.features.syntax" else ""))
+    assert encoders.store_dir("parse", {"p": 1}, ["ragrouter_lib.features.syntax"]) != a
+    assert encoders.store_dir("sentence", {"p": 1}) == encoders.store_dir("sentence", {"p": 1})
 
 
 WRITER = """
@@ -386,3 +406,24 @@ def test_cli_scores_and_writes_atomically(capsys, tmp_path, saved_router):
     out = [json.loads(line) for line in dst.read_text().splitlines()]
     assert [o["route"] for o in out] == ["weak", "weak", "strong", "strong"]
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_readme_layout_table_matches_the_tree():
+    import re
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Layout"):]
+    section = section[: section.index("\n\n", section.index("| sub-package"))]
+    listed = set()
+    for row in section.splitlines():
+        m = re.match(r"\| `(\w+)/` \| (.*) \|$", row) or re.match(r"\| entry points \| (.*) \|$", row)
+        if not m:
+            continue
+        pkg, body = (m.group(1), m.group(2)) if m.lastindex == 2 else (None, m.group(1))
+        while re.search(r"\([^()]*\)", body):
+            body = re.sub(r"\([^()]*\)", "", body)
+        for item in body.split(","):
+            name = re.search(r"`(\w+)`", item).group(1)
+            listed.add(f"ragrouter_lib.{pkg}.{name}" if pkg else f"ragrouter_lib.{name}")
+    tree = {m for m in _modules() if m != "ragrouter_lib" and not m.endswith("__main__")
+            and m.removeprefix("ragrouter_lib.") not in layout.PACKAGES}
+    assert listed == tree, f"README only: {sorted(listed - tree)}; tree only: {sorted(tree - listed)}"

@@ -3,14 +3,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ragrouter_lib import data, experiments, labels
-from ragrouter_lib.config import setup
+from ragrouter_lib.core.config import setup
+from ragrouter_lib.data import leakage, loading
+from ragrouter_lib.evaluation import experiments
+from ragrouter_lib.labels import pairwise, pool_labels
 
-S, W = labels.STRONG, labels.WEAK
+S, W = pool_labels.STRONG, pool_labels.WEAK
 
 
 def test_pool_size_and_labels():
-    pool = labels.build_pool()
+    pool = pool_labels.build_pool()
     assert len(pool) == 6754  # MISSION.md: the labelled offline pool once missing scores are dropped
     assert set(pool.score) <= {1, 2, 3, 4, 5}
     assert (pool.strong_needed == (pool.score <= 3)).all()
@@ -22,13 +24,13 @@ def test_pool_size_and_labels():
 
 def test_panel_battles_on_hand_made_rows():
     pool = pd.DataFrame({"panel": ["routerbench"] * 2, "prompt": ["p", "q"]})
-    for m in data.ROUTERBENCH_MODELS:
+    for m in loading.ROUTERBENCH_MODELS:
         pool[m] = 0.0
     pool.loc[0, S] = 1.0           # row 0: only the strong model right
     pool.loc[1, [S, W]] = 1.0      # row 1: both right
     pool.loc[1, "claude-v2"] = np.nan  # missing answers never make a battle
-    b = labels.panel_battles(pool)
-    n = len(data.ROUTERBENCH_MODELS)
+    b = pairwise.panel_battles(pool)
+    n = len(loading.ROUTERBENCH_MODELS)
     assert len(b) == n * (n - 1) // 2 + (n - 1) * (n - 2) // 2
     sw = b[(b.row == 0) & (((b.model_a == S) & (b.model_b == W)) | ((b.model_a == W) & (b.model_b == S)))]
     assert len(sw) == 1 and sw.winner.iloc[0] == ("a" if sw.model_a.iloc[0] == S else "b")
@@ -39,7 +41,7 @@ def test_panel_battles_on_hand_made_rows():
 
 def test_pair_battles_from_scores():
     pool = pd.DataFrame({"score": [1, 3, 4, 5]})
-    b = labels.pair_battles(pool)
+    b = pairwise.pair_battles(pool)
     assert b.winner.tolist() == ["a", "a", "tie", "b"]
     assert (b.model_a == S).all() and (b.model_b == W).all()
 
@@ -47,21 +49,21 @@ def test_pair_battles_from_scores():
 def test_arena_rows_scored_against_strong_model():
     arena = pd.DataFrame({"id": [1, 2, 3, 4], "model_a": [S, "x", S, "x"], "model_b": ["y", S, "y", "z"],
                           "winner": ["a", "a", "tie", "b"], "prompt_text": ["p1", "p2", "p3", "p4"]})
-    out = labels.arena_scores(arena)
+    out = pool_labels.arena_scores(arena)
     assert out.score.tolist() == [2, 5, 4]  # strong won, strong lost, tie; row 4 has no strong model
 
 
 def test_bradley_terry_orders_models():
     b = pd.DataFrame({"model_a": ["x", "x", "y", "x"], "model_b": ["y", "z", "z", "y"],
                       "winner": ["a", "a", "a", "tie"]})
-    r = labels.bradley_terry(b)
+    r = pairwise.bradley_terry(b)
     assert list(r.index) == ["x", "y", "z"]
 
 
 def test_split_is_seeded_and_keeps_duplicates_together():
     pool = pd.DataFrame({"prompt": [f"q{i}" for i in range(400)] + ["Same  prompt!", "same prompt"]})
-    a, b = labels.split(pool, seed=1), labels.split(pool, seed=1)
-    assert a.equals(b) and not a.equals(labels.split(pool, seed=2))
+    a, b = pool_labels.split(pool, seed=1), pool_labels.split(pool, seed=1)
+    assert a.equals(b) and not a.equals(pool_labels.split(pool, seed=2))
     assert a.iloc[-1] == a.iloc[-2]
     assert 0.08 < (a == "valid").mean() < 0.25
 
@@ -69,11 +71,11 @@ def test_split_is_seeded_and_keeps_duplicates_together():
 def test_leakage_report_finds_exact_and_near_duplicates():
     ev = {"mmlu": ["What is the capital of France?\nA. Paris", "Unrelated"]}
     train = ["what is the CAPITAL of france ? a paris", "other", "x"]
-    rep = labels.leakage_report(train, ev)
+    rep = leakage.leakage_report(train, ev)
     assert rep[["eval_idx", "train_idx", "kind"]].values.tolist() == [[0, 0, "exact"]]
     emb_t = np.array([[1, 0], [0, 1], [0.999, 0.04]], float)
     emb_e = {"mmlu": np.array([[0, 1.0], [1, 0]], float)}
-    rep = labels.leakage_report(["a", "b", "c"], {"mmlu": ["d", "e"]}, emb_t, emb_e, threshold=0.95)
+    rep = leakage.leakage_report(["a", "b", "c"], {"mmlu": ["d", "e"]}, emb_t, emb_e, threshold=0.95)
     assert sorted(rep.train_idx.tolist()) == [0, 1, 2] and set(rep.kind) == {"near-duplicate"}
 
 
@@ -83,7 +85,7 @@ def test_planted_evaluation_prompt_stops_the_run():
     pool = experiments.load_pool(cfg).head(40)
     experiments.check_leakage(pool, evals)  # clean: passes
     planted = pd.concat([pool, pool.head(1).assign(prompt=evals["gsm8k"].prompt.iloc[3] + " ")])
-    with pytest.raises(labels.LeakageError):
+    with pytest.raises(leakage.LeakageError):
         experiments.check_leakage(planted, evals)
 
 
@@ -91,7 +93,8 @@ def test_tiers_keep_the_pair_apart_without_evidence():
     """A selection fold without any battle of the routed pair still puts the strong model's tier
     above the weak model's (RouteLLM's premise), instead of failing."""
     import pandas as pd
-    from ragrouter_lib import labels
-    elo = pd.Series({labels.STRONG: 1000.0, labels.WEAK: 1000.0, "x": 1200.0, "y": 800.0})
-    t = labels.tiers(elo, 3)
-    assert t[labels.STRONG] == 0 and t[labels.WEAK] == 1 and t["x"] == 0 and t["y"] >= 1
+
+    from ragrouter_lib.labels import pairwise, pool_labels
+    elo = pd.Series({pool_labels.STRONG: 1000.0, pool_labels.WEAK: 1000.0, "x": 1200.0, "y": 800.0})
+    t = pairwise.tiers(elo, 3)
+    assert t[pool_labels.STRONG] == 0 and t[pool_labels.WEAK] == 1 and t["x"] == 0 and t["y"] >= 1

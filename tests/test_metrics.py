@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ragrouter_lib import data, metrics
+from ragrouter_lib.data import loading
+from ragrouter_lib.evaluation import metrics
 
 # Ten prompts, prompt i has score i/10 (so rank i). Weak right on ranks 0-5, strong wrong on rank 0.
 # w = 0.6, s = 0.9. Routing the top m ranks to the strong model gives accuracy
@@ -101,7 +102,7 @@ def test_perfect_and_inverted_router():
 @pytest.mark.parametrize("bench", ["mmlu", "gsm8k"])
 def test_random_router_matches_routellm_published(bench):
     """RouteLLM reports Random at CPT(50%) ~ 50, CPT(80%) ~ 80, APGR ~ 0.50 on both benchmarks."""
-    ev = data.load_eval(bench)
+    ev = loading.load_eval(bench)
     w, s = ev.weak_correct.mean(), ev.strong_correct.mean()
     c = metrics.random_curve(ev.weak_correct.values, ev.strong_correct.values, n_runs=10, seed=0)
     out = metrics.summarize(c, w, s)
@@ -111,7 +112,7 @@ def test_random_router_matches_routellm_published(bench):
 
 
 def test_expectation_check_reports_failures_plainly():
-    from ragrouter_lib import experiments
+    from ragrouter_lib.evaluation import experiments
     t = pd.DataFrame({"model": ["RAGRouter", "BERT", "Random", "KNN"], "cpt50": [40, 38, 50, 30],
                       "cpt80": [72, 70, 80, 60], "apgr": [0.58, 0.60, 0.50, 0.7], "cpt50_sd": 0.0,
                       "cpt80_sd": 0.0, "apgr_sd": [0.01, 0.01, 0.0, 0.0], "n_seeds": 3,

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from ragrouter_lib import runner
-from ragrouter_lib.config import ROOT
+from ragrouter_lib.core.config import ROOT
 
 MAX_LINES = 10  # per code cell
 SOURCES = runner.notebooks()

@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from ragrouter_lib.config import ROOT
+from ragrouter_lib.core.config import ROOT
 
 MACHINE_PATH = re.compile(r"(?<![\w.~-])/(work|root|tmp|home)/[^\s'\"]*")
 PROGRESS = re.compile(r"\d+(\.\d+)?\s?(it/s|s/it)\]|\d+%\|")

@@ -25,7 +25,8 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
-from ragrouter_lib import data, hub, paper  # noqa: E402
+from ragrouter_lib.data import hub, loading
+from ragrouter_lib.evaluation import paper  # noqa: E402
 from ragrouter_lib.routers import ragrouter_llm as L  # noqa: E402
 from ragrouter_lib.routers import released  # noqa: E402
 
@@ -64,14 +65,14 @@ def test_hub_refusals_name_the_id_and_the_profile(monkeypatch):
 
 def test_row_counts_are_checked():
     hub.check_rows("arena", hub.HUB_DATASETS["arena"]["expected_rows"])
-    with pytest.raises(data.DataFormatError, match="57477"):
+    with pytest.raises(loading.DataFormatError, match="57477"):
         hub.check_rows("arena", 55000)
 
 
 # ----------------------------------------------------------------------------- stand-ins and loaders
 def test_hub_loaders_map_to_the_offline_schemas(stand_ins):
     arena, gpt4 = hub.load_arena_hub(PAPER), hub.load_gpt4_hub(PAPER)
-    ref_a, ref_g = data.load_arena(REPO / "tests/fixtures/arena_train.csv"), data.load_gpt4_dataset(
+    ref_a, ref_g = loading.load_arena(REPO / "tests/fixtures/arena_train.csv"), loading.load_gpt4_dataset(
         REPO / "tests/fixtures/gpt4_dataset.jsonl")
     assert set(ref_a.columns) <= set(arena.columns) and set(ref_g.columns) <= set(gpt4.columns)
     assert len(arena) == 60 and set(arena.winner) <= {"a", "b", "tie"}
@@ -97,19 +98,19 @@ def test_stand_in_models_have_the_thesis_architectures(stand_ins):
 
 
 def test_paper_encoder_feeds_token_states(stand_ins, tmp_path, monkeypatch):
-    from ragrouter_lib import features, syntax
+    from ragrouter_lib.features import encoders, syntax
     monkeypatch.setenv("RAGROUTER_CACHE", str(tmp_path))
-    monkeypatch.setitem(features.ENCODERS, "placeholder", None)  # restored after the test
+    monkeypatch.setitem(encoders.ENCODERS, "placeholder", None)  # restored after the test
     name = paper.register_encoder(PAPER)
     try:
         texts = ["What is the integral of x?", "Write a poem about rivers."]
-        st = features.token_states(texts, name, layer=-1, max_len=32, progress=False)
+        st = encoders.token_states(texts, name, layer=-1, max_len=32, progress=False)
         wp = syntax.wordpiece_offsets(texts, name, 32)
         assert st["states"].shape[1] == 32 and len(st["offsets"]) == 3
         assert [len(w) for w in wp] == list(np.diff(st["offsets"]))  # one state per word piece
     finally:
-        features.ENCODERS.pop(name, None)
-        features.load_encoder.cache_clear()
+        encoders.ENCODERS.pop(name, None)
+        encoders.load_encoder.cache_clear()
 
 
 # ----------------------------------------------------------------------------- LoRA, prompt, optimiser
@@ -143,7 +144,7 @@ def test_4bit_needs_cuda_and_adam_falls_back():
 
 def test_rag_prompt_lists_neighbours_and_skips_the_query_itself():
     from ragrouter_lib.routers import get_router
-    from ragrouter_lib.routers.ragrouter import KnowledgeBase
+    from ragrouter_lib.routers.kb import KnowledgeBase
     texts = ["alpha question", "beta question", "gamma question", "delta question"]
     vec = np.eye(4, dtype=np.float32) + np.arange(4, dtype=np.float32)[:, None] * 0.01
     r = get_router("ragrouter_llm", k=2)
@@ -193,8 +194,8 @@ def test_released_routers_without_openai_key_are_marked_missing(fake_routellm, s
         released.RELEASED_CONFIG["bert"]["checkpoint_path"]]
     # scored by our metrics: a perfect-on-subset router beats random's APGR bound of the same rows
     row = runs[runs.router == "released_bert"].iloc[0]
-    from ragrouter_lib import experiments
-    expect, _ = experiments.evaluate_scores(np.array([float("question 1" in p) for p in ev.prompt]), ev, seed=0)
+    from ragrouter_lib.evaluation import router_runs
+    expect, _ = router_runs.evaluate_scores(np.array([float("question 1" in p) for p in ev.prompt]), ev, seed=0)
     assert row.apgr == pytest.approx(expect["apgr"])
     assert os.environ.get("OPENAI_API_KEY") in (None, released.PLACEHOLDER_KEY)
 
@@ -260,7 +261,7 @@ def test_small_llm_row_runs_on_a_stand_in(stand_ins, tmp_path, monkeypatch):
 
 def test_small_llm_row_is_cached_by_its_inputs_and_skipped_without_settings(tmp_path, monkeypatch):
     monkeypatch.setenv("RAGROUTER_CACHE", str(tmp_path))
-    from ragrouter_lib import models
+    from ragrouter_lib.data import models
     monkeypatch.setattr(models, "smollm2_path", lambda: Path("smollm2-135m-instruct-abc"))
     calls = []
 

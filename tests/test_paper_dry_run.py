@@ -11,7 +11,8 @@ import json
 import pandas as pd
 import pytest
 
-from ragrouter_lib import hub, runner
+from ragrouter_lib import runner
+from ragrouter_lib.data import hub
 
 
 @pytest.fixture(scope="module")

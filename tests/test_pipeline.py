@@ -4,9 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ragrouter_lib import augmentation as A
-from ragrouter_lib import experiments, labels, models, sampling, training_data
-from ragrouter_lib.config import setup
+from ragrouter_lib.core.config import setup
+from ragrouter_lib.data import leakage, models
+from ragrouter_lib.evaluation import experiments
+from ragrouter_lib.pipeline import augmentation, sampling, training_data, variants
 
 SENTENCES = ["The boy read the book in the library.",
              "In 1990, the company moved its headquarters to Texas.",
@@ -17,16 +18,16 @@ SENTENCES = ["The boy read the book in the library.",
 
 @pytest.fixture(scope="module")
 def nlp():
-    return A.spacy_nlp()
+    return variants.spacy_nlp()
 
 
 def test_syntactic_variants_parse_and_differ(nlp):
     found = 0
     for s in SENTENCES:
-        for v in A.syntactic_variants(s, nlp):
+        for v in variants.syntactic_variants(s, nlp):
             assert v.ok, (v.text, v.reason)
             assert v.text != s and v.method == "syntactic"
-            src, var = nlp(A.split_stem(s)[1]), nlp(A.split_stem(v.text)[1])
+            src, var = nlp(variants.split_stem(s)[1]), nlp(variants.split_stem(v.text)[1])
             assert sorted(t.lower_ for t in src if t.is_alpha) == sorted(t.lower_ for t in var if t.is_alpha)
             found += 1
     assert found >= 4
@@ -34,7 +35,7 @@ def test_syntactic_variants_parse_and_differ(nlp):
 
 def test_semantic_variants_follow_wordnet(nlp):
     wn = models.wordnet()
-    vs = {v.op: v for v in A.semantic_variants(SENTENCES[3], wn, nlp)}
+    vs = {v.op: v for v in variants.semantic_variants(SENTENCES[3], wn, nlp)}
     assert vs and all(v.ok for v in vs.values())
     if "hypernym" in vs:
         assert "(a kind of " in vs["hypernym"].text
@@ -53,12 +54,12 @@ def test_check_rejects_broken_outputs(nlp):
            "The boy read the book. In the library.": "sentence count changed",
            src: "identical to source"}
     for text, reason in bad.items():
-        v = A.check(src, A.Variant(text, "syntactic", "test"), nlp)
+        v = variants.check(src, variants.Variant(text, "syntactic", "test"), nlp)
         assert not v.ok and v.reason == reason
-    v = A.check("Sam has 3 apples and eats one.", A.Variant("Sam has 4 apples and eats one.", "semantic", "x"), nlp)
+    v = variants.check("Sam has 3 apples and eats one.", variants.Variant("Sam has 4 apples and eats one.", "semantic", "x"), nlp)
     assert v.reason == "numbers changed"
-    v = A.check("Question:Why is the sky blue at noon?\nAnswer:",
-                A.Variant("Inquiry:Why is the sky blue at noon?\nAnswer:", "semantic", "x"), nlp)
+    v = variants.check("Question:Why is the sky blue at noon?\nAnswer:",
+                variants.Variant("Inquiry:Why is the sky blue at noon?\nAnswer:", "semantic", "x"), nlp)
     assert not v.ok
 
 
@@ -68,9 +69,9 @@ def test_augmented_planted_evaluation_prompt_is_caught():
     pool = experiments.load_pool(cfg).head(40)
     planted = pool.head(1).assign(pool_id="planted", prompt=evals["gsm8k"].prompt.iloc[5],
                                   source="gsm8k-train", panel="routerbench")
-    aug, _ = A.augment_pool(planted, factor=1.0, progress=False)
+    aug, _ = augmentation.augment_pool(planted, factor=1.0, progress=False)
     assert len(aug) == 1 and aug.prompt.iloc[0] != planted.prompt.iloc[0]
-    with pytest.raises(labels.LeakageError):
+    with pytest.raises(leakage.LeakageError):
         experiments.check_leakage(pd.concat([pool, aug], ignore_index=True), evals)
 
 
@@ -144,23 +145,23 @@ GOOD = [("The boy read the book in the library.", "In the library, the boy read 
 def test_tightened_filter_rejects_what_the_old_one_accepted(nlp):
     for i, (src, var, method) in enumerate(BROKEN):
         if i != 2:  # the old filter let these in
-            assert A.check(src, A.Variant(var, method, "t"), nlp, strict=False).ok, var
-        v = A.check(src, A.Variant(var, method, "t"), nlp)
-        assert not v.ok and (v.reason in A.STRUCTURE_CHECKS or i == 2), (var, v.reason)
+            assert variants.check(src, variants.Variant(var, method, "t"), nlp, strict=False).ok, var
+        v = variants.check(src, variants.Variant(var, method, "t"), nlp)
+        assert not v.ok and (v.reason in variants.STRUCTURE_CHECKS or i == 2), (var, v.reason)
     for src, var, method in GOOD[:2]:
-        assert A.check(src, A.Variant(var, method, "t"), nlp).ok, var
+        assert variants.check(src, variants.Variant(var, method, "t"), nlp).ok, var
 
 
 def test_quality_check_flags_planted_broken_variants(nlp):
     pairs = pd.DataFrame([{"source_text": s, "variant": v, "method": m, "broken": True} for s, v, m in BROKEN] +
                          [{"source_text": s, "variant": v, "method": m, "broken": False} for s, v, m in GOOD[:2]])
-    q = A.quality_check(pairs, n=100, seed=0, nlp=nlp, lm=False, encoder=False)
+    q = augmentation.quality_check(pairs, n=100, seed=0, nlp=nlp, lm=False, encoder=False)
     assert len(q) == len(pairs)
     truth = pairs.set_index("variant").broken
     assert (q.error.to_numpy() == truth.loc[q.variant].to_numpy()).all()
     assert q.attrs["summary"]["error_rate"] == pytest.approx(len(BROKEN) / len(pairs))
     aug = pd.DataFrame({"source_id": ["p1", "p2"], "prompt": ["v1", "v2"], "method": "syntactic", "op": "x"})
-    got = A.variant_pairs(aug, pd.DataFrame({"pool_id": ["p2", "p1"], "prompt": ["s2", "s1"]}))
+    got = augmentation.variant_pairs(aug, pd.DataFrame({"pool_id": ["p2", "p1"], "prompt": ["s2", "s1"]}))
     assert got.source_text.tolist() == ["s1", "s2"] and got.variant.tolist() == ["v1", "v2"]
 
 
@@ -190,8 +191,9 @@ def test_prepare_accepts_the_notebook_call(tmp_path):
 
 
 def test_ablation_tables_use_the_thesis_names_and_pair_seeds():
-    from ragrouter_lib import ablations, data
-    thesis = set(data.load_reference("paper_tables").query("table >= 3").model)
+    from ragrouter_lib.data import loading
+    from ragrouter_lib.evaluation import ablations
+    thesis = set(loading.load_reference("paper_tables").query("table >= 3").model)
     ours = {n for a in ablations.ABLATIONS.values() for n in (a.with_, a.without)}
     assert ours == thesis
     def rows(apgr, cpt, crit):
@@ -214,14 +216,14 @@ def test_ablation_tables_use_the_thesis_names_and_pair_seeds():
 def test_a_rows_variant_does_not_depend_on_the_other_rows_and_the_memo_computes_it_once(monkeypatch):
     cfg = setup("smoke", verbose=False)
     pool = experiments.load_pool(cfg)
-    pool = pool[A.source_quality(pool)].head(24)
+    pool = pool[augmentation.source_quality(pool)].head(24)
     memo = {}
-    whole, _ = A.augment_pool(pool, factor=1.0, progress=False, memo=memo)
-    part, _ = A.augment_pool(pool.iloc[::-2], factor=1.0, progress=False)  # reversed subset, fresh memo
+    whole, _ = augmentation.augment_pool(pool, factor=1.0, progress=False, memo=memo)
+    part, _ = augmentation.augment_pool(pool.iloc[::-2], factor=1.0, progress=False)  # reversed subset, fresh memo
     assert len(whole) > 0 and len(part) > 0
     got = whole.set_index("pool_id").prompt
     assert all(got.get(p) == t for p, t in zip(part.pool_id, part.prompt))
     calls = []
-    monkeypatch.setattr(A, "augment_row", lambda *a, **k: calls.append(1) or (None, []))
-    again, _ = A.augment_pool(pool.iloc[::-2], factor=1.0, progress=False, memo=memo)
+    monkeypatch.setattr(augmentation, "augment_row", lambda *a, **k: calls.append(1) or (None, []))
+    again, _ = augmentation.augment_pool(pool.iloc[::-2], factor=1.0, progress=False, memo=memo)
     assert calls == [] and again.prompt.tolist() == part.prompt.tolist()

@@ -4,9 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ragrouter_lib import features, labels, sources, text
+from ragrouter_lib.core import text
+from ragrouter_lib.data import leakage
+from ragrouter_lib.features import encoders
+from ragrouter_lib.labels import pairwise, pool_labels, sources
 
-S, W = labels.STRONG, labels.WEAK
+S, W = pool_labels.STRONG, pool_labels.WEAK
 PREAMBLE = "".join(f"Question: example {i} about {'wind ' * 20}?\nA) yes\nB) no\nAnswer:\nA\n\n"
                    for i in range(14))  # ~2k characters of few-shot examples
 
@@ -22,7 +25,7 @@ def test_truncate_ids_keeps_head_and_tail():
 
 
 def test_encode_window_is_unchanged_for_short_prompts_and_keeps_special_tokens():
-    tok = features.load_encoder("minilm")[0]
+    tok = encoders.load_encoder("minilm")[0]
     texts = ["a short prompt", "word " * 400 + "the real question?"]
     new = text.encode_window(tok, texts, 128)
     old = tok(texts, truncation=True, max_length=128)["input_ids"]
@@ -63,11 +66,11 @@ def test_preamble_of_a_minority_is_not_stripped():
 
 
 def test_no_two_pool_questions_share_an_encoder_input():
-    pool = labels.build_pool(sources=list(labels.SOURCES))
+    pool = pool_labels.build_pool(sources=list(pool_labels.SOURCES))
     assert pool.attrs["preambles"]["arc-challenge"] and pool.attrs["preambles"]["winogrande"]
     assert not pool.prompt.str.startswith(pool.attrs["preambles"]["winogrande"][:200]).any()
     inputs = sources.encoder_inputs(pool.prompt, "window", 128)
-    q = pd.DataFrame({"inp": inputs, "q": pool.prompt.map(labels.normalize),
+    q = pd.DataFrame({"inp": inputs, "q": pool.prompt.map(leakage.normalize),
                       "n": sources.token_lengths(pool.prompt)})
     per_input = q.groupby("inp").q.nunique()
     shared = q[q.inp.isin(per_input[per_input > 1].index)]
@@ -82,21 +85,21 @@ def test_no_two_pool_questions_share_an_encoder_input():
 def test_mmlu_pro_and_alpaca_semantics_on_hand_made_rows():
     mp = pd.DataFrame({"sample_id": ["1", "2", "3", "4"], "prompt": list("abcd"),
                        "weak_correct": [1, 1, 0, 0], "strong_correct": [1, 0, 1, 0]})
-    out = labels.mmlu_pro_scores(mp)
+    out = pool_labels.mmlu_pro_scores(mp)
     assert out.score.tolist() == [5, 4, 1, 3]
     ae = pd.DataFrame({"sample_id": ["1", "2", "3"], "prompt": list("abc"), "preference": [2.0, 1.0, 1.5]})
-    out = labels.alpaca_scores(ae)
+    out = pool_labels.alpaca_scores(ae)
     assert out.score.tolist() == [5, 2, 4]
-    assert labels.pair_battles(out).winner.tolist() == ["b", "a", "tie"]
+    assert pairwise.pair_battles(out).winner.tolist() == ["b", "a", "tie"]
     with pytest.raises(ValueError, match="preference"):
-        labels.alpaca_scores(ae.assign(preference=[1.0, 3.0, 2.0]))
+        pool_labels.alpaca_scores(ae.assign(preference=[1.0, 3.0, 2.0]))
 
 
 def test_semantics_table_agrees_with_the_mappings():
-    t = labels.PAIR_SEMANTICS
+    t = pool_labels.PAIR_SEMANTICS
     assert ((t.score <= 3) == (t.label != "weak fine")).all()
     mp = t[t.source == "MMLU-Pro"].score.tolist()
-    assert mp == labels.mmlu_pro_scores(pd.DataFrame({"sample_id": list("wxyz"), "prompt": list("wxyz"),
+    assert mp == pool_labels.mmlu_pro_scores(pd.DataFrame({"sample_id": list("wxyz"), "prompt": list("wxyz"),
                                                       "weak_correct": [1, 1, 0, 0],
                                                       "strong_correct": [1, 0, 1, 0]})).score.tolist()
 
@@ -110,29 +113,29 @@ def _pair_pool():
     ("strong-needed", [1, 3, 5, 2], [1, 1, 1, 1], 4),
     ("weak-fine", [1, 4, 5, 4], [1, 1, 1, 1], 4),
     ("dropped", [1, 5], [1, 1], 2),
-    ("down-weighted", [1, 3, 5, 2], [1, labels.BOTH_FAIL_WEIGHT, 1, labels.BOTH_FAIL_WEIGHT], 4)])
+    ("down-weighted", [1, 3, 5, 2], [1, pool_labels.BOTH_FAIL_WEIGHT, 1, pool_labels.BOTH_FAIL_WEIGHT], 4)])
 def test_both_fail_policies(policy, scores, weights, n):
-    out = labels.apply_both_fail(_pair_pool(), policy)
+    out = pool_labels.apply_both_fail(_pair_pool(), policy)
     assert len(out) == n and out.score.tolist() == scores and out.weight.tolist() == weights
     assert out.strong_needed.tolist() == [int(s <= 3) for s in scores]
 
 
 def test_unknown_policy_and_source_are_named():
     with pytest.raises(ValueError, match="both_fail policy 'maybe'"):
-        labels.apply_both_fail(_pair_pool(), "maybe")
+        pool_labels.apply_both_fail(_pair_pool(), "maybe")
     with pytest.raises(ValueError, match="unknown pool source 'squad'"):
-        labels.build_pool(sources=["squad"])
+        pool_labels.build_pool(sources=["squad"])
 
 
 def test_sources_switch_and_both_fail_in_build_pool():
-    base = labels.build_pool()
-    assert set(base.source) == set(labels.DEFAULT_SOURCES)
-    mp = labels.build_pool(sources=["mmlu_pro", "winogrande"], both_fail="dropped")
+    base = pool_labels.build_pool()
+    assert set(base.source) == set(pool_labels.DEFAULT_SOURCES)
+    mp = pool_labels.build_pool(sources=["mmlu_pro", "winogrande"], both_fail="dropped")
     assert set(mp.source) == {"mmlu_pro", "winogrande"} and not mp.both_fail.any()
-    full = labels.build_pool(sources=["mmlu_pro"])
+    full = pool_labels.build_pool(sources=["mmlu_pro"])
     assert len(full) == 5222 and full.both_fail.sum() == 1229  # (Mixtral, GPT-4o) both wrong
     assert (full.origin_id == full.pool_id).all() and (full.question == full.prompt).all()
-    rb = labels.build_pool(sources=["routerbench"], both_fail="weak-fine")
+    rb = pool_labels.build_pool(sources=["routerbench"], both_fail="weak-fine")
     assert (rb[rb.both_fail].score == 4).all() and set(rb.source) == {"arc-challenge", "winogrande", "mbpp"}
 
 
@@ -142,12 +145,12 @@ def test_leakage_counts_finds_eval_matches_and_twins():
                                     "Unrelated question", "What is 2+2?", "what is 2 + 2"],
                          "source": ["wino", "wino", "a", "a", "b"]})
     ev = {"gsm8k": ["Unrelated  QUESTION"]}
-    c = labels.leakage_counts(pool, ev).set_index("source")
+    c = leakage.leakage_counts(pool, ev).set_index("source")
     assert c.loc["a", "eval exact"] == 1 and c.loc["wino", "eval exact"] == 0
     assert c.loc["wino", "twins in source, exact"] == 2
     assert c.loc["a", "twins across sources"] == 1 and c.loc["b", "twins across sources"] == 1
     emb = np.array([[1, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [0, 0.2, 1]], float)
-    c = labels.leakage_counts(pool, ev, emb, {"gsm8k": np.array([[0, 0, 1.0]])}).set_index("source")
+    c = leakage.leakage_counts(pool, ev, emb, {"gsm8k": np.array([[0, 0, 1.0]])}).set_index("source")
     assert c.loc["a", "eval near-duplicate"] == 1 and c.loc["b", "eval near-duplicate"] == 1
 
 
@@ -184,7 +187,7 @@ def test_choose_options_uses_a_fixed_target():
     emb = df[["x0", "x1"]].to_numpy()
     res = sources.choose_options(df, emb, lengths=np.full(len(df), 10), new_sources=("s2",),
                                  target_sources=("s0", "s1"))
-    assert len(res) == 2 * len(labels.BOTH_FAIL_POLICIES)
+    assert len(res) == 2 * len(pool_labels.BOTH_FAIL_POLICIES)
     assert res["LOSO AUC (row-weighted)"].between(0, 1).all()
     assert res[res["new sources on"] == "none"]["AUC s2"].isna().all()
 

@@ -3,9 +3,13 @@ import numpy as np
 import pytest
 import torch
 
-from ragrouter_lib import experiments, features, labels, routers, syntax
-from ragrouter_lib.config import setup
-from ragrouter_lib.routers.ragrouter import FeatureExtractor, KnowledgeBase
+from ragrouter_lib import routers
+from ragrouter_lib.core.config import setup
+from ragrouter_lib.evaluation import experiments
+from ragrouter_lib.features import encoders, syntax
+from ragrouter_lib.labels import pool_labels
+from ragrouter_lib.routers.kb import KnowledgeBase
+from ragrouter_lib.routers.ragrouter_parts import FeatureExtractor
 
 TEXTS = ["The boy read the book in the library.", "How many apples does Sam have left after eating two?",
          "Which gas do plants absorb from the air during photosynthesis?"]
@@ -13,7 +17,7 @@ FAST = {"extractor_epochs": 2, "final_epochs": 4}
 
 
 def _inputs(texts):
-    tok = features.token_states(texts, "minilm", layer=5, max_len=128, progress=False)
+    tok = encoders.token_states(texts, "minilm", layer=5, max_len=128, progress=False)
     parse = syntax.parses(texts, progress=False)
     wp = syntax.wordpiece_offsets(texts)
     return tok, parse, wp
@@ -29,7 +33,7 @@ def test_graphsage_and_fusion_shapes_on_real_parses():
     assert g.num_edges() == 2 * (sum(counts) - len(TEXTS))
     ex = FeatureExtractor(n_dep=len(syntax.dep_labels()))
     assert ex.h_syn(g, node_sem, pos, dep).shape == (sum(counts), 128)
-    x, m = features.unpack(tok, range(len(TEXTS)))
+    x, m = encoders.unpack(tok, range(len(TEXTS)))
     assert ex(x, m, g, node_sem, pos, dep, counts).shape == (len(TEXTS), 256)
     sem_only = FeatureExtractor(syntactic=False, n_dep=len(syntax.dep_labels()))
     assert sem_only(x, m).shape == (len(TEXTS), 256)
@@ -116,7 +120,7 @@ def tmp_cache(tmp_path_factory):
 def split_():
     cfg = setup("smoke", verbose=False)
     pool = experiments.load_pool(cfg).head(200)
-    part = labels.split(pool, seed=0)
+    part = pool_labels.split(pool, seed=0)
     return pool[part == "train"], pool[part == "valid"]
 
 
@@ -150,7 +154,7 @@ def test_paper_llm_path_on_a_tiny_stand_in(split_, tmp_path):
     """The `paper` final model (LoRA LLM over the textual augmented prompt) on a tiny local model."""
     from transformers import AutoTokenizer, LlamaConfig, LlamaModel
 
-    from ragrouter_lib import models
+    from ragrouter_lib.data import models
     from ragrouter_lib.routers import ragrouter_llm as rl
     tok = AutoTokenizer.from_pretrained(models.smollm2_path())
     cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,

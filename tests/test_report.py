@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ragrouter_lib import report, verdicts as V
-from ragrouter_lib.config import ROOT
+from ragrouter_lib.core.config import ROOT
+from ragrouter_lib.evaluation import verdicts
+from ragrouter_lib.report import prose, readme
 from ragrouter_lib.routers import THESIS_NAMES
 
 BERT, MF = THESIS_NAMES["bert"], THESIS_NAMES["mf"]
@@ -33,13 +34,13 @@ def results(tmp_path):
     strong = weak | (rng.random(n) < 0.5)
     ev = pd.DataFrame({"weak_correct": weak, "strong_correct": strong})
     gain = (strong & ~weak).astype(float)
-    V.save_scores(tmp_path, "mmlu", "ragrouter", [0, 1], rng.random((2, n)) + 0.7 * gain)
-    V.save_scores(tmp_path, "mmlu", "bert", [0, 1], rng.random((2, n)))
-    V.save_scores(tmp_path, "mmlu", "mf", [0, 1], rng.random((2, n)) + 4 * gain)
-    V.save_scores(tmp_path, "mmlu", V.ablation_key(3), [0, 1], rng.random((2, n)))
-    _, ver = V.comparison_verdicts(tmp_path, "mmlu", {"mmlu": ev}, n_boot=100)
+    verdicts.save_scores(tmp_path, "mmlu", "ragrouter", [0, 1], rng.random((2, n)) + 0.7 * gain)
+    verdicts.save_scores(tmp_path, "mmlu", "bert", [0, 1], rng.random((2, n)))
+    verdicts.save_scores(tmp_path, "mmlu", "mf", [0, 1], rng.random((2, n)) + 4 * gain)
+    verdicts.save_scores(tmp_path, "mmlu", verdicts.ablation_key(3), [0, 1], rng.random((2, n)))
+    _, ver = verdicts.comparison_verdicts(tmp_path, "mmlu", {"mmlu": ev}, n_boot=100)
     ver.to_csv(res / "verdicts_tables_1_2.csv", index=False)
-    V.ablation_verdicts(tmp_path, {"mmlu": ev}, tables=(3,), n_boot=100).to_csv(
+    verdicts.ablation_verdicts(tmp_path, {"mmlu": ev}, tables=(3,), n_boot=100).to_csv(
         res / "verdicts_tables_3_6.csv", index=False)
     _table([["RAGRouter", 41.234, 70.111, 0.6123, 1.1, 0.9, 0.0041, 2],
             [BERT, 49.876, 79.222, 0.5031, 0.8, 0.7, 0.0052, 2],
@@ -54,13 +55,13 @@ def results(tmp_path):
 
 
 def _readme(res):
-    return "\n".join(["# x", report.summary_zh(res), "## Results", report.results_block(res),
-                      "### Reading the results (plainly)", report.reading_block(res), "## Data", "fine."])
+    return "\n".join(["# x", prose.summary_zh(res), "## Results", readme.results_block(res),
+                      "### Reading the results (plainly)", prose.reading_block(res), "## Data", "fine."])
 
 
 def test_generated_readme_passes(results):
     text = _readme(results)
-    assert report.check_readme_claims(text, results) == []
+    assert readme.check_readme_claims(text, results) == []
     # the planted scores: ours beats BERT, is beaten by the near-oracle MF, part of Table 3 holds
     assert f"- APGR: beats {BERT}; is beaten by {MF}." in text
     assert "expectation (RAGRouter better than every thesis row on every metric): not met." in text
@@ -70,39 +71,39 @@ def test_generated_readme_passes(results):
 
 def test_planted_wrong_number_fails(results):
     text = _readme(results).replace("0.612 ± 0.004", "0.641 ± 0.004", 1)
-    assert any("0.641" in p for p in report.check_readme_claims(text, results))
+    assert any("0.641" in p for p in readme.check_readme_claims(text, results))
     text = _readme(results).replace("### Reading the results (plainly)",
                                     "### Reading the results (plainly)\nRAGRouter reaches 0.733 APGR.")
-    assert any("0.733" in p for p in report.check_readme_claims(text, results))
+    assert any("0.733" in p for p in readme.check_readme_claims(text, results))
 
 
 def test_planted_wrong_verdict_fails(results):
     good = _readme(results)
     swapped = good.replace(f"- APGR: beats {BERT}; is beaten by {MF}.", f"- APGR: beats {BERT}, {MF}.")
     assert swapped != good
-    assert any(MF in p and "'beats'" in p for p in report.check_readme_claims(swapped, results))
+    assert any(MF in p and "'beats'" in p for p in readme.check_readme_claims(swapped, results))
     flipped = good.replace("every metric): not met.", "every metric): met.")
-    assert any("expectation" in p for p in report.check_readme_claims(flipped, results))
+    assert any("expectation" in p for p in readme.check_readme_claims(flipped, results))
     abl = re.sub(r"- APGR: holds", "- APGR: hurts", good)
-    assert any("Table 3" in p for p in report.check_readme_claims(abl, results))
+    assert any("Table 3" in p for p in readme.check_readme_claims(abl, results))
     prose = good.replace("### Reading the results (plainly)",
                          "### Reading the results (plainly)\nOn MMLU RAGRouter clearly outperforms MF.")
-    assert any("outperforms" in p for p in report.check_readme_claims(prose, results))
+    assert any("outperforms" in p for p in readme.check_readme_claims(prose, results))
     # outside the results sections nothing is checked
-    assert report.check_readme_claims(good.replace("fine.", "RAGRouter beats 0.999."), results) == []
+    assert readme.check_readme_claims(good.replace("fine.", "RAGRouter beats 0.999."), results) == []
 
 
 def test_without_verdicts_no_comparison_word(results):
     for f in ("verdicts_tables_1_2.csv", "verdicts_tables_3_6.csv"):
         (results / f).unlink()
     text = _readme(results)
-    assert report.check_readme_claims(text, results) == []
+    assert readme.check_readme_claims(text, results) == []
     assert not re.search(r"- APGR: (beats|holds)", text)
 
 
 def test_chinese_text_keeps_english_terms(results):
-    zh = report.summary_zh(results)
-    assert zh.startswith(report.ZH_START) and "## 中文摘要" in zh
+    zh = prose.summary_zh(results)
+    assert zh.startswith(prose.ZH_START) and "## 中文摘要" in zh
     for term in ("APGR", "CPT(50%)", "RAGRouter", "表 1", "判定规则", "与论文的差异"):
         assert term in zh
     assert "700 条" in zh  # the pool size from 02_pool_card.csv, not typed
@@ -113,20 +114,20 @@ def test_notebook_conclusions_from_real_results():
     if not (res / "table1.csv").exists():
         pytest.skip("no outputs/results")
     for nb in range(1, 8):
-        text = report.conclusion_zh(nb, ROOT / "outputs")
+        text = prose.conclusion_zh(nb, ROOT / "outputs")
         assert text.startswith("### 结论") and re.search(r"[\u4e00-\u9fff]", text)
-        assert report.check_readme_claims("## Results\n" + text, res) == [], nb
+        assert readme.check_readme_claims("## Results\n" + text, res) == [], nb
     with pytest.raises(ValueError):
-        report.conclusion_zh(8)
+        prose.conclusion_zh(8)
 
 
 def test_readme_claims_match_outputs():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert report.check_readme_claims(text, ROOT / "outputs" / "results") == []
+    assert readme.check_readme_claims(text, ROOT / "outputs" / "results") == []
 
 
 def test_no_reference_to_files_not_shipped():
-    assert report.external_references(ROOT) == []
+    assert readme.external_references(ROOT) == []
 
 
 def test_planted_references_are_found(tmp_path):
@@ -135,12 +136,12 @@ def test_planted_references_are_found(tmp_path):
     (tmp_path / "data" / "here.csv").write_text("x\n")
     (tmp_path / "README.md").write_text("See `data/here.csv` and `data/gone.csv`.\nRules: MISSION.md\n")
     (tmp_path / "notebooks" / "01_x.py").write_text("# read ../shared/brief.txt\n")
-    bad = report.external_references(tmp_path)
+    bad = readme.external_references(tmp_path)
     assert len(bad) == 3 and any("gone.csv" in b for b in bad) and not any("here.csv" in b for b in bad)
 
 
 def test_plot_styles_distinct_and_ours_on_top():
-    from ragrouter_lib import plots
+    from ragrouter_lib.evaluation import plots
     from ragrouter_lib.routers import EXTRA_NAMES, OURS, THESIS_NAMES
     # our two final models (offline / paper) never share a run; both are drawn in our style
     names = [n for n in {**THESIS_NAMES, **EXTRA_NAMES} if n != "random" and n not in OURS[1:]]
@@ -152,7 +153,7 @@ def test_plot_styles_distinct_and_ours_on_top():
 
 
 def test_progress_is_plain_lines_outside_a_terminal(capsys):
-    from ragrouter_lib.features import progress_bar
+    from ragrouter_lib.features.encoders import progress_bar
     assert list(progress_bar(range(10), 10, "encode", True)) == list(range(10))
     out = capsys.readouterr()
     assert "\r" not in out.out + out.err and out.err == ""
@@ -169,9 +170,9 @@ def test_run_block_is_generated_from_the_run_summary_and_the_manifest(tmp_path):
     man = tmp_path / "MANIFEST.json"
     man.write_text(json.dumps({"built_by": "scripts/build_derived.py", "commit": "def456", "total_seconds": 600.0,
                                "sets": [{"set": "mmlu", "pass": "lm_states", "n": 10, "seconds": 540.0}]}))
-    block = report.run_block(tmp_path, man)
+    block = readme.run_block(tmp_path, man)
     assert "commit `abc123`" in block and "**cold**" in block and "90.5 min in total" in block and "within" in block
     assert "| `02_y` | 90.4 | ok |" in block and "10.0 min from scratch" in block and "mmlu lm_states (10 prompts, 9.0 min)" in block
     over = json.loads((tmp_path / "run_summary.json").read_text()) | {"within_budget": False}
     (tmp_path / "run_summary.json").write_text(json.dumps(over))
-    assert "OVER" in report.run_block(tmp_path, man)
+    assert "OVER" in readme.run_block(tmp_path, man)

@@ -12,7 +12,8 @@ import types
 import numpy as np
 import pytest
 
-from ragrouter_lib import data, metrics
+from ragrouter_lib.data import loading
+from ragrouter_lib.evaluation import metrics
 
 CPT_TOL, APGR_TOL = 0.005 + 1e-9, 1e-9
 
@@ -25,7 +26,7 @@ def _scores(ev, seed, signal):
 
 @pytest.fixture(scope="module", params=["mmlu", "gsm8k"])
 def ev(request):
-    return data.load_eval(request.param)
+    return loading.load_eval(request.param)
 
 
 @pytest.mark.parametrize("seed, signal", [(0, 0.0), (1, 0.1), (2, 0.5)])
@@ -87,10 +88,10 @@ def test_routellm_mmlu_loader_on_its_own_files_matches_ours(monkeypatch):
     from routellm.evals import benchmarks
     from routellm.evals.mmlu.domains import ALL_MMLU_DOMAINS
 
-    monkeypatch.setattr(benchmarks, "CURRENT_DIR", str(data.DATA_DIR / "raw" / "routellm_evals"))
-    pair = ModelPair(strong=data.STRONG_MODEL, weak=data.WEAK_MODEL)
+    monkeypatch.setattr(benchmarks, "CURRENT_DIR", str(loading.DATA_DIR / "raw" / "routellm_evals"))
+    pair = ModelPair(strong=loading.STRONG_MODEL, weak=loading.WEAK_MODEL)
     bench = benchmarks.MMLU(ALL_MMLU_DOMAINS, pair, [])
-    ours = data.load_eval("mmlu")
+    ours = loading.load_eval("mmlu")
     assert len(bench.all_data) == len(ours) == 14037
     assert sorted(bench.all_data.prompt) == sorted(ours.prompt)
     assert bench.get_model_accuracy(pair.strong) == pytest.approx(100 * ours.strong_correct.mean(), abs=1e-9)

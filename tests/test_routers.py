@@ -5,8 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from ragrouter_lib import calibration, cli, experiments, labels, routers
-from ragrouter_lib.config import setup
+from ragrouter_lib import cli, routers
+from ragrouter_lib.core.config import setup
+from ragrouter_lib.evaluation import calibration, experiments
+from ragrouter_lib.labels import pool_labels
 
 FAST = {"mf": {"epochs": 3}, "bert": {"epochs": 1}, "causal_llm": {"epochs": 5},
         "kmeans": {"n_clusters": 4}, "knn": {"k": 5}}
@@ -16,7 +18,7 @@ FAST = {"mf": {"epochs": 3}, "bert": {"epochs": 1}, "causal_llm": {"epochs": 5},
 def slice_():
     cfg = setup("smoke", verbose=False)
     pool = experiments.load_pool(cfg).head(120)
-    part = labels.split(pool, seed=0)
+    part = pool_labels.split(pool, seed=0)
     prompts = list(experiments.load_evals(cfg)["gsm8k"].prompt.head(12))
     return pool[part == "train"], pool[part == "valid"], prompts
 

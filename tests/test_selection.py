@@ -1,4 +1,4 @@
-"""The source-grouped selection protocol (ragrouter_lib/selection.py) on tiny synthetic pools."""
+"""The source-grouped selection protocol (ragrouter_lib/routers/selection.py) on tiny synthetic pools."""
 import json
 
 import numpy as np
@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from ragrouter_lib import labels, selection
+from ragrouter_lib.labels import pool_labels
+from ragrouter_lib.routers import selection
 
 
 def _pool(sizes, seed=0):
@@ -103,7 +104,7 @@ def test_selector_does_not_favour_fitting_a_random_label_source():
 
     grid = [{"kind": "memo"}, {"kind": "linear"}]
     # the trap works: a random 15 % split of the mixture favours memorising the noise source
-    part = labels.split(pool, seed=0)
+    part = pool_labels.split(pool, seed=0)
     tr, va = pool[part == "train"], pool[part == "valid"]
     rand = {g["kind"]: roc_auc_score(va.strong_needed, Toy(g["kind"], feats).fit(tr, va).score(list(va.prompt)))
             for g in grid}
@@ -149,8 +150,8 @@ def test_budget_is_capped():
 def test_run_baselines_selects_aligns_and_saves_scores(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
-    from ragrouter_lib import experiments, verdicts
-    from ragrouter_lib.routers.routellm_baselines import TrainableRouter
+    from ragrouter_lib.evaluation import experiments, verdicts
+    from ragrouter_lib.routers.training import TrainableRouter
     monkeypatch.setenv("RAGROUTER_CACHE", str(tmp_path / "cache"))
     pool, feats = planted_pool()
     pool["score"] = np.where(pool.strong_needed, 2, 5)

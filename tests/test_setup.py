@@ -6,8 +6,8 @@ from importlib import metadata
 import pytest
 from packaging.requirements import Requirement
 
-from ragrouter_lib import config
-from ragrouter_lib.config import ROOT
+from ragrouter_lib.core import config
+from ragrouter_lib.core.config import ROOT
 
 PIN = re.compile(r"([A-Za-z0-9_.\-\[\]]+)==([^\s;#]+)\s*(?:#\s*(.*))?")
 # used, but neither imported nor run as `python -m NAME` by the repository's files
@@ -122,7 +122,7 @@ def test_unknown_profile():
 
 
 def test_readme_results_block_is_generated():
-    from ragrouter_lib import report
+    from ragrouter_lib.report import readme
     text = (ROOT / "README.md").read_text()
-    block = text[text.index(report.START): text.index(report.END) + len(report.END)]
-    assert block == report.results_block(), "run: python -m ragrouter_lib.report"
+    block = text[text.index(readme.START): text.index(readme.END) + len(readme.END)]
+    assert block == readme.results_block(), "run: python -m ragrouter_lib.report"

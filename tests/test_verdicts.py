@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ragrouter_lib import metrics, verdicts as V
-from ragrouter_lib.ablations import ABLATIONS
+from ragrouter_lib.evaluation import bootstrap, metrics, verdicts
+from ragrouter_lib.evaluation.ablations import ABLATIONS
 from ragrouter_lib.routers import EXTRA_NAMES, THESIS_NAMES
 
 
@@ -19,26 +19,26 @@ def _rows(n, seed=0):
 
 def test_scores_roundtrip_and_errors(tmp_path):
     s = np.random.default_rng(0).random((2, 7))
-    p = V.save_scores(tmp_path, "mmlu", "bert", [3, 4], s)
+    p = verdicts.save_scores(tmp_path, "mmlu", "bert", [3, 4], s)
     assert p == tmp_path / "results" / "scores" / "mmlu__bert.npz"
-    got = V.load_scores(tmp_path, "mmlu", "bert")
+    got = verdicts.load_scores(tmp_path, "mmlu", "bert")
     assert got["seeds"].tolist() == [3, 4] and got["scores"].dtype == np.float32
     np.testing.assert_allclose(got["scores"], s, rtol=1e-6)
-    assert V.saved_keys(tmp_path, "mmlu") == ["bert"] and V.saved_keys(tmp_path, "gsm8k") == []
+    assert verdicts.saved_keys(tmp_path, "mmlu") == ["bert"] and verdicts.saved_keys(tmp_path, "gsm8k") == []
     with pytest.raises(ValueError):
-        V.save_scores(tmp_path, "mmlu", "bert", [0], s)  # 2 rows, 1 seed
+        verdicts.save_scores(tmp_path, "mmlu", "bert", [0], s)  # 2 rows, 1 seed
     with pytest.raises(ValueError):
-        V.save_scores(tmp_path, "mmlu", "a__b", [0], s[0])
+        verdicts.save_scores(tmp_path, "mmlu", "a__b", [0], s[0])
     with pytest.raises(ValueError):
-        V.save_scores(tmp_path, "mmlu", "nan", [0], np.array([np.nan, 1.0]))
+        verdicts.save_scores(tmp_path, "mmlu", "nan", [0], np.array([np.nan, 1.0]))
     with pytest.raises(FileNotFoundError):
-        V.load_scores(tmp_path, "gsm8k", "bert")
+        verdicts.load_scores(tmp_path, "gsm8k", "bert")
 
 
 def test_vectorised_replicates_equal_metrics_on_explicit_resamples():
     ev = _rows(301, seed=1)
     w, s = ev.weak_correct.values, ev.strong_correct.values
-    boot = V.Bootstrap(w, s, n_boot=6, seed=5, chunk=4)
+    boot = bootstrap.Bootstrap(w, s, n_boot=6, seed=5, chunk=4)
     scores = np.random.default_rng(2).random(301)  # distinct scores: tie order cannot matter
     draws = boot.metric_draws(scores[None, :], [7])["draws"]
     counts = np.concatenate(boot.counts)
@@ -46,28 +46,28 @@ def test_vectorised_replicates_equal_metrics_on_explicit_resamples():
         idx = np.repeat(np.arange(301), counts[b])
         curve = metrics.routing_curve(scores[idx], w[idx], s[idx], seed=7)
         ref = metrics.summarize(curve, w[idx].mean(), s[idx].mean())
-        for m in V.METRIC_NAMES:
+        for m in bootstrap.METRIC_NAMES:
             assert draws[m][b] == pytest.approx(ref[m], abs=1e-9), (b, m)
 
 
 def test_full_set_check_with_ties_and_odd_n():
     for n in (23, 57, 301, 400):
         ev = _rows(n, seed=n)
-        boot = V.Bootstrap(ev.weak_correct, ev.strong_correct, n_boot=20, seed=0)
+        boot = bootstrap.Bootstrap(ev.weak_correct, ev.strong_correct, n_boot=20, seed=0)
         tied = np.round(np.random.default_rng(n).random((3, n)), 1)
         r = boot.metric_draws(tied, [0, 1, 2])  # raises if it disagrees with metrics
-        assert set(r["draws"]) == set(V.METRIC_NAMES) and len(r["draws"]["apgr"]) == 20
+        assert set(r["draws"]) == set(bootstrap.METRIC_NAMES) and len(r["draws"]["apgr"]) == 20
 
 
 def test_verdict_word_directions():
-    assert V.verdict_word(0.01, 0.03, "apgr") == "beats"
-    assert V.verdict_word(-0.03, -0.01, "apgr") == "is beaten by"
-    assert V.verdict_word(-0.01, 0.03, "apgr") == "inconclusive"
-    assert V.verdict_word(-3.0, -1.0, "cpt50") == "beats"  # lower CPT is better
-    assert V.verdict_word(1.0, 3.0, "cpt80") == "is beaten by"
-    assert V.verdict_word(0.01, 0.03, "apgr", "ablation") == "holds"
-    assert V.verdict_word(1.0, 3.0, "cpt50", "ablation") == "hurts"
-    assert V.verdict_word(np.nan, 1.0, "apgr") == "inconclusive"
+    assert bootstrap.verdict_word(0.01, 0.03, "apgr") == "beats"
+    assert bootstrap.verdict_word(-0.03, -0.01, "apgr") == "is beaten by"
+    assert bootstrap.verdict_word(-0.01, 0.03, "apgr") == "inconclusive"
+    assert bootstrap.verdict_word(-3.0, -1.0, "cpt50") == "beats"  # lower CPT is better
+    assert bootstrap.verdict_word(1.0, 3.0, "cpt80") == "is beaten by"
+    assert bootstrap.verdict_word(0.01, 0.03, "apgr", "ablation") == "holds"
+    assert bootstrap.verdict_word(1.0, 3.0, "cpt50", "ablation") == "hurts"
+    assert bootstrap.verdict_word(np.nan, 1.0, "apgr") == "inconclusive"
 
 
 def test_planted_comparisons_from_saved_scores(tmp_path):
@@ -75,14 +75,14 @@ def test_planted_comparisons_from_saved_scores(tmp_path):
     rng = np.random.default_rng(4)
     gain = (ev.strong_correct & ~ev.weak_correct).to_numpy(float)
     noise = rng.random((3, 2000))
-    V.save_scores(tmp_path, "mmlu", "ragrouter", [0, 1, 2], noise + 0.6 * gain)   # informative
-    V.save_scores(tmp_path, "mmlu", "bert", [0, 1, 2], rng.random((3, 2000)))       # random
-    V.save_scores(tmp_path, "mmlu", "mf", [0, 1, 2], noise + 0.6 * gain)            # identical to ours
-    V.save_scores(tmp_path, "mmlu", "knn", [0, 1, 2], noise + 3.0 * gain)           # near-oracle
-    ints, ver = V.comparison_verdicts(tmp_path, "mmlu", {"mmlu": ev}, n_boot=200)
+    verdicts.save_scores(tmp_path, "mmlu", "ragrouter", [0, 1, 2], noise + 0.6 * gain)   # informative
+    verdicts.save_scores(tmp_path, "mmlu", "bert", [0, 1, 2], rng.random((3, 2000)))       # random
+    verdicts.save_scores(tmp_path, "mmlu", "mf", [0, 1, 2], noise + 0.6 * gain)            # identical to ours
+    verdicts.save_scores(tmp_path, "mmlu", "knn", [0, 1, 2], noise + 3.0 * gain)           # near-oracle
+    ints, ver = verdicts.comparison_verdicts(tmp_path, "mmlu", {"mmlu": ev}, n_boot=200)
     word = ver.set_index(["model_b", "metric"]).verdict
     bert, mf, knn = THESIS_NAMES["bert"], THESIS_NAMES["mf"], EXTRA_NAMES["knn"]
-    for m in V.METRIC_NAMES:
+    for m in bootstrap.METRIC_NAMES:
         assert word[bert, m] == "beats"
         assert word[mf, m] == "inconclusive"
     assert word[knn, "apgr"] == "is beaten by"
@@ -92,7 +92,7 @@ def test_planted_comparisons_from_saved_scores(tmp_path):
     # the paired interval of identical scores is exactly zero
     same = ver[ver.model_b == mf]
     assert (same.ci_low == 0).all() and (same.ci_high == 0).all()
-    wide = V.verdict_table(ver)
+    wide = verdicts.verdict_table(ver)
     assert list(wide.columns) == ["benchmark", "ours", "against", "APGR", "CPT(50%)", "CPT(80%)"]
 
 
@@ -100,14 +100,14 @@ def test_planted_ablations(tmp_path):
     ev = _rows(1500, seed=6)
     rng = np.random.default_rng(7)
     gain = (ev.strong_correct & ~ev.weak_correct).to_numpy(float)
-    V.save_scores(tmp_path, "mmlu", "ragrouter", [0, 1], rng.random((2, 1500)) + 0.8 * gain)
-    V.save_scores(tmp_path, "mmlu", V.ablation_key(3), [0, 1], rng.random((2, 1500)))       # part helps
-    V.save_scores(tmp_path, "mmlu", V.ablation_key(4), [0, 1], rng.random((2, 1500)) + 5 * gain)  # part hurts
-    out = V.ablation_verdicts(tmp_path, {"mmlu": ev}, n_boot=200, parts={t: a.part for t, a in ABLATIONS.items()})
+    verdicts.save_scores(tmp_path, "mmlu", "ragrouter", [0, 1], rng.random((2, 1500)) + 0.8 * gain)
+    verdicts.save_scores(tmp_path, "mmlu", verdicts.ablation_key(3), [0, 1], rng.random((2, 1500)))       # part helps
+    verdicts.save_scores(tmp_path, "mmlu", verdicts.ablation_key(4), [0, 1], rng.random((2, 1500)) + 5 * gain)  # part hurts
+    out = verdicts.ablation_verdicts(tmp_path, {"mmlu": ev}, n_boot=200, parts={t: a.part for t, a in ABLATIONS.items()})
     apgr = out[out.metric == "apgr"].set_index("table").verdict
     assert out[out.table == 3].model_b.iloc[0] == ABLATIONS[3].without
     assert apgr[3] == "holds" and apgr[4] == "hurts"
-    assert out.attrs["missing"] == [V.ablation_key(5), V.ablation_key(6)]
+    assert out.attrs["missing"] == [verdicts.ablation_key(5), verdicts.ablation_key(6)]
 
 
 def test_ablation_on_fewer_seeds_is_paired_with_the_full_models_same_seeds(tmp_path):
@@ -116,28 +116,28 @@ def test_ablation_on_fewer_seeds_is_paired_with_the_full_models_same_seeds(tmp_p
     gain = (ev.strong_correct & ~ev.weak_correct).to_numpy(float)
     good = rng.random((1, 1500)) + 0.8 * gain
     # seeds 0-1 of the full model are good, seed 2 is a planted useless run the ablation never had
-    V.save_scores(tmp_path, "mmlu", "ragrouter", [0, 1, 2], np.vstack([good, good, rng.random((1, 1500))]))
-    V.save_scores(tmp_path, "mmlu", V.ablation_key(3), [0, 1], np.vstack([good, good]))  # identical runs
-    out = V.ablation_verdicts(tmp_path, {"mmlu": ev}, n_boot=200, tables=(3,))
+    verdicts.save_scores(tmp_path, "mmlu", "ragrouter", [0, 1, 2], np.vstack([good, good, rng.random((1, 1500))]))
+    verdicts.save_scores(tmp_path, "mmlu", verdicts.ablation_key(3), [0, 1], np.vstack([good, good]))  # identical runs
+    out = verdicts.ablation_verdicts(tmp_path, {"mmlu": ev}, n_boot=200, tables=(3,))
     apgr = out[out.metric == "apgr"].iloc[0]
     assert abs(apgr["diff"]) < 1e-9 and apgr.verdict == "inconclusive"  # seed 2 left out of the pair
 
 
 def test_rule_is_stated_in_both_languages():
     for word in ("beats", "is beaten by", "holds", "hurts", "inconclusive", "95"):
-        assert word in V.RULE and word in V.RULE_ZH
+        assert word in bootstrap.RULE and word in bootstrap.RULE_ZH
 
 
 def test_notebook_entry_points_write_tables(tmp_path):
     ev = _rows(800, seed=9)
     rng = np.random.default_rng(10)
     gain = (ev.strong_correct & ~ev.weak_correct).to_numpy(float)
-    for key in ("ragrouter", "bert", V.ablation_key(6)):
-        V.save_scores(tmp_path, "mmlu", key, [0, 1], rng.random((2, 800)) + (0.5 * gain if key == "ragrouter" else 0))
+    for key in ("ragrouter", "bert", verdicts.ablation_key(6)):
+        verdicts.save_scores(tmp_path, "mmlu", key, [0, 1], rng.random((2, 800)) + (0.5 * gain if key == "ragrouter" else 0))
     logs = []
-    out = {**V.tables_1_2(tmp_path, {"mmlu": ev}, benchmarks=("mmlu",), n_boot=50, log=logs.append),
-           **V.tables_3_6(tmp_path, {"mmlu": ev}, n_boot=50, log=logs.append)}
+    out = {**verdicts.tables_1_2(tmp_path, {"mmlu": ev}, benchmarks=("mmlu",), n_boot=50, log=logs.append),
+           **verdicts.tables_3_6(tmp_path, {"mmlu": ev}, n_boot=50, log=logs.append)}
     for name in ("intervals", "verdicts_tables_1_2", "verdicts_tables_3_6"):
         saved = pd.read_csv(tmp_path / "results" / f"{name}.csv")
         assert len(saved) == len(out[name]) > 0
-    assert any("no saved scores" in m and V.ablation_key(3) in m for m in logs)
+    assert any("no saved scores" in m and verdicts.ablation_key(3) in m for m in logs)

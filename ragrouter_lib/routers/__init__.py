@@ -5,8 +5,8 @@
 >>> s.shape, bool(((s >= 0) & (s <= 1)).all())
 ((2,), True)
 """
+from . import extra, ragrouter, ragrouter_llm, random_router, released, routellm_baselines  # noqa: F401
 from .base import ROUTERS, Router, get_router, load_router, register  # noqa: F401
-from . import random_router, routellm_baselines, extra, released, ragrouter, ragrouter_llm  # noqa: F401
 
 # Display names: what each row really is (issue 16: honest names). PAPER_NAMES holds the thesis's
 # and RouteLLM's row names, used only to line our rows up with their published tables.

@@ -15,9 +15,9 @@ import time
 
 import numpy as np
 
-from .. import alignment
+from ..labels import alignment
 from .base import register
-from ..training import TrainableRouter, step_seed, val_auc
+from .training import TrainableRouter, step_seed, val_auc
 
 
 class _SklearnRouter(TrainableRouter):
@@ -123,7 +123,7 @@ class LengthRouter(TrainableRouter):
         return self
 
     def score(self, prompts):
-        from ..features import load_encoder
+        from ..features.encoders import load_encoder
         tok = load_encoder(self.hp["encoder"])[0]
         n = np.array([len(t) for t in tok(list(prompts), truncation=False)["input_ids"]], float)
         return n / (n + 100.0)

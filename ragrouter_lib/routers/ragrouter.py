@@ -42,285 +42,27 @@ augmented prompt (``routers/ragrouter_llm.py``).
 """
 from __future__ import annotations
 
-import hashlib
-import re
 import time
 
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 
-from .. import alignment, cache, features, labels, syntax, training, training_data
+from ..core import cache
+from ..data import leakage
+from ..features import encoders, syntax
+from ..labels import alignment
+from ..pipeline import training_data
+from . import training
 from .base import register
-from ..training import HeadTrainer, TrainableRouter
+from .kb import KnowledgeBase, aligned_labels, crossfit_folds, origin_groups
+from .ragrouter_parts import FeatureExtractor, FinalModel, structural_features
+from .training import HeadTrainer, TrainableRouter
 
 MODULES = ["ragrouter_lib.routers.ragrouter"]
 # what the feature extractor's training depends on (k, rag, n_folds and the final model's do not)
 EXTRACTOR_HP = ("seed", "augment", "sample", "factor", "size_frac", "features", "alignment", "encoder", "layer",
                 "max_len", "extractor_epochs", "extractor_lr", "batch_size", "weight_decay", "extractor_patience")
-STRUCT_NAMES = ("log_tokens", "parse_depth", "clauses", "sentences", "log_digits", "log_operators", "log_chars")
-CLAUSE_DEPS = ("advcl", "ccomp", "xcomp", "relcl", "acl", "csubj", "csubjpass")
-OPERATORS = re.compile(r"[+\-*/=^<>%]")
-
-
-# ----------------------------------------------------------------------------- the extractor
-class FeatureExtractor(nn.Module):
-    def __init__(self, d_sem=384, d_syn=128, d_fuse=256, heads=4, n_pos=len(syntax.UPOS), n_dep=64,
-                 d_tag=16, syntactic=True, dropout=0.1, n_sources=0):
-        super().__init__()
-        from dgl.nn import SAGEConv
-        self.syntactic = syntactic
-        self.pos = nn.Embedding(n_pos, d_tag)
-        self.dep = nn.Embedding(n_dep, d_tag)
-        self.sage1 = SAGEConv(d_sem + 2 * d_tag, d_syn, "mean")
-        self.sage2 = SAGEConv(d_syn, d_syn, "mean")
-        self.q = nn.Linear(d_sem, d_fuse)
-        self.kv = nn.Linear(d_syn if syntactic else d_sem, d_fuse)
-        self.attn = nn.MultiheadAttention(d_fuse, heads, dropout=dropout, batch_first=True)
-        self.norm = nn.LayerNorm(d_fuse)
-        self.head = nn.Linear(d_fuse, 5)  # training signal for the extractor (5-class score)
-        self.source_bias = SourceBias(n_sources)
-
-    def h_syn(self, g, sem, pos, dep):
-        x = torch.cat([sem, self.pos(pos), self.dep(dep)], -1)
-        h = torch.relu(self.sage1(g, x))
-        return self.sage2(g, h)
-
-    def forward(self, sem_tok, sem_mask, g=None, node_sem=None, pos=None, dep=None, counts=None):
-        """h_fuse_global (B, 256) from padded semantic tokens and (optionally) the batched graph."""
-        q = self.q(sem_tok)
-        if self.syntactic:
-            nodes = self.h_syn(g, node_sem, pos, dep)
-            kv, kv_mask = pad_nodes(nodes, counts)
-        else:
-            kv, kv_mask = sem_tok, sem_mask
-        kv = self.kv(kv)
-        fused, _ = self.attn(q, kv, kv, key_padding_mask=kv_mask == 0)
-        fused = self.norm(q + fused)
-        m = sem_mask.unsqueeze(-1)
-        return (fused * m).sum(1) / m.sum(1)
-
-
-class SourceBias(nn.Module):
-    """Source fixed effects: a learned 5-logit bias per training source, added only in training
-    (``source`` ids given); scoring passes no source, so the bias is zero."""
-
-    def __init__(self, n_sources: int):
-        super().__init__()
-        self.bias = nn.Embedding(max(n_sources, 1), 5)
-        nn.init.zeros_(self.bias.weight)
-        self.active = n_sources > 0
-
-    def forward(self, logits, source=None):
-        return logits if source is None or not self.active else logits + self.bias(source)
-
-
-def pad_nodes(nodes, counts):
-    T = max(counts)
-    out = nodes.new_zeros((len(counts), T, nodes.shape[1]))
-    mask = nodes.new_zeros((len(counts), T))
-    start = 0
-    for i, c in enumerate(counts):
-        out[i, :c] = nodes[start:start + c]
-        mask[i, :c] = 1
-        start += c
-    return out, mask
-
-
-class FinalModel(nn.Module):
-    """Query vector (+ structural features) + retrieved neighbours -> 5 logits.
-
-    Neighbour input: vector, one-hot score, aligned labels (within-source centred score and
-    strong-needed), distance; a distance-weighted vote of the labels is a direct input too."""
-
-    N_ALIGNED = 2
-
-    def __init__(self, d=256, hidden=128, heads=4, rag=True, dropout=0.2, n_struct=0, n_sources=0):
-        super().__init__()
-        self.rag, self.n_struct = rag, n_struct
-        self.qp = nn.Linear(d, hidden)
-        self.sp = nn.Linear(n_struct, hidden) if n_struct else None
-        self.np_ = nn.Linear(d + 5 + self.N_ALIGNED + 1, hidden)
-        self.attn = nn.MultiheadAttention(hidden, heads, batch_first=True)
-        vote = 5 + self.N_ALIGNED
-        self.mlp = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden * (2 if rag else 1) + (vote if rag else 0), hidden),
-                                 nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, 5))
-        self.source_bias = SourceBias(n_sources)
-
-    def forward(self, q, struct=None, nb=None, nb_score=None, nb_aligned=None, nb_dist=None, source=None):
-        hq = self.qp(q)
-        if self.sp is not None:
-            hq = hq + self.sp(struct)
-        if not self.rag:
-            return self.source_bias(self.mlp(hq), source)
-        onehot = nn.functional.one_hot(nb_score - 1, 5).float()
-        lab = torch.cat([onehot, nb_aligned], -1)
-        hn = self.np_(torch.cat([nb, lab, nb_dist.unsqueeze(-1)], -1))
-        att, _ = self.attn(hq.unsqueeze(1), hn, hn)
-        w = torch.softmax(-nb_dist, -1).unsqueeze(-1)  # distance-weighted label vote
-        return self.source_bias(self.mlp(torch.cat([hq, att.squeeze(1), (w * lab).sum(1)], -1)), source)
-
-
-# ----------------------------------------------------------------------------- structural features
-def structural_features(prompts, parsed: dict | None = None) -> np.ndarray:
-    """Cheap features the syntactic branch implies, per prompt (columns ``STRUCT_NAMES``): log token
-    count, dependency-parse depth (longest head chain), clause count (advcl/ccomp/xcomp/relcl/acl/
-    csubj), sentence count (roots), log digits, log operator characters, log characters. Parses come
-    from ``syntax.parses`` (cached per text).
-
-    >>> f = structural_features(["Tom has 3 apples and eats 1.", "What is 12 + 30 * 2?"])
-    >>> f.shape, int(np.expm1(f[1, 4]).round()), int(np.expm1(f[1, 5]).round())
-    ((2, 7), 5, 2)
-    """
-    prompts = list(prompts)
-    parsed = parsed or syntax.parses(prompts, progress=False)
-    deps = syntax.dep_labels()
-    clause_ids = np.array([deps.index(d) for d in CLAUSE_DEPS if d in deps])
-    off, st = parsed["offsets"], parsed["states"]
-    out = np.zeros((len(prompts), len(STRUCT_NAMES)), np.float32)
-    for i, text in enumerate(prompts):
-        toks = st[off[i]:off[i + 1]]
-        n = len(toks)
-        depth, roots = 0, 0
-        if n:
-            heads = np.clip(toks[:, 2], 0, n - 1)  # spaCy: a root is its own head
-            roots = int((heads == np.arange(n)).sum())
-            cur, d = np.arange(n), np.zeros(n, int)
-            for _ in range(64):
-                nxt = heads[cur]
-                moved = nxt != cur
-                if not moved.any():
-                    break
-                d += moved
-                cur = nxt
-            depth = int(d.max())
-        out[i] = [np.log1p(n), depth, np.isin(toks[:, 4], clause_ids).sum() if n else 0, roots,
-                  np.log1p(sum(c.isdigit() for c in text)), np.log1p(len(OPERATORS.findall(text))),
-                  np.log1p(len(text))]
-    return out
-
-
-# ----------------------------------------------------------------------------- the KB
-class KnowledgeBase:
-    """FAISS IVF (L2) index of KB vectors with their scores (k-means seeded by ``seed``)."""
-
-    def __init__(self, vectors: np.ndarray, scores: np.ndarray, nlist: int | None = None, seed: int = 0):
-        import faiss
-        self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        self.scores = np.asarray(scores, dtype=np.int64)
-        n, d = self.vectors.shape
-        self.nlist = nlist or max(1, min(int(np.sqrt(n)), n // 39))  # faiss wants >= 39 points per list
-        self.seed = int(seed) % (2**31 - 1)
-        quant = faiss.IndexFlatL2(d)
-        self.index = faiss.IndexIVFFlat(quant, d, self.nlist, faiss.METRIC_L2)
-        self.index.cp.seed = self.seed
-        self.index.train(self.vectors)
-        self.index.add(self.vectors)
-        self.nprobe = 1
-        self._quant = quant
-
-    def search(self, q: np.ndarray, k: int, nprobe: int | None = None):
-        self.index.nprobe = nprobe or self.nprobe
-        dist, idx = self.index.search(np.ascontiguousarray(q, dtype=np.float32), k)
-        idx = np.where(idx < 0, 0, idx)  # too few vectors probed: pad with row 0 (rare)
-        return dist, idx
-
-    def exact(self, q: np.ndarray, k: int):
-        import faiss
-        flat = faiss.IndexFlatL2(self.vectors.shape[1])
-        flat.add(self.vectors)
-        return flat.search(np.ascontiguousarray(q, dtype=np.float32), k)
-
-    def recall(self, q: np.ndarray, k: int, nprobes=None, eps: float = 1e-4) -> pd.DataFrame:
-        """Recall@k of the IVF search against exact search, per nprobe (default: powers of two up to
-        nlist, and nlist). ``recall@k``: the share of exact ids found (ties at equal distance make it
-        arbitrary); ``recall@k_ties``: a retrieved row counts when its true distance is within ``eps``
-        (relative) of the k-th exact distance, so equally near rows are not counted as misses.
-        ``dup_share``: share of queries whose k-th and (k+1)-th exact distances tie."""
-        q = np.ascontiguousarray(q, dtype=np.float32)
-        k = min(k, len(self.vectors))
-        tdist, truth = self.exact(q, min(k + 1, len(self.vectors)))
-        kth = tdist[:, k - 1]
-        ties = (tdist[:, k] - kth <= eps * np.maximum(kth, 1e-6)) if tdist.shape[1] > k else np.zeros(len(q), bool)
-        if nprobes is None:
-            nprobes = sorted({*(2 ** i for i in range(int(np.log2(self.nlist)) + 1)), self.nlist})
-        rows = []
-        for p in [p for p in nprobes if p <= self.nlist]:
-            self.index.nprobe = p
-            t0 = time.perf_counter()
-            _, got = self.index.search(q, k)
-            ms = 1000 * (time.perf_counter() - t0) / len(q)
-            strict = np.mean([len(set(a) & set(b)) / k for a, b in zip(got, truth[:, :k])])
-            gd = ((self.vectors[np.where(got < 0, 0, got)] - q[:, None, :]) ** 2).sum(-1)
-            fair = np.mean((got >= 0) & (gd <= kth[:, None] + eps * np.maximum(kth[:, None], 1e-6)))
-            rows.append({"nprobe": p, f"recall@{k}": strict, f"recall@{k}_ties": fair, "ms_per_query": ms,
-                         "dup_share": float(ties.mean())})
-        self.index.nprobe = self.nprobe
-        return pd.DataFrame(rows)
-
-    def choose_nprobe(self, q, k, target=0.95) -> pd.DataFrame:
-        """The smallest nprobe whose tie-aware recall reaches ``target`` (else nlist: exact)."""
-        table = self.recall(q, k)
-        ok = table[table[f"recall@{min(k, len(self.vectors))}_ties"] >= target]
-        self.nprobe = int(ok.nprobe.iloc[0] if len(ok) else self.nlist)
-        return table
-
-    def choose_nprobe_held_out(self, held: np.ndarray, k: int, rng, target=0.95, n_queries=500) -> pd.DataFrame:
-        """``choose_nprobe`` for queries that are not in the KB: probing with KB rows inflates recall
-        (each finds itself at distance 0 in its own list). A KB of the rows outside ``held`` (a mask
-        over this KB's rows, e.g. one cross-fit fold) is probed with up to ``n_queries`` held rows;
-        its nprobe, as a share of its nlist, is applied to this KB."""
-        rows = np.flatnonzero(held)
-        rest = KnowledgeBase(self.vectors[~held], self.scores[~held], seed=self.seed)
-        q = self.vectors[rng.choice(rows, size=min(len(rows), n_queries), replace=False)]
-        table = rest.choose_nprobe(q, k, target)
-        self.nprobe = min(self.nlist, int(np.ceil(rest.nprobe * self.nlist / rest.nlist)))
-        return table
-
-    def state(self):
-        return {"vectors": self.vectors, "scores": self.scores, "nlist": self.nlist, "nprobe": self.nprobe,
-                "seed": self.seed}
-
-    @classmethod
-    def from_state(cls, st, seed=0):
-        kb = cls(st["vectors"], st["scores"], st["nlist"], st.get("seed", seed))
-        kb.nprobe = st["nprobe"]
-        return kb
-
-
-# ----------------------------------------------------------------------------- cross-fit folds
-def origin_groups(df: pd.DataFrame) -> pd.Series:
-    """The group of each row: its origin (``origin_id``; if missing, ``source_id`` for augmented rows
-    else ``pool_id``), merged with every other origin whose prompt is equal after normalisation."""
-    sid = df.source_id if "source_id" in df else pd.Series(np.nan, index=df.index)
-    aug = df.panel.eq("augmented") & sid.notna() if "panel" in df else sid.notna()
-    origin = df.pool_id.astype(str).where(~aug, sid.astype(str))
-    if "origin_id" in df:  # rows that carry their origin use it; the rest fall back as above
-        origin = df.origin_id.where(df.origin_id.notna(), origin).astype(str)
-    own = df.pool_id.astype(str) == origin  # original rows: their text names the origin's text
-    text_of = dict(zip(origin[own], df.prompt[own].map(labels.normalize)))
-    return origin.map(lambda o: "t:" + text_of[o] if o in text_of else "o:" + o).rename("group")
-
-
-def crossfit_folds(df: pd.DataFrame, n_folds: int = 5, seed: int = 0) -> np.ndarray:
-    """Fold 0..n_folds-1 per row by a seeded hash of its ``origin_groups`` group (one group, one fold)."""
-    g = origin_groups(df)
-    return g.map(lambda t: int(hashlib.sha256(f"fold{seed}:{t}".encode()).hexdigest()[:8], 16) % n_folds).to_numpy()
-
-
-def aligned_labels(df: pd.DataFrame, means: dict | None = None) -> tuple[np.ndarray, dict]:
-    """(n, 2) within-source centred (score / 4, strong_needed): the label alignment of neighbours.
-    ``means``: per-source (score, strong_needed) means (computed from ``df`` when None)."""
-    if means is None:
-        m = df.groupby("source")[["score", "strong_needed"]].mean()
-        means = {s: (float(r.score), float(r.strong_needed)) for s, r in m.iterrows()}
-    glob = (float(df.score.mean()), float(df.strong_needed.mean()))
-    mu = np.array([means.get(s, glob) for s in df.source], np.float32).reshape(-1, 2)
-    vals = df[["score", "strong_needed"]].to_numpy(np.float32)
-    out = vals - mu
-    out[:, 0] /= 4.0
-    return out, means
 
 
 # ----------------------------------------------------------------------------- the router
@@ -335,7 +77,7 @@ class RAGRouter(TrainableRouter):
     # -- inputs
     def _inputs(self, prompts):
         prompts = list(prompts)
-        tok = features.token_states(prompts, self.hp["encoder"], layer=self.hp["layer"],
+        tok = encoders.token_states(prompts, self.hp["encoder"], layer=self.hp["layer"],
                                     max_len=self.hp["max_len"], progress=False)
         if self.hp["features"] == "semantic":
             return {"prompts": prompts, "tok": tok}
@@ -343,7 +85,7 @@ class RAGRouter(TrainableRouter):
                 "wp": syntax.wordpiece_offsets(prompts, self.hp["encoder"], self.hp["max_len"])}
 
     def _batch(self, inp, idx):
-        x, m = features.unpack(inp["tok"], idx)
+        x, m = encoders.unpack(inp["tok"], idx)
         if self.hp["features"] == "semantic":
             return (x, m)
         g, node_sem, pos, dep, counts = syntax.build_graphs(inp["parse"], idx, [inp["wp"][i] for i in idx],
@@ -359,7 +101,7 @@ class RAGRouter(TrainableRouter):
             return {"h": self._embed(self._inputs(t))}
         if getattr(self, "extractor_key", None) is None:
             return compute(prompts)["h"]
-        return features.cached("hfuse", {"extractor": self.extractor_key}, prompts, compute, verbose=False)["h"]
+        return encoders.cached("hfuse", {"extractor": self.extractor_key}, prompts, compute, verbose=False)["h"]
 
     def _embed(self, inp, bs=256) -> np.ndarray:
         self.extractor.eval()
@@ -367,13 +109,13 @@ class RAGRouter(TrainableRouter):
         out = np.zeros((n, 256), np.float32)
         lengths = np.diff(inp["tok"]["offsets"])
         with torch.no_grad():
-            for b in features.length_batches(lengths, bs):
+            for b in encoders.length_batches(lengths, bs):
                 out[b] = self.extractor(*self._batch(inp, b)).numpy()
         return out
 
     def _sem_width(self) -> int:
         """Width of the semantic encoder's states (MiniLM 384, DeBERTa-v3-base 768)."""
-        return features.load_encoder(self.hp["encoder"])[1].config.hidden_size
+        return encoders.load_encoder(self.hp["encoder"])[1].config.hidden_size
 
     def _struct(self, prompts) -> np.ndarray | None:
         if self.hp["features"] == "semantic":
@@ -453,7 +195,7 @@ class RAGRouter(TrainableRouter):
         # the scoring-time KB: every training row, each (prompt, score) once (sampled duplicates
         # would fill the K slots with one row and tie at equal distance)
         aligned, self.source_means = aligned_labels(data)
-        kb_rows = np.flatnonzero(~pd.Series(list(zip(data.prompt.map(labels.normalize), data.score))).duplicated().to_numpy())
+        kb_rows = np.flatnonzero(~pd.Series(list(zip(data.prompt.map(leakage.normalize), data.score))).duplicated().to_numpy())
         self.kb_rows = kb_rows
         self.kb_aligned = aligned[kb_rows]
         self._kb_texts = list(data.prompt.iloc[kb_rows])  # for ragrouter_llm

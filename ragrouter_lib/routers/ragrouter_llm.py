@@ -27,7 +27,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import features, text
+from ..core import text
+from ..features import encoders
 from .base import register
 from .ragrouter import RAGRouter
 
@@ -241,7 +242,7 @@ class RAGRouterLLM(RAGRouter):
         st["llm"] = {k: v.detach().cpu() for k, v in self.llm.state_dict().items()
                      if k in trainable or k.startswith("head.")}  # adapters + head only
         st["kb_texts"] = self._kb_texts
-        st["encoder_path"] = str(features.ENCODERS[self.hp["encoder"]]())  # see set_state
+        st["encoder_path"] = str(encoders.ENCODERS[self.hp["encoder"]]())  # see set_state
         return st
 
     def set_state(self, st):
@@ -249,8 +250,8 @@ class RAGRouterLLM(RAGRouter):
         # in the process that trained the router; a fresh process (``ragrouter-score``, notebook 07's
         # kernel) learns its folder from the saved state. Its identity is in hp["encoder"] (the key).
         name, path = self.hp["encoder"], st.get("encoder_path")
-        if name not in features.ENCODERS and path:
-            features.ENCODERS[name] = lambda: path
+        if name not in encoders.ENCODERS and path:
+            encoders.ENCODERS[name] = lambda: path
         super().set_state(st)
         hp = self.hp
         self._kb_texts = st["kb_texts"]

@@ -2,7 +2,7 @@
 
 Thesis step: the RouteLLM baselines of Tables 1-2 as RouteLLM published them. RouteLLM 0.2.0's
 checkpoints on the Hugging Face Hub are wrapped in our ``Router`` interface and scored by our own
-evaluation code (``experiments.evaluate_scores``), never by RouteLLM's ``evaluate.py``. The routers
+evaluation code (``router_runs.evaluate_scores``), never by RouteLLM's ``evaluate.py``. The routers
 retrained on our pool (``routellm_baselines.py``) stay as extra rows.
 
 What each released router needs (stated in the log's status table, ``released_status``):
@@ -28,7 +28,7 @@ import os
 
 import numpy as np
 
-from ..hub import RELEASED_CONFIG  # noqa: F401  (RouteLLM's checkpoint ids live with every Hub id)
+from ..data.hub import RELEASED_CONFIG  # noqa: F401  (RouteLLM's checkpoint ids live with every Hub id)
 from .base import Router, register
 
 # RouteLLM's default config (routellm/config.example.yaml), the released checkpoints.
@@ -67,7 +67,7 @@ def requirements_missing(router: str) -> str | None:
 
 def resolved_config(router: str) -> dict:
     """RouteLLM's config with checkpoint ids mapped to local stand-ins in the dry run."""
-    from .. import hub
+    from ..data import hub
     conf = {k: (list(v) if isinstance(v, list) else v) for k, v in RELEASED_CONFIG[router].items()}
     idx = hub.standins()
     if idx is not None and "checkpoint_path" in conf:
@@ -80,7 +80,7 @@ def resolved_config(router: str) -> dict:
 @register("routellm_released")
 class ReleasedRouter(Router):
     def __init__(self, router: str = "mf", profile: str = "paper", config: dict | None = None):
-        from .. import hub
+        from ..data import hub
         if router not in RELEASED_CONFIG:
             raise KeyError(f"no released RouteLLM router {router!r}; choose from {sorted(RELEASED_CONFIG)}")
         ids = RELEASED_CONFIG[router].get("checkpoint_path") or RELEASED_CONFIG[router]["arena_embedding_datasets"][0]

@@ -26,9 +26,10 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .. import alignment, features, labels
-from ..training import HeadTrainer, TrainableRouter, seed_step, train_epochs, val_auc  # noqa: F401
+from ..features import encoders
+from ..labels import alignment, pairwise, pool_labels
 from .base import register
+from .training import HeadTrainer, TrainableRouter, train_epochs, val_auc
 
 
 # ----------------------------------------------------------------------------- SW ranking
@@ -38,9 +39,9 @@ class SWRankingRouter(TrainableRouter):
 
     def fit(self, train, valid=None):
         t0 = time.time()
-        battles = pd.concat([labels.panel_battles(train), labels.pair_battles(train)], ignore_index=True)
-        elo = labels.bradley_terry(battles)
-        tier = labels.tiers(elo, self.hp["n_tiers"])
+        battles = pd.concat([pairwise.panel_battles(train), pairwise.pair_battles(train)], ignore_index=True)
+        elo = pairwise.bradley_terry(battles)
+        tier = pairwise.tiers(elo, self.hp["n_tiers"])
         T = self.hp["n_tiers"]
         ta, tb = battles.model_a.map(tier).to_numpy(), battles.model_b.map(tier).to_numpy()
         keep = ta != tb
@@ -55,7 +56,7 @@ class SWRankingRouter(TrainableRouter):
         C *= alignment.sample_weights(train, variant)[:, None, None].astype(np.float32)
         self.counts = C.reshape(len(train), T * T)
         self.emb = self.embed(train.prompt)
-        self.strong_tier, self.weak_tier = int(tier[labels.STRONG]), int(tier[labels.WEAK])
+        self.strong_tier, self.weak_tier = int(tier[pool_labels.STRONG]), int(tier[pool_labels.WEAK])
         if self.strong_tier == self.weak_tier:
             raise ValueError(f"strong and weak model share tier {self.strong_tier}: use more tiers")
         self.elo, self.tier = elo, tier
@@ -70,7 +71,7 @@ class SWRankingRouter(TrainableRouter):
         for s in range(0, len(q), 512):
             sims = q[s:s + 512] @ self.emb.T
             w = self.hp["gamma"] ** (sims / sims.max(1, keepdims=True))
-            pi = labels.bt_mm((w @ self.counts).reshape(-1, T, T), iters=60, prior=0.5)
+            pi = pairwise.bt_mm((w @ self.counts).reshape(-1, T, T), iters=60, prior=0.5)
             out.append(pi[:, self.strong_tier] / (pi[:, self.strong_tier] + pi[:, self.weak_tier]))
         return np.concatenate(out)
 
@@ -109,8 +110,8 @@ class MFRouter(TrainableRouter):
 
     def fit(self, train, valid=None):
         t0 = time.time()
-        b = pd.concat([labels.panel_battles(train).assign(w=1.0),
-                       labels.pair_battles(train).assign(w=self.hp["pair_weight"])], ignore_index=True)
+        b = pd.concat([pairwise.panel_battles(train).assign(w=1.0),
+                       pairwise.pair_battles(train).assign(w=self.hp["pair_weight"])], ignore_index=True)
         b = b[b.winner != "tie"]  # RouteLLM's MF trains on decisive battles
         self.models = sorted(set(b.model_a) | set(b.model_b))
         mid = {m: i for i, m in enumerate(self.models)}
@@ -133,7 +134,7 @@ class MFRouter(TrainableRouter):
             [{"params": off.parameters(), "lr": 10 * self.hp["lr"]}] if variant == "source_fe" else [])
         opt = torch.optim.Adam(groups, lr=self.hp["lr"], weight_decay=self.hp["weight_decay"])
         fe = variant == "source_fe"
-        from ..selection import within_source_auc
+        from .selection import within_source_auc
 
         def loss_fn(i):
             i = torch.as_tensor(i)
@@ -156,7 +157,7 @@ class MFRouter(TrainableRouter):
     def score(self, prompts):
         self.net.eval()
         e = torch.from_numpy(self.embed(prompts))
-        s, w = self.models.index(labels.STRONG), self.models.index(labels.WEAK)
+        s, w = self.models.index(pool_labels.STRONG), self.models.index(pool_labels.WEAK)
         n = len(e)
         return torch.sigmoid(self.net.win_logit(torch.full((n,), s), torch.full((n,), w), e)).numpy()
 
@@ -197,11 +198,11 @@ class BertRouter(TrainableRouter):
                 "epochs": 2, "batch_size": 32, "weight_decay": 0.01, "alignment": "none"}
 
     def _states(self, prompts):
-        return features.token_states(list(prompts), self.hp["encoder"], layer=self.hp["layer"],
+        return encoders.token_states(list(prompts), self.hp["encoder"], layer=self.hp["layer"],
                                      max_len=self.hp["max_len"], progress=False)
 
     def _build(self):
-        _, enc, _ = features.load_encoder(self.hp["encoder"])
+        _, enc, _ = encoders.load_encoder(self.hp["encoder"])
         if self.hp["layer"] != enc.config.num_hidden_layers - 1:
             raise ValueError("only the top layer is fine-tuned: layer must be the last one")
         self.seed_step("init")  # weight init from (seed, "<router>/init")
@@ -224,7 +225,7 @@ class BertRouter(TrainableRouter):
             groups.append({"params": off.parameters(), "lr": hp["lr"] * hp["head_lr_mult"]})
 
         def batch_logits(idx):
-            x, m = features.unpack(packed, rows[idx])
+            x, m = encoders.unpack(packed, rows[idx])
             logits = self.net(x, m)
             return logits + off(torch.as_tensor(codes[rows[idx]])) if variant == "source_fe" else logits
         HeadTrainer.run(self, self.net, batch_logits, len(rows), _three_class(train.score)[rows], valid,
@@ -241,8 +242,8 @@ class BertRouter(TrainableRouter):
         n = len(packed["offsets"]) - 1
         lengths = np.diff(packed["offsets"])
         out = np.zeros(n, np.float32)
-        for b in features.length_batches(lengths, 256):
-            x, m = features.unpack(packed, b)
+        for b in encoders.length_batches(lengths, 256):
+            x, m = encoders.unpack(packed, b)
             out[b] = torch.softmax(self.net(x, m), -1)[:, 0].numpy()
         return out
 
@@ -260,7 +261,7 @@ class CausalLLMRouter(TrainableRouter):
                 "batch_size": 128, "weight_decay": 1e-4, "dropout": 0.2, "alignment": "none"}
 
     def _x(self, prompts):
-        x = features.lm_states(list(prompts), self.hp["n_layers"], self.hp["max_len"], progress=False)
+        x = encoders.lm_states(list(prompts), self.hp["n_layers"], self.hp["max_len"], progress=False)
         return torch.from_numpy((x - self.mu) / self.sd)
 
     def _build(self, d):
@@ -271,7 +272,7 @@ class CausalLLMRouter(TrainableRouter):
 
     def fit(self, train, valid=None):
         t0 = time.time()
-        raw = features.lm_states(list(train.prompt), self.hp["n_layers"], self.hp["max_len"], progress=False)
+        raw = encoders.lm_states(list(train.prompt), self.hp["n_layers"], self.hp["max_len"], progress=False)
         self.mu, self.sd = raw.mean(0), raw.std(0) + 1e-6
         x = torch.from_numpy((raw - self.mu) / self.sd)
         self.seed_step("init")  # weight init from (seed, "<router>/init")

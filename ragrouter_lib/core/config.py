@@ -1,0 +1,175 @@
+"""Profiles, the notebook setup call and the run's identity.
+
+Every notebook starts with ``cfg = rr.setup(profile, seed, out_dir)``, which resolves the profile
+and prints what a reader needs to reproduce the run: the resolved config and its hash, the git
+commit, package versions and the data checksums. Caches live under ``cache.root()`` (one root for
+every profile and out_dir; ``cfg.path("cache", name)``). It seeds nothing: every random draw of a
+step is seeded from (seed, step name) by the step itself (``training.seed_step``), so results never depend
+on what ran before in the process. This module imports only ``cache``; the data check is
+registered in ``CHECKS`` by the package (``ragrouter_lib/__init__.py``: ``loading.verify_all``).
+
+>>> cfg = setup("smoke", seed=1, out_dir="/tmp/rr_doc", verbose=False)
+>>> cfg.profile, cfg.seed, len(cfg.hash)
+('smoke', 1, 12)
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import warnings
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from . import cache
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Profile parameters. `smoke` is for tests (tiny slices), `offline` is the CPU reproduction,
+# `paper` is the thesis's scale on a GPU server with the Hugging Face Hub reachable.
+# seeds: the Random router's seed groups (notebook 01); router_seeds: trained routers' seeds;
+# grid_limit: configurations tried per router (None = the whole grid of experiments.GRIDS; offline: the
+# first of every router's grid, the same budget for all, to fit the CPU run: the grouped selection then
+# chooses each router's epochs and, for the aligned rows and RAGRouter, the alignment variant); aligned_routers:
+# baselines that also get an "aligned" row (offline leaves out BERT, whose fold fits cost ~20 min);
+# ablation_seeds: the seeds of Tables 3-6's "without" rows (offline: 3 of the 5, for the CPU budget;
+# the "with" row is the full model's runs of the same seeds); small_llm: settings of the thesis's LLM final-model
+# form run on real data at CPU scale (``paper.small_llm_row``: SmolLM2-135M + LoRA on a pool subsample, scored on a
+# seeded evaluation subsample; an extra row of Tables 1-2), None where not run (``paper`` runs the full-scale form).
+PROFILES: dict[str, dict] = {
+    "smoke": dict(eval_limit=200, pool_limit=300, n_random_runs=10, seeds=[0, 1, 2],
+                  router_seeds=[0, 1], grid_limit=1, allow_hub=False, ablation_seeds=[0, 1],
+                  pool_sources=None, pool_both_fail="strong-needed",
+                  small_llm=dict(n_train=80, n_layers=2, max_len=64)),
+    "offline": dict(eval_limit=None, pool_limit=None, n_random_runs=10, seeds=[0, 1, 2, 3, 4],
+                    router_seeds=[0, 1, 2, 3, 4], grid_limit=1, allow_hub=False,
+                    ablation_seeds=[0, 1, 2], pool_sources=None, pool_both_fail="strong-needed",
+                    aligned_routers=["sw_ranking", "mf", "causal_llm", "logreg"],
+                    small_llm=dict(n_train=2000, eval_limit=1000)),
+    "paper": dict(eval_limit=None, pool_limit=None, n_random_runs=10, seeds=[0, 1, 2, 3, 4],
+                  router_seeds=[0, 1, 2, 3, 4], grid_limit=None, allow_hub=True,
+                  ablation_seeds=[0, 1, 2, 3, 4], pool_sources=None, pool_both_fail="strong-needed",
+                  small_llm=None),
+}
+
+# The ``paper`` dry run (issue 15): with env RAGROUTER_PAPER_STANDINS set (``hub.STANDINS_ENV``: the folder
+# ``hub.stand_ins`` wrote; ``python -m ragrouter_lib.runner paper --dry-run`` does it all), ``setup("paper")``
+# overlays these tiny sizes on the profile so notebooks 02-07 run in minutes on CPU stand-ins.
+PAPER_DRY_RUN: dict = dict(eval_limit=60, pool_limit=150, n_random_runs=2, seeds=[0, 1], router_seeds=[0, 1],
+                           grid_limit=1, ablation_seeds=[0, 1], aligned_routers=["logreg"])
+
+PACKAGES = ["numpy", "pandas", "scipy", "scikit-learn", "torch", "transformers", "faiss-cpu",
+            "dgl", "spacy", "papermill", "matplotlib", "seaborn"]
+
+
+@dataclass
+class Config:
+    profile: str
+    seed: int
+    out_dir: str
+    params: dict = field(default_factory=dict)
+
+    def __getattr__(self, name):  # profile parameters read as attributes: cfg.eval_limit
+        params = self.__dict__.get("params", {})
+        if name in params:
+            return params[name]
+        raise AttributeError(name)
+
+    @property
+    def hash(self) -> str:
+        return content_hash(asdict(self))
+
+    @property
+    def out(self) -> Path:
+        p = Path(self.out_dir)
+        return p if p.is_absolute() else ROOT / p
+
+    def path(self, kind: str, name: str) -> Path:
+        """<out>/<kind>/<name>, with the folder created: kind is results or figures; ``cache`` is
+        the one cache root (``cache.root()/<name>``, shared by every profile: keys are content)."""
+        if kind == "cache":
+            root = cache.root()
+            root.mkdir(parents=True, exist_ok=True)
+            return root / name
+        p = self.out / kind
+        p.mkdir(parents=True, exist_ok=True)
+        return p / name
+
+
+def content_hash(obj, n: int = 12) -> str:
+    """Stable short hash of a JSON-able object (dict keys sorted)."""
+    blob = json.dumps(obj, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:n]
+
+
+# identity checks printed by setup: name -> callable returning {group: (n_files, digest)}
+CHECKS: dict = {}
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's and numpy's global RNGs, e.g. for a notebook's own plotting draws. Library
+    steps never rely on it (they seed from (seed, step) themselves); setup does not call it."""
+    random.seed(seed)
+    np.random.seed(seed)
+
+
+def git_commit() -> str:
+    """Short HEAD sha, "-dirty" when tracked code or data differ from it (outputs/ excluded)."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, text=True,
+                             capture_output=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no",
+                                "--", ".", ":(exclude)outputs"], cwd=ROOT,
+                               text=True, capture_output=True).stdout.strip()
+        return sha + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def package_versions(names=PACKAGES) -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for n in names:
+        try:
+            out[n] = metadata.version(n)
+        except metadata.PackageNotFoundError:
+            out[n] = "not installed"
+    return out
+
+
+def setup(profile: str = "offline", seed: int = 0, out_dir: str = "outputs",
+          verbose: bool = True, **overrides) -> Config:
+    """Resolve a profile, run the registered checks (data checksums) and print the run's identity."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
+    dry_run = profile == "paper" and bool(os.environ.get("RAGROUTER_PAPER_STANDINS"))  # = hub.STANDINS_ENV
+    params = {**PROFILES[profile], **(PAPER_DRY_RUN if dry_run else {}), **overrides}
+    cfg = Config(profile=profile, seed=int(seed), out_dir=str(out_dir), params=params)
+    # transformers imports tqdm.auto, which warns in a kernel without ipywidgets; this library's own
+    # progress output is plain lines (features.progress_bar), so that widget is never used
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    if not params.get("allow_hub"):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    checks = {name: check() for name, check in CHECKS.items()}
+    if verbose:
+        print(f"profile={profile} seed={cfg.seed} config_hash={cfg.hash} commit={git_commit()}")
+        if dry_run:
+            print(f"DRY RUN: Hub ids served by stand-ins from RAGROUTER_PAPER_STANDINS="
+                  f"{os.environ['RAGROUTER_PAPER_STANDINS']} (tiny random models, synthetic data; "
+                  "sizes PAPER_DRY_RUN); the numbers below are meaningless by design")
+        print("config:", json.dumps(asdict(cfg), sort_keys=True))
+        print("versions:", json.dumps(package_versions()))
+        exe = Path(sys.executable)
+        print(f"python: {exe.relative_to(ROOT) if exe.is_relative_to(ROOT) else exe.name}")
+        for name, groups in checks.items():
+            print(f"{name} checksums (sha256 over each group's file hashes; every file verified):")
+            for group, (n, digest) in groups.items():
+                print(f"  {group:<28} {n:>3} files  {digest}")
+    return cfg

@@ -1,0 +1,193 @@
+"""Tables 3-6: RAGRouter with one of its four parts switched off (the thesis's ablations, MMLU).
+
+Thesis step: Tables 3 (multi-source data augmentation), 4 (data sampling), 5 (semantic-syntactic
+feature extraction) and 6 (the RAG vector knowledge base). Each "without" row retrains RAGRouter
+with one switch changed and everything else equal: the configuration and alignment variant chosen
+for the full model in notebook 05 (not re-tuned per variant), the same selection folds and the same
+seeds. The seeds are the profile's ``ablation_seeds`` (offline: 3 of the 5 router seeds, for the CPU
+budget); the "with" row is the full model's runs of those seeds (Table 1's runs, restricted), so
+every comparison is paired by seed. Switches (``routers/ragrouter.py``): ``augment=False`` (no new
+rows; sampling then draws from the original rows only), ``sample=False`` (original + augmented rows
+as they are), ``features="semantic"`` (the cross-modal attention reads the semantic tokens instead of
+the GraphSAGE nodes, and the structural features are dropped), ``rag="off"`` (the final model sees
+the query vector alone; the extractor is the full model's, loaded from its cache).
+
+Each variant goes through the same source-grouped selection protocol (``selection``; grid = the
+full model's chosen settings with the switch), which re-chooses only the epochs on the held-out
+sources, then retrains on all rows per seed; so every row carries the grouped criterion
+(row-weighted within-source AUC on held-out sources, training rows only) beside APGR: a part earns
+its place when switching it off lowers both. Per-prompt scores are saved under
+``verdicts.ablation_key(t)`` for the paired bootstrap verdicts (``verdicts``).
+
+Deviation: the thesis does not say whether its ablations were re-tuned; here the configuration is
+not (only the epoch count, by the same rule as the full model's), so each difference is that of the
+switch and of its own stopping point.
+
+>>> ABLATIONS[6].switch, ABLATIONS[6].without
+({'rag': 'off'}, 'without RAG vector knowledge base')
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+
+from . import experiments, router_runs
+
+
+@dataclass(frozen=True)
+class Ablation:
+    table: int
+    switch: dict
+    part: str  # the thesis's words
+
+    @property
+    def with_(self) -> str:
+        return f"with {self.part}"
+
+    @property
+    def without(self) -> str:
+        return f"without {self.part}"
+
+
+ABLATIONS = {a.table: a for a in (
+    Ablation(3, {"augment": False}, "multi-source data augmentation"),
+    Ablation(4, {"sample": False}, "data sampling"),
+    Ablation(5, {"features": "semantic"}, "semantic-syntactic feature extraction"),
+    Ablation(6, {"rag": "off"}, "RAG vector knowledge base"),
+)}
+
+
+def chosen_config(full_runs: pd.DataFrame) -> dict:
+    """The full model's configuration (one for all seeds, chosen in notebook 05 by the grouped protocol)."""
+    hps = full_runs.hp.unique()
+    if len(hps) != 1:
+        raise ValueError(f"the full model's runs carry {len(hps)} configurations: {list(hps)}")
+    return json.loads(hps[0])
+
+
+def router_name(full_runs: pd.DataFrame) -> str:
+    """The full model's router key ("ragrouter" offline, "ragrouter_llm" in the paper profile)."""
+    names = full_runs.router.unique()
+    if len(names) != 1:
+        raise ValueError(f"the full model's runs carry {len(names)} routers: {list(names)}")
+    return str(names[0])
+
+
+def seeds(cfg) -> list:
+    """The ablations' seeds (``ablation_seeds`` of the profile; offline: 3 of the 5 router seeds)."""
+    return list(getattr(cfg, "ablation_seeds", None) or cfg.router_seeds)
+
+
+def run(pool, evals: dict, cfg, full_runs: pd.DataFrame, tables=(3, 4, 5, 6), log=print, out_dir=None):
+    """Train and score every "without" variant for every seed (MMLU, as in the thesis).
+
+    Returns runs (per seed, columns ``table``, ``model`` and the grouped ``criterion``), fitted
+    routers and seed-0 curves; with ``out_dir`` the per-prompt scores are saved for the verdicts.
+    """
+    from ..routers.selection import EPOCH_KEYS
+    from . import verdicts
+    # the full model's settings without its epoch counts: each variant's epochs are re-chosen on the
+    # same folds (and the rag="off" variant's fold extractors are the full model's, from the cache)
+    name = router_name(full_runs)
+    epoch_keys = set(EPOCH_KEYS[name].values())
+    base = {k: v for k, v in chosen_config(full_runs).items() if k not in epoch_keys}
+    cache_dir = cfg.path("cache", "routers")
+    runs, fitted, curves = [], {}, {}
+    for t in tables:
+        a = ABLATIONS[t]
+        hp = {**base, **a.switch}
+        log(f"Table {t}: {a.without} -> {hp}")
+        r, f, _, first = router_runs.train_and_evaluate(name, pool, evals, seeds(cfg), cache_dir,
+                                                        grid=[hp], log=log, out_dir=out_dir,
+                                                        model_key=verdicts.ablation_key(t))
+        runs.append(r.assign(table=t, model=a.without))
+        fitted[a.without] = f
+        curves[a.without] = {b: router_runs.evaluate_scores(s, evals[b], seeds(cfg)[0])[1]
+                             for b, s in first.items()}
+    return SimpleNamespace(runs=pd.concat(runs, ignore_index=True), fitted=fitted, curves=curves)
+
+
+def full_models(pool, cfg, full_runs: pd.DataFrame) -> dict:
+    """The full model per seed, as notebook 05 trained it: the chosen settings (epochs included)
+    fitted on all training rows with ``valid=None`` (loaded from the router cache)."""
+    out = {}
+    for seed in sorted(full_runs.seed.unique()):
+        out[int(seed)], _ = router_runs.fit_router(router_name(full_runs), chosen_config(full_runs), int(seed), pool, None,
+                                                   cfg.path("cache", "routers"))
+    return out
+
+
+def table(full_runs: pd.DataFrame, abl_runs: pd.DataFrame, t: int, benchmark: str = "mmlu") -> pd.DataFrame:
+    """Table ``t``: the "without" row then the "with" row (the thesis's order), mean and sd over seeds."""
+    a = ABLATIONS[t]
+    wo = abl_runs[(abl_runs.table == t) & (abl_runs.benchmark == benchmark)]
+    full = full_runs[(full_runs.benchmark == benchmark) & full_runs.seed.isin(wo.seed)]  # paired seeds
+    if sorted(full.seed) != sorted(wo.seed):
+        raise ValueError(f"Table {t}: seeds differ (with {sorted(full.seed)}, without {sorted(wo.seed)})")
+    rows = [{**router_runs.aggregate(x, m), "criterion": float(x.criterion.mean()) if "criterion" in x else np.nan}
+            for x, m in ((wo, a.without), (full, a.with_))]
+    return router_runs.format_table(rows)
+
+
+def paired(full_runs: pd.DataFrame, abl_runs: pd.DataFrame, t: int, benchmark: str = "mmlu") -> pd.DataFrame:
+    """Per seed: with minus without (the same seed's split, so the difference is the switch's)."""
+    a = ABLATIONS[t]
+    cols = ["seed", *router_runs.METRICS, *(c for c in ("criterion", "val_auc") if c in full_runs and c in abl_runs)]
+    w = full_runs[full_runs.benchmark == benchmark][cols].set_index("seed")
+    wo = abl_runs[(abl_runs.table == t) & (abl_runs.benchmark == benchmark)][cols].set_index("seed")
+    d = (w.loc[w.index.intersection(wo.index)] - wo).reset_index()
+    return d.assign(table=t, part=a.part)[["table", "part", *cols]]
+
+
+def verdict(tab: pd.DataFrame, diffs: pd.DataFrame) -> str:
+    """One plain sentence: does switching the part off hurt (higher CPT sum and lower APGR), and does
+    the grouped criterion agree? (The confidence-interval verdict is ``verdicts.ablation_verdicts``.)"""
+    wo, w = tab.iloc[0], tab.iloc[1]
+    hurts = (wo.cpt50 + wo.cpt80 > w.cpt50 + w.cpt80) and wo.apgr < w.apgr
+    d = diffs.apgr.to_numpy()
+    spread = f"per-seed APGR difference (with - without) {d.mean():+.3f} ± {d.std(ddof=1) if len(d) > 1 else 0:.3f}, " \
+             f"positive in {int((d > 0).sum())} of {len(d)} seeds"
+    if "criterion" in tab and np.isfinite(tab.criterion).all():
+        agree = "agrees" if (wo.criterion < w.criterion) == hurts else "disagrees"
+        spread += f"; grouped criterion {wo.criterion:.3f} without vs {w.criterion:.3f} with ({agree})"
+    if hurts:
+        return (f"Expectation holds: {wo.model} is worse (APGR {wo.apgr:.3f} vs {w.apgr:.3f}; CPT sum "
+                f"{wo.cpt50 + wo.cpt80:.1f} vs {w.cpt50 + w.cpt80:.1f}); {spread}.")
+    return (f"Expectation does NOT hold: {wo.model} is not worse (APGR {wo.apgr:.3f} vs {w.apgr:.3f}; CPT sum "
+            f"{wo.cpt50 + wo.cpt80:.1f} vs {w.cpt50 + w.cpt80:.1f}); {spread}.")
+
+
+def versus_thesis(tab: pd.DataFrame, t: int) -> pd.DataFrame:
+    return experiments.versus_thesis(tab, t)
+
+
+def diagnostics(full_runs, abl_runs, fitted_full: dict, fitted_abl: dict, benchmark: str = "mmlu") -> pd.DataFrame:
+    """Why a part helps or not: per variant the training data it had, its grouped criterion
+    (within-source AUC on held-out training sources) and its MMLU APGR, means over seeds."""
+    rows = []
+    paired = set(abl_runs.seed)  # the full model on the ablations' seeds only (paired means)
+    full_runs = full_runs[full_runs.seed.isin(paired)]
+    variants = {"full model": (full_runs, {s: r for s, r in fitted_full.items() if s in paired})}
+    variants.update({m: (abl_runs[abl_runs.model == m], fitted_abl[m]) for m in abl_runs.model.unique()})
+    for name, (runs, fitted) in variants.items():
+        sub = runs[runs.benchmark == benchmark]
+        ds = pd.DataFrame([r.data_summary for r in fitted.values()]).mean()
+        rows.append({"variant": name, "training_rows": ds.training_rows, "augmented_rows": ds.augmented_rows,
+                     "kb_rows": ds.kb_rows, "final_rows": ds.final_rows,
+                     "criterion": sub.criterion.mean() if "criterion" in sub else np.nan,
+                     "apgr": sub.apgr.mean(), "apgr_sd": sub.apgr.std(ddof=1)})
+    return pd.DataFrame(rows).round(3)
+
+
+def neighbour_vote(router, prompts) -> np.ndarray:
+    """The KB alone as a router: distance-weighted share of retrieved neighbours whose label says
+    "strong needed" (score <= 3). Shows how much routing signal retrieval carries on a benchmark."""
+    import torch
+    vec = router.embed(prompts)
+    nb = router._neighbours(vec)
+    w = torch.softmax(-torch.from_numpy(nb["dist"].astype(np.float32)), -1).numpy()
+    return (w * (nb["score"] <= 3)).sum(1)

@@ -1,0 +1,250 @@
+"""The ``paper`` profile's notebook entry points: the thesis's scale (Hub data, RouteLLM's released
+routers, DeBERTa-v3 + a Qwen-class LLM with LoRA) behind one call per notebook, and the small
+real-data row of the thesis's final-model form (SmolLM2-135M + LoRA over the textual RAG prompt).
+
+Hub ids, loaders and the dry-run stand-ins live in ``hub.py``; see docs/PAPER.md for the plan.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..data.hub import HUB_DATASETS, load_arena_hub, load_gpt4_hub, model_path, standins
+
+# ----------------------------------------------------------------------------- notebook entry points
+PAPER_ENCODER = "deberta-v3-base"
+# the final model's budgets in the dry run (hub.stand_ins): tiny, so notebooks 05 and 07 run in minutes
+DRY_RUN_HP = {"n_folds": 2, "extractor_epochs": 1, "final_epochs": 2, "max_len": 48, "llm_max_len": 96,
+              "llm_batch_size": 8, "llm_grad_accum": 1}
+
+
+def register_encoder(cfg) -> str:
+    """Make the thesis's semantic encoder (DeBERTa-v3-base, or its dry-run stand-in) available to
+    ``encoders.token_states``/``syntax.wordpiece_offsets`` under ``PAPER_ENCODER``; returns the name."""
+    from ..features import encoders
+    path = model_path("encoder", cfg)
+    encoders.ENCODERS[PAPER_ENCODER] = lambda: path
+    encoders.load_encoder.cache_clear()
+    return PAPER_ENCODER
+
+
+def hub_files(cfg, cache_dir=None) -> dict[str, Path]:
+    """Local files of the thesis's two training sources (schema and row counts checked)."""
+    out = {}
+    for name, loader in (("arena", load_arena_hub), ("gpt4", load_gpt4_hub)):
+        df = loader(cfg, cache_dir)
+        out[name] = Path(df.attrs["path"])
+        print(f"{HUB_DATASETS[name]['id']}: {len(df)} rows ({df.attrs['hub']})")
+    return out
+
+
+def notebook_pool(cfg, arena_path=None, gpt4_path=None):
+    """Notebooks 02, 03, 05, 07: ``paper`` adds Chatbot Arena 55k and gpt4_dataset (Hub) to the pool
+    through the same loaders, label alignment and leakage guard as user-supplied files (the offline
+    sources stay, switchable by the profile's source list); other profiles: ``experiments.load_pool``
+    unchanged (with the user-supplied files, if any)."""
+    from . import experiments
+    if cfg.profile != "paper":
+        return experiments.load_pool(cfg, arena_path, gpt4_path)
+    files = hub_files(cfg)
+    return experiments.load_pool(cfg, arena_path=files["arena"], gpt4_path=files["gpt4"])
+
+
+def notebook_released(evals, cfg, log=print):
+    """Notebook 03: RouteLLM's released routers (``paper`` only); returns (runs, status)."""
+    if cfg.profile != "paper":
+        log(f"released RouteLLM routers: not run in profile {cfg.profile!r} (they need the Hub; profile 'paper')")
+        return pd.DataFrame(), pd.DataFrame()
+    return score_released(evals, cfg, log=log)
+
+
+def notebook_final_model(cfg) -> tuple[str, dict]:
+    """Notebook 05: the final router's name and hyper-parameters for the profile. ``paper``:
+    ``ragrouter_llm`` over Qwen2.5-7B (LoRA; QLoRA on CUDA) with the DeBERTa-v3-base encoder."""
+    if cfg.profile != "paper":
+        return "ragrouter", {}
+    import torch
+
+    from . import router_runs
+    hp = {"llm_path": str(model_path("llm", cfg)), "encoder": register_encoder(cfg), "layer": -1,
+          "load_4bit": torch.cuda.is_available()}
+    if standins() is not None:  # dry run: every stage runs, with tiny budgets
+        hp.update(DRY_RUN_HP)
+    # ``experiments.run_baselines`` reads a router's configurations from ``GRIDS``: the LLM final model's
+    # grid is RAGRouter's with these settings (the local model folder is only known here, at run time)
+    router_runs.GRIDS["ragrouter_llm"] = [{**g, **hp} for g in router_runs.GRIDS["ragrouter"]]
+    return "ragrouter_llm", hp
+
+
+def write_finetune_data(router, prompts, scores, path) -> Path:
+    """JSON lines {text, label} of the textual augmented prompts of a fitted ``ragrouter_llm``, the
+    input of ``scripts/finetune_llm.py`` (the multi-GPU full fine-tune)."""
+    texts = router.rag_prompts(list(prompts))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(json.dumps({"text": t, "label": int(s) - 1}) for t, s in zip(texts, scores)) + "\n")
+    return path
+
+
+# ----------------------------------------------------------------------------- item 7: small real-data row
+SMALL_DEFAULTS = dict(n_train=1200, kb_frac=0.7, k=3, prompt_chars=120, max_len=128, n_layers=None, lora_r=8,
+                      lora_alpha=16, epochs=1, lr=5e-4, batch_size=8, grad_accum=1, eval_limit=None)
+
+
+def small_llm_row(pool, evals, cfg, log=print, llm_path=None, **overrides):
+    """The thesis's final-model form on real data at CPU scale: SmolLM2-135M + LoRA (``peft``) over
+    the textual retrieval-augmented prompt, trained on a seeded pool subsample, scored on the
+    evaluation sets with our metrics. Retrieval deviates from RAGRouter's (stated in the row's
+    label and docs/PAPER.md): the KB holds MiniLM sentence embeddings of 70% of the subsample
+    (FAISS IVF, L2) instead of h_fuse_global, to keep the run within a CPU budget.
+    Hyper-parameters are fixed in advance (``SMALL_DEFAULTS``), never tuned on evaluation rows.
+
+    ``llm_path``: another causal LM folder (tests: the tiny stand-in).
+    Returns (runs, info): runs like ``experiments.run_baselines`` rows (router ``ragrouter_llm_small``),
+    info = sizes, hp, timings (train/score tokens per wall second and per CPU second of this process,
+    the latter comparable across machine loads) for the cost extrapolation.
+    """
+    import time
+
+    import torch
+
+    from ..data import models
+    from ..features import encoders
+    from ..routers import ragrouter_llm as L
+    from ..routers.kb import KnowledgeBase
+    from . import router_runs
+    hp = {**SMALL_DEFAULTS, **overrides}
+    seed = int(cfg.seed)
+    sub = pool.sample(n=min(hp["n_train"], len(pool)), random_state=seed).reset_index(drop=True)
+    is_kb = np.random.default_rng([seed, 7]).random(len(sub)) < hp["kb_frac"]
+    kb_rows, fin_rows = sub[is_kb].reset_index(drop=True), sub[~is_kb].reset_index(drop=True)
+    emb = lambda texts: encoders.sentence_embeddings(list(texts), progress=False)  # noqa: E731
+    kb = KnowledgeBase(emb(kb_rows.prompt), kb_rows.score.to_numpy(), seed=seed)
+    kb.nprobe = kb.nlist  # exact search over a small KB
+
+    def prompts(texts):
+        _, idx = kb.search(emb(texts), hp["k"])
+        return [L.augmented_prompt(t, [(kb_rows.prompt[j], kb_rows.score[j]) for j in row], hp["prompt_chars"])
+                for t, row in zip(texts, idx)]
+    torch.manual_seed(seed)
+    tok, backbone = L.load_backbone(llm_path or models.smollm2_path(), load_4bit=False, lora_r=hp["lora_r"],
+                                    lora_alpha=hp["lora_alpha"], n_layers=hp["n_layers"], dtype=torch.float32)
+    scorer = L.LLMScorer(backbone, L.hidden_size(backbone))
+    t0, c0 = time.time(), time.process_time()
+    hist = L.train_scorer(scorer, tok, prompts(list(fin_rows.prompt)), fin_rows.score.to_numpy() - 1, hp["epochs"],
+                          hp["lr"], hp["batch_size"], hp["grad_accum"], hp["max_len"], seed, log=log)
+    train_s, train_cpu = time.time() - t0, time.process_time() - c0
+    train_tok = hist[-1]["tokens_per_s"] * hist[-1]["seconds"]
+    runs, score_tok, score_s, score_cpu = [], 0, 0.0, 0.0
+    for bench, ev in evals.items():
+        if hp["eval_limit"] and hp["eval_limit"] < len(ev):
+            ev = ev.sample(n=hp["eval_limit"], random_state=seed).sort_index()
+        if ev.weak_correct.mean() == ev.strong_correct.mean():
+            raise ValueError(f"{bench}: eval_limit={hp['eval_limit']} leaves equal weak and strong accuracy "
+                             "(APGR undefined); use a larger subsample or the full set")
+        texts = prompts(list(ev.prompt))
+        t1, c1 = time.time(), time.process_time()
+        s = L.score_texts(scorer, tok, texts, hp["max_len"])
+        dt = time.time() - t1
+        score_s, score_cpu = score_s + dt, score_cpu + time.process_time() - c1
+        score_tok += sum(min(len(x), hp["max_len"]) for x in tok(texts)["input_ids"])
+        m, _ = router_runs.evaluate_scores(s, ev, seed=seed)
+        runs.append({"router": "ragrouter_llm_small", "seed": seed, "benchmark": bench, **m, "n_eval": len(ev),
+                     "score_seconds": dt, "fit_seconds": train_s, "hp": json.dumps(hp)})
+        log(f"ragrouter_llm_small {bench}: apgr={m['apgr']:.3f} on {len(ev)} prompts ({dt:.0f}s)")
+    info = {"train_rows": len(fin_rows), "kb_rows": len(kb_rows), "train_seconds": train_s,
+            "train_tokens_per_s": hist[-1]["tokens_per_s"], "score_seconds": score_s,
+            "score_tokens_per_s": score_tok / max(score_s, 1e-9), "train_tokens": train_tok, "score_tokens": score_tok,
+            "train_tokens_per_cpu_s": train_tok / max(train_cpu, 1e-9),
+            "score_tokens_per_cpu_s": score_tok / max(score_cpu, 1e-9), "hp": hp,
+            "label": f"RAGRouter-LLM form (SmolLM2-135M + LoRA, {len(fin_rows)} train rows, MiniLM retrieval; CPU scale)"}
+    return pd.DataFrame(runs), info
+
+
+RUN_COLUMNS = ["router", "seed", "benchmark", "cpt50", "cpt80", "apgr", "n_eval", "score_seconds", "fit_seconds", "hp"]
+
+
+def notebook_small_llm(pool, evals, cfg, log=print) -> tuple[pd.DataFrame, dict]:
+    """Notebook 05: ``small_llm_row`` with the profile's ``small_llm`` settings (offline, smoke), cached
+    like a trained router: the key holds the settings, the seed, the pool's and the evaluation rows'
+    digests, the SmolLM2 folder (named by its weights' digest) and the code closure of this module.
+    Profiles without settings (``paper``: the full-scale form runs instead) get an empty table."""
+    over = cfg.params.get("small_llm")
+    if not over:
+        log(f"small real-data LLM row: not run in profile {cfg.profile!r} (it runs the full-scale final model)")
+        return pd.DataFrame(columns=RUN_COLUMNS), {}
+    from ..core import cache
+    from ..data import models
+    inputs = {"pool": cache.digest_frame(pool, ["prompt", "score", "source"]),
+              **{b: cache.digest_frame(ev, ["prompt", "weak_correct", "strong_correct"]) for b, ev in evals.items()}}
+    k = cache.key("small_llm_row", {"hp": {**SMALL_DEFAULTS, **over}, "seed": int(cfg.seed),
+                                    "llm": models.smollm2_path().name}, inputs, modules=[__name__])
+    (runs, info), hit = cache.memo_pickle(cache.path("routers", f"small-llm-{k}.pkl"),
+                                          lambda: small_llm_row(pool, evals, cfg, log=log, **over))
+    log(f"small real-data LLM row: {'from cache' if hit else 'trained and scored'} (key {k})")
+    return runs[RUN_COLUMNS], info
+
+
+# ----------------------------------------------------------------------------- the one-GPU plan
+GPU_PEAK_BF16 = 165e12  # RTX 4090 dense BF16 tensor FLOP/s (published spec sheets; docs/PAPER.md)
+GPU_UTILISATION = 0.30  # assumed model-FLOPs utilisation of QLoRA training / bf16 scoring (an assumption)
+QWEN_PARAMS = 7.6e9
+
+
+def time_plan(train_rows: int = 40000, score_prompts: int = 15344, prompt_tokens: int = 450, epochs: int = 1,
+              seeds: int = 3, variants: int = 5, cpu_tokens_per_s: float | None = None,
+              cpu_params: float = 135e6) -> pd.DataFrame:
+    """Estimated hours of the final model on one 24 GB GPU (an ESTIMATE, not a measurement).
+
+    FLOPs per token: training with frozen 4-bit base + LoRA + activation checkpointing ~ 6 N
+    (forward, recomputed forward, activation gradients), scoring 2 N; GPU rate = published peak x
+    assumed utilisation. ``cpu_tokens_per_s`` (LoRA training tokens/s of SmolLM2-135M measured on
+    this CPU) adds the CPU's achieved FLOP/s for comparison. ``variants``: the full model plus the
+    four ablations of Tables 3-6, each trained per seed.
+    """
+    rate = GPU_PEAK_BF16 * GPU_UTILISATION
+    train_tok = train_rows * prompt_tokens * epochs
+    rows = [{"stage": "final model: LoRA training (one seed, one variant)", "tokens": train_tok,
+             "hours": train_tok * 6 * QWEN_PARAMS / rate / 3600},
+            {"stage": "final model: scoring MMLU + GSM8K (one seed, one variant)", "tokens": score_prompts * prompt_tokens,
+             "hours": score_prompts * prompt_tokens * 2 * QWEN_PARAMS / rate / 3600}]
+    per = rows[0]["hours"] + rows[1]["hours"]
+    rows.append({"stage": f"Tables 1-2 ({seeds} seeds)", "tokens": None, "hours": per * seeds})
+    rows.append({"stage": f"Tables 1-6 ({variants} variants x {seeds} seeds)", "tokens": None, "hours": per * seeds * variants})
+    out = pd.DataFrame(rows)
+    if cpu_tokens_per_s:
+        out.attrs["cpu_achieved_flops"] = cpu_tokens_per_s * 6 * cpu_params
+        out.attrs["gpu_over_cpu"] = rate / out.attrs["cpu_achieved_flops"]
+    return out
+
+
+def score_released(evals: dict, cfg, names=("sw_ranking", "mf", "bert", "causal_llm"), log=print):
+    """Score every released router on every benchmark with our metrics.
+
+    Returns (runs, status): ``runs`` has one row per router x benchmark (router key
+    ``released_<name>``, seed = cfg.seed, CPT50/CPT80/APGR, seconds); ``status`` one row per router
+    (``ran`` or ``missing`` with the reason). A router that cannot run is logged and skipped.
+    """
+    from ..routers import released
+    from . import router_runs
+    runs, status = [], []
+    for name in names:
+        t0 = time.time()
+        try:
+            r = released.ReleasedRouter(name, cfg.profile)
+            for bench, ev in evals.items():
+                t1 = time.time()
+                scores = r.score(list(ev.prompt))
+                m, _ = router_runs.evaluate_scores(scores, ev, seed=cfg.seed)
+                runs.append({"router": f"released_{name}", "seed": cfg.seed, "benchmark": bench, **m,
+                             "score_seconds": time.time() - t1})
+            status.append({"router": f"released_{name}", "status": "ran", "reason": "",
+                           "seconds": round(time.time() - t0, 1)})
+        except released.ReleasedUnavailable as e:
+            status.append({"router": f"released_{name}", "status": "missing", "reason": str(e), "seconds": 0.0})
+        log(f"released {name}: {status[-1]['status']} {status[-1]['reason']}")
+    return pd.DataFrame(runs), pd.DataFrame(status)

@@ -1,0 +1,219 @@
+"""Per-prompt evaluation scores and the verdict tables of Tables 1-6.
+
+Thesis step: Tables 1-6's comparisons, each with a paired bootstrap interval
+(``evaluation.bootstrap``). The Random row uses the per-seed scores its runs saved (one seeded draw
+per seed), while its table row averages 10 draws per seed.
+
+Storage: ``save_scores`` writes ``<out_dir>/results/scores/<benchmark>__<model_key>.npz`` with
+``seeds`` (int, n_seeds) and ``scores`` (float32, n_seeds x n_prompts, prompts in the order of
+``data.loading.load_eval``).
+"""
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .bootstrap import METRIC_NAMES, N_BOOT, Bootstrap, difference, router_intervals
+
+_KEY = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def scores_path(out_dir, benchmark: str, model_key: str) -> Path:
+    """Where the per-prompt scores of one router on one benchmark live."""
+    for name, val in (("benchmark", benchmark), ("model_key", model_key)):
+        if not _KEY.match(str(val)) or "__" in str(val):
+            raise ValueError(f"{name} {val!r}: use letters, digits, '_', '-', '.' only (no '__')")
+    return Path(out_dir) / "results" / "scores" / f"{benchmark}__{model_key}.npz"
+
+
+def save_scores(out_dir, benchmark: str, model_key: str, seeds, scores) -> Path:
+    """Write one router's per-prompt strong-win scores (one row per seed); atomic replace."""
+    seeds = np.asarray(list(seeds), dtype=np.int64).reshape(-1)
+    scores = np.asarray(scores, dtype=np.float32)
+    if scores.ndim == 1:
+        scores = scores[None, :]
+    if scores.ndim != 2 or scores.shape[0] != len(seeds):
+        raise ValueError(f"scores shape {scores.shape} does not match {len(seeds)} seeds")
+    if not np.all(np.isfinite(scores)):
+        raise ValueError(f"{benchmark}/{model_key}: scores contain NaN or inf")
+    path = scores_path(out_dir, benchmark, model_key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
+    os.close(fd)
+    try:
+        np.savez(tmp, seeds=seeds, scores=scores)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def load_scores(out_dir, benchmark: str, model_key: str) -> dict:
+    """``{"seeds": int array, "scores": float32 (n_seeds, n_prompts)}``; FileNotFoundError if absent."""
+    path = scores_path(out_dir, benchmark, model_key)
+    if not path.exists():
+        raise FileNotFoundError(f"no saved scores for {benchmark}/{model_key} at {path}")
+    with np.load(path) as z:
+        return {"seeds": z["seeds"].astype(int), "scores": z["scores"].astype(np.float32)}
+
+
+def saved_keys(out_dir, benchmark: str) -> list[str]:
+    """Model keys with saved scores for ``benchmark``, sorted."""
+    folder = Path(out_dir) / "results" / "scores"
+    return sorted(p.name[len(benchmark) + 2:-4] for p in folder.glob(f"{benchmark}__*.npz"))
+
+
+# ----------------------------------------------------------------------------- Tables 1-6
+def ablation_key(table: int) -> str:
+    """Model key under which the runs of Table ``table``'s "without" row save their scores."""
+    return f"ragrouter_abl{int(table)}"
+
+
+def _eval_rows(evals, benchmark: str):
+    if evals is not None and benchmark in evals:
+        return evals[benchmark]
+    from ..data import loading
+    return loading.load_eval(benchmark)
+
+
+def ours_key(have) -> str:
+    """Our router's key among the saved ones (``routers.OURS``: offline "ragrouter", paper
+    "ragrouter_llm"); the first of OURS when none is saved (the caller then names the missing file)."""
+    from ..routers import OURS
+    return next((k for k in OURS if k in set(have)), OURS[0])
+
+
+def comparison_verdicts(out_dir, benchmark: str, evals=None, ours: str | None = None,
+                        names: dict | None = None, n_boot: int = N_BOOT, seed: int = 0,
+                        boot: Bootstrap | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Tables 1-2: intervals of every row with saved scores, and RAGRouter against each other row.
+
+    ``names`` maps model keys to display names (default: the thesis rows, then the extra rows of
+    ``routers``); keys without saved scores are skipped and listed in ``attrs["missing"]``.
+    Returns (intervals, verdicts) with a ``benchmark`` column."""
+    from ..routers import EXTRA_NAMES, THESIS_NAMES
+    names = names or {**THESIS_NAMES, **EXTRA_NAMES}
+    ev = _eval_rows(evals, benchmark)
+    boot = boot or Bootstrap(ev.weak_correct.values, ev.strong_correct.values, n_boot, seed)
+    have = set(saved_keys(out_dir, benchmark))
+    ours = ours or ours_key(have)
+    if ours not in have:
+        raise FileNotFoundError(f"{benchmark}: no saved scores for {ours!r} under {out_dir}/results/scores")
+    loaded = {k: load_scores(out_dir, benchmark, k) for k in names if k in have}
+    intervals = pd.concat([router_intervals(boot, v["scores"], v["seeds"], names[k], k)
+                           for k, v in loaded.items()], ignore_index=True)
+    a = (names.get(ours, ours), loaded[ours]["scores"], loaded[ours]["seeds"], ours)
+    diffs = [difference(boot, a, (names[k], v["scores"], v["seeds"], k))
+             for k, v in loaded.items() if k != ours]
+    verdicts = pd.concat(diffs, ignore_index=True) if diffs else pd.DataFrame()
+    for df in (intervals, verdicts):
+        df.insert(0, "benchmark", benchmark)
+        df.attrs["missing"] = [k for k in names if k not in have]
+    return intervals, verdicts
+
+
+def ablation_verdicts(out_dir, evals=None, tables=(3, 4, 5, 6), benchmark: str = "mmlu",
+                      full_key: str | None = None, n_boot: int = N_BOOT, seed: int = 0,
+                      boot: Bootstrap | None = None, parts: dict | None = None) -> pd.DataFrame:
+    """Tables 3-6: the full model against the model without each part (``ablation_key(t)``).
+
+    ``parts``: {table: the thesis's name of the part} (notebook 07 passes
+    ``{t: a.part for t, a in ablations.ABLATIONS.items()}``; this module sits before ``ablations``
+    in the pipeline order, so it does not import it). Verdict words "holds" (the part helps: the
+    full model is better), "hurts", "inconclusive"."""
+    parts = parts or {}
+    ev = _eval_rows(evals, benchmark)
+    boot = boot or Bootstrap(ev.weak_correct.values, ev.strong_correct.values, n_boot, seed)
+    full_key = full_key or ours_key(saved_keys(out_dir, benchmark))
+    full = load_scores(out_dir, benchmark, full_key)
+    rows, missing = [], []
+    for t in tables:
+        key = ablation_key(t)
+        try:
+            abl = load_scores(out_dir, benchmark, key)
+        except FileNotFoundError:
+            missing.append(key)
+            continue
+        part = parts.get(t, f"the part of Table {t}")
+        keep = np.isin(full["seeds"], abl["seeds"])  # paired: the full model on the ablation's seeds
+        d = difference(boot, (f"with {part}", full["scores"][keep], full["seeds"][keep],
+                              f"{full_key}@{','.join(map(str, full['seeds'][keep]))}"),
+                       (f"without {part}", abl["scores"], abl["seeds"], key), kind="ablation")
+        d.insert(0, "table", t)
+        d.insert(1, "part", part)
+        rows.append(d)
+    out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+    out.insert(0, "benchmark", benchmark) if len(out) else None
+    out.attrs["missing"] = missing
+    return out
+
+
+def tables_1_2(out_dir, evals=None, benchmarks=("mmlu", "gsm8k"), n_boot: int = N_BOOT, seed: int = 0,
+               save: bool = True, log=print) -> dict:
+    """Notebook 06: intervals of every row and RAGRouter's verdict against each row, both benchmarks;
+    written (when ``save``) to ``<out_dir>/results/intervals.csv`` and ``verdicts_tables_1_2.csv``."""
+    import time
+    t0 = time.time()
+    ints, comps = [], []
+    for bench in benchmarks:
+        i, c = comparison_verdicts(out_dir, bench, evals, n_boot=n_boot, seed=seed)
+        ints.append(i)
+        comps.append(c)
+        if i.attrs["missing"]:
+            log(f"{bench}: no saved scores for {', '.join(i.attrs['missing'])} (rows left out)")
+    out = {"intervals": pd.concat(ints, ignore_index=True),
+           "verdicts_tables_1_2": pd.concat(comps, ignore_index=True)}
+    log(f"paired bootstrap: {n_boot} resamples of the prompts, {len(out['intervals']) // 3} router rows, "
+        f"{time.time() - t0:.1f} s")
+    return _save(out, out_dir, save, log)
+
+
+def tables_3_6(out_dir, evals=None, parts: dict | None = None, n_boot: int = N_BOOT, seed: int = 0,
+               save: bool = True, log=print) -> dict:
+    """Notebook 07: the full model against each ablation (MMLU); ``verdicts_tables_3_6.csv``."""
+    import time
+    t0 = time.time()
+    a = ablation_verdicts(out_dir, evals, n_boot=n_boot, seed=seed, parts=parts)
+    if a.attrs["missing"]:
+        log(f"mmlu: no saved scores for {', '.join(a.attrs['missing'])} (ablations left out)")
+    log(f"paired bootstrap: {n_boot} resamples of the prompts, {len(a) // 3} ablations, {time.time() - t0:.1f} s")
+    return _save({"verdicts_tables_3_6": a}, out_dir, save, log)
+
+
+def _save(frames: dict, out_dir, save: bool, log) -> dict:
+    if save:
+        folder = Path(out_dir) / "results"
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, df in frames.items():
+            if len(df):
+                df.to_csv(folder / f"{name}.csv", index=False)
+                log(f"wrote results/{name}.csv ({len(df)} rows)")
+    return frames
+
+
+def all_verdicts(out_dir, evals=None, parts: dict | None = None, n_boot: int = N_BOOT, seed: int = 0,
+                 save: bool = True, log=print) -> dict:
+    """Tables 1-6 at once (``tables_1_2`` and ``tables_3_6``)."""
+    return {**tables_1_2(out_dir, evals, n_boot=n_boot, seed=seed, save=save, log=log),
+            **tables_3_6(out_dir, evals, parts, n_boot=n_boot, seed=seed, save=save, log=log)}
+
+
+def verdict_table(verdicts: pd.DataFrame) -> pd.DataFrame:
+    """Display form: one row per comparison, per metric 'diff [lo, hi] verdict'."""
+    if verdicts.empty:
+        return verdicts
+    idx = [c for c in ("benchmark", "table", "model_a", "model_b") if c in verdicts]
+    cell = [f"{d:+.{2 if m != 'apgr' else 3}f} [{lo:+.{2 if m != 'apgr' else 3}f}, "
+            f"{hi:+.{2 if m != 'apgr' else 3}f}] {v}"
+            for d, lo, hi, m, v in zip(verdicts["diff"], verdicts.ci_low, verdicts.ci_high,
+                                       verdicts.metric, verdicts.verdict)]
+    wide = verdicts.assign(cell=cell).pivot_table(index=idx, columns="metric", values="cell",
+                                                  aggfunc="first", sort=False)
+    wide = wide[[m for m in METRIC_NAMES if m in wide]].rename(columns=METRIC_NAMES)
+    return wide.reset_index().rename(columns={"model_a": "ours", "model_b": "against"})

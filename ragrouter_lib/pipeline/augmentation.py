@@ -1,0 +1,163 @@
+"""Multi-source data augmentation of the training pool (thesis: Table 3's "with augmentation").
+
+Thesis step: ~50k high-quality source queries of 175k are rewritten into ~50k new rows by
+(a) dependency-parse-based syntactic variants and (b) knowledge-graph-guided semantic expansion
+(ConceptNet), each new row labelled by strong + weak answers judged 1-5 by a large LLM.
+
+Here (deviations, also in README): the operators of ``pipeline.variants`` (spaCy parses, WordNet);
+labels inherited from the source row (no judge LLM offline), every new row keeping its provenance
+(``source_id``, ``method``, ``op``); source quality: natural-language questions (no code), 40-1,500
+characters, mostly letters, and a confident label (the pair's own answers on RouterBench rows;
+>= 6 of 7 panel models agreeing on RouterDC rows). ``quality_check`` measures the accepted
+variants on a seeded sample (parse checks, an LM's perplexity, MiniLM similarity).
+
+>>> row_seed("rb-17") == row_seed("rb-17"), row_seed("rb-17") == row_seed("rb-17", draw=1)
+(True, False)
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .variants import STRUCTURE_CHECKS, semantic_variants, spacy_nlp, split_stem, structure_flags, syntactic_variants
+
+CODE_SOURCES = {"mbpp", "humaneval_train", "humaneval_test", "javascript"}
+
+
+# ----------------------------------------------------------------------------- source selection
+def source_quality(pool: pd.DataFrame) -> pd.Series:
+    """True for rows good enough to augment (see module docstring)."""
+    text = pool.prompt.astype(str)
+    stem = text.map(lambda t: t.strip().split("\n")[0])
+    letters = stem.map(lambda t: sum(c.isalpha() for c in t) / max(len(t), 1))
+    natural = ~pool.source.isin(CODE_SOURCES) & ~text.str.contains(r"def |\{|\}|;\s*$|```", regex=True)
+    sized = stem.str.len().between(40, 1500)
+    if "panel" in pool:
+        panel_cols = [c for c in pool.columns if "/" in c]
+        dc = pool.panel == "routerdc"
+        agree = pd.Series(True, index=pool.index)
+        if dc.any():
+            p = pool.loc[dc, [c for c in panel_cols if pool.loc[dc, c].notna().all()]].mean(axis=1)
+            agree.loc[dc] = (p <= 1 / 7 + 1e-9) | (p >= 6 / 7 - 1e-9)
+    else:
+        agree = True
+    return natural & sized & (letters >= 0.6) & agree
+
+
+# ----------------------------------------------------------------------------- quality check
+def variant_pairs(augmented: pd.DataFrame, original: pd.DataFrame) -> pd.DataFrame:
+    """(source_text, variant, method, op) of augmented rows, their source text looked up by ``source_id``."""
+    text = dict(zip(original.pool_id, original.prompt))
+    return pd.DataFrame({"source_text": augmented.source_id.map(text).to_numpy(), "variant": augmented.prompt.to_numpy(),
+                         "method": augmented.method.to_numpy(), "op": augmented.op.to_numpy()}).dropna(subset=["source_text"])
+
+
+def quality_check(pairs: pd.DataFrame, n: int = 100, seed: int = 0, nlp=None, lm: bool = True,
+                  encoder: bool = True, max_ppl_ratio: float = 1.5, min_cosine: float = 0.85) -> pd.DataFrame:
+    """Automatic quality check of accepted variants: a seeded random sample of ``n`` rows of
+    ``pairs`` (columns ``source_text``, ``variant``, ``method``; ``variant_pairs`` builds them from
+    augmented rows), each judged on the question stem by
+      - the parse checks ``STRUCTURE_CHECKS`` (spaCy; since the filter was tightened, accepted
+        variants pass them by construction, so they measure the filter that produced ``pairs``),
+      - independent of the filter: ``lm``: SmolLM2-135M perplexity of the variant's stem over the
+        source's > ``max_ppl_ratio`` (the rewrite reads worse), ``encoder``: MiniLM cosine of the two
+        stems < ``min_cosine`` (the meaning, hence the inherited label, may have moved).
+    A variant is an error when any check fails. Returns one row per judged variant (a column per
+    check, ``error``); ``attrs["summary"]``: the rate of each check and the error rate."""
+    nlp = nlp or spacy_nlp()
+    sample = pairs.sample(n=min(n, len(pairs)), random_state=seed).reset_index(drop=True)
+    stems = [(split_stem(s)[1], split_stem(v)[1]) for s, v in zip(sample.source_text, sample.variant)]
+    rows = []
+    for (s, v), m in zip(stems, sample.method):
+        flags = structure_flags(nlp(s), nlp(v), m)
+        rows.append({c: c in flags for c in STRUCTURE_CHECKS})
+    out = pd.concat([sample[["method", "source_text", "variant"]], pd.DataFrame(rows)], axis=1)
+    checks = list(STRUCTURE_CHECKS)
+    if lm and len(sample):
+        from .sampling import perplexities
+        ps = perplexities([s for s, _ in stems], progress=False)
+        pv = perplexities([v for _, v in stems], progress=False)
+        out["ppl_ratio"] = pv / ps
+        out["reads worse (LM)"] = out.ppl_ratio > max_ppl_ratio
+        checks.append("reads worse (LM)")
+    if encoder and len(sample):
+        from ..features.encoders import sentence_embeddings
+        es = sentence_embeddings([s for s, _ in stems], progress=False)
+        ev = sentence_embeddings([v for _, v in stems], progress=False)
+        out["cosine"] = (es * ev).sum(1)
+        out["meaning moved (MiniLM)"] = out.cosine < min_cosine
+        checks.append("meaning moved (MiniLM)")
+    out["error"] = out[checks].any(axis=1)
+    out.attrs["summary"] = pd.Series({**{c: float(out[c].mean()) for c in checks}, "error_rate": float(out.error.mean()),
+                                      "n": len(out)})
+    return out
+
+
+# ----------------------------------------------------------------------------- the pipeline step
+def row_seed(pool_id, draw: int = 0) -> int:
+    """A row's own random stream (and visit priority): sha256 of (draw, pool_id), so a row's variant
+    does not depend on which other rows are augmented in the same call or in what order."""
+    import hashlib
+    return int.from_bytes(hashlib.sha256(f"{draw}:{pool_id}".encode()).digest()[:8], "little")
+
+
+def augment_row(r, wn, nlp, draw: int = 0) -> tuple[dict | None, list[dict]]:
+    """One quality source row -> (its new row or None, its rejected candidates). Syntactic and
+    semantic methods alternate by the row's own seed (the other is the fallback)."""
+    rs = row_seed(r.pool_id, draw)
+    rng = np.random.default_rng(rs)
+    methods = ["syntactic", "semantic"] if rs % 2 == 0 else ["semantic", "syntactic"]
+    rejected = []
+    for m in methods:
+        vs = (syntactic_variants(r.prompt, nlp) if m == "syntactic"
+              else semantic_variants(r.prompt, wn, nlp, rng=rng))
+        rejected += [{"source_id": r.pool_id, "method": v.method, "op": v.op, "reason": v.reason,
+                      "source": r.prompt[:200], "variant": v.text[:200]} for v in vs if not v.ok]
+        good = [v for v in vs if v.ok]
+        if good:
+            v = good[int(rng.integers(len(good)))]
+            return ({"pool_id": f"aug:{r.pool_id}:{v.op}", "prompt": v.text, "source": r.source,
+                     "panel": "augmented", "score": r.score, "strong_needed": r.strong_needed,
+                     "source_id": r.pool_id, "origin_id": getattr(r, "origin_id", r.pool_id),
+                     "method": v.method, "op": v.op}, rejected)
+    return None, rejected
+
+
+def augment_pool(train: pd.DataFrame, factor: float = 0.3, seed: int = 0, wn=None, nlp=None,
+                 progress: bool = True, memo: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """New rows worth ``factor`` x len(train) (thesis: 175k -> 225k, ~0.29), from quality sources.
+
+    Quality sources are visited in the order of their own hash priority (``row_seed(pool_id, seed)``)
+    and each gives at most one new row (``augment_row``); the visit stops at the target. Each row's
+    outcome depends on that row and ``seed`` (the draw) only, so a subset of the pool (a selection
+    fold) gets the variants the whole pool got, and ``memo`` ({row key: outcome}, filled here) lets
+    callers compute each row once. Labels are inherited; provenance is kept.
+    Returns (augmented rows, rejected variants with their reason).
+    """
+    from ..data.models import wordnet
+    memo = {} if memo is None else memo
+    src = train[source_quality(train)]
+    order = np.argsort([row_seed(p, seed) for p in src.pool_id], kind="stable")
+    target = int(round(factor * len(train)))
+    rows, rejected, nlp_wn = [], [], None
+    from ..features.encoders import progress_bar
+    for i in progress_bar(order, len(order), "augment", progress):
+        if len(rows) >= target:
+            break
+        r = src.iloc[i]
+        key = (seed, r.pool_id, r.prompt)
+        if key not in memo:
+            if nlp_wn is None:
+                nlp_wn = (nlp or spacy_nlp(), wn or wordnet())
+            memo[key] = augment_row(r, nlp_wn[1], nlp_wn[0], seed)
+        new, rej = memo[key]
+        rejected += rej
+        if new is not None:
+            rows.append({**new, "score": r.score, "strong_needed": r.strong_needed})
+    if progress:  # why it stopped: the target reached, or every quality source tried
+        why = "target reached" if len(rows) >= target else "every quality source tried, target not reached"
+        print(f"augmentation stopped: {why} ({len(rows)} of {target} target rows from {len(src)} quality sources; "
+              f"{len(rejected)} candidates rejected)")
+    aug = pd.DataFrame(rows, columns=["pool_id", "prompt", "source", "panel", "score", "strong_needed",
+                                      "source_id", "origin_id", "method", "op"])
+    return aug, pd.DataFrame(rejected)

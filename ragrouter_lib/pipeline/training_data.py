@@ -1,0 +1,137 @@
+"""RAGRouter's training data: split -> augmentation -> perplexity-based sampling (switchable).
+
+Thesis step: the data half of RAGRouter and of the ablations of Tables 3 (augmentation) and 4
+(sampling). ``prepare`` rebuilds the training set with any step switched off, everything else
+equal: the pool split, the seeds and the validation rows never change, and validation rows are
+never augmented or sampled (so validation numbers stay comparable across the ablations).
+
+Augmented rows are cached in ``<cache>/augment-<key>.pkl`` (``cache.key``: the training rows, the
+parameters and the code closure of ``pipeline/augmentation.py``; atomic, checksummed), each row's outcome
+also in a per-row memo. Perplexities are cached per text (``encoders.cached``).
+
+Deviation (CPU budget): augmentation is ONE draw (``AUGMENT_DRAW``) shared by every router seed, and
+each row's variant depends on that row only (``augmentation.augment_pool``), so a selection fold
+gets the variants of its rows that the whole pool gets. Seeds vary the sampling, the
+initialisation and the batches, not which variants exist; the seed spread therefore leaves out
+augmentation's own randomness.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+
+from ..core import cache
+from ..labels import pool_labels
+from . import augmentation, sampling
+
+DEFAULTS = dict(augment=True, sample=True, factor=0.3, size_frac=0.5, ppl_max_len=48)
+
+
+AUGMENT_DRAW = 0  # one augmentation draw for every router seed (module docstring)
+
+
+def _augment_cached(train, factor, cache_dir, log):
+    """Augmented rows from ``<cache_dir>/augment-<cache.key>.pkl`` (checksummed, atomic); the key
+    covers the training rows (every column), the parameters and augmentation's code closure. Rows
+    computed once are kept in a per-row memo (``augment-rows-<key>.pkl``), so the selection folds and
+    the final fits, which augment subsets of the same pool, compute each row once."""
+    mods = [augmentation.__name__]
+    key = cache.key("augment", {"factor": factor, "draw": AUGMENT_DRAW},
+                    {"train": cache.digest_frame(train, sorted(map(str, train.columns)))}, modules=mods)
+    path = Path(cache_dir) / f"augment-{key}.pkl"
+    got = cache.load_pickle(path)
+    if got is not None:
+        aug, rej, secs = got
+        log(f"augmentation: {len(aug)} rows from cache {path.name} (computed in {secs:.0f}s)")
+        return aug, rej, secs, True
+    memo_path = Path(cache_dir) / f"augment-rows-{cache.key('augment_rows', {'draw': AUGMENT_DRAW}, modules=mods)}.pkl"
+    memo = cache.load_pickle(memo_path) or {}
+    n_memo = len(memo)
+    t0 = time.time()
+    aug, rej = augmentation.augment_pool(train, factor=factor, seed=AUGMENT_DRAW, memo=memo,
+                                         progress=log is print)
+    secs = time.time() - t0
+    if len(memo) > n_memo:
+        cache.save_pickle(memo_path, memo)
+    cache.save_pickle(path, (aug, rej, secs))
+    return aug, rej, secs, False
+
+
+def prepare(pool: pd.DataFrame, seed: int, cache_dir, augment: bool = True, sample: bool = True,
+            factor: float = 0.3, size_frac: float = 0.5, ppl_max_len: int = 48, log=print):
+    """The training set for one seed: the pool split by ``pool_labels.split``, then ``prepare_split``."""
+    part = pool_labels.split(pool, seed=seed)
+    return prepare_split(pool[part == "train"], pool[part == "valid"], seed, cache_dir, augment=augment,
+                         sample=sample, factor=factor, size_frac=size_frac, ppl_max_len=ppl_max_len, log=log)
+
+
+def prepare_split(original: pd.DataFrame, valid, seed: int, cache_dir, augment: bool = True,
+                  sample: bool = True, factor: float = 0.3, size_frac: float = 0.5, ppl_max_len: int = 48,
+                  log=print):
+    """Augment and sample the training part of a split. Returns a namespace with train (final),
+    valid, original, augmented, rejected, ppl (of original + augmented rows), levels, cost."""
+    cost = []
+    aug = pd.DataFrame(columns=["pool_id", "prompt", "source", "panel", "score", "strong_needed",
+                                "source_id", "origin_id", "method", "op"])
+    rej = pd.DataFrame()
+    if augment:
+        aug, rej, secs, hit = _augment_cached(original, factor, cache_dir, log)
+        n_src = int(augmentation.source_quality(original).sum())
+        cost.append({"step": "augmentation", "rows_in": len(original), "rows_out": len(aug),
+                     "seconds": round(secs, 1), "rows_per_s": round(len(aug) / max(secs, 1e-9), 1),
+                     "cached": hit, "note": f"{n_src} quality sources"})
+    both = pd.concat([original, aug], ignore_index=True)
+    both = both.astype({"score": int, "strong_needed": int})  # an empty frame would make them object
+    ppl = levels = None
+    final = both
+    if sample:
+        t0 = time.time()
+        ppl = sampling.perplexities(both.prompt, max_len=ppl_max_len, progress=log is print)
+        secs = time.time() - t0
+        cost.append({"step": "perplexity", "rows_in": len(both), "rows_out": len(both),
+                     "seconds": round(secs, 1), "rows_per_s": round(len(both) / max(secs, 1e-9), 1),
+                     "cached": None, "note": f"SmolLM2-135M, {ppl_max_len} tokens"})
+        levels = sampling.sampling_levels(both, ppl)  # the levels dynamic_sample weights by
+        t0 = time.time()
+        final = sampling.dynamic_sample(original, aug.astype({"score": int, "strong_needed": int}), ppl,
+                                        size_frac=size_frac, seed=seed)
+        cost.append({"step": "sampling", "rows_in": len(both), "rows_out": len(final),
+                     "seconds": round(time.time() - t0, 2), "rows_per_s": None, "cached": None,
+                     "note": "balanced labels"})
+    return SimpleNamespace(train=final.reset_index(drop=True), valid=valid, original=original,
+                           augmented=aug, rejected=rej, both=both, ppl=ppl, levels=levels,
+                           cost=pd.DataFrame(cost), switches={"augment": augment, "sample": sample})
+
+
+def stage_sizes(td) -> pd.DataFrame:
+    """Rows and share needing the strong model at each stage."""
+    stages = {"original (train split)": td.original, "augmented rows": td.augmented,
+              "original + augmented": td.both, "final training set": td.train, "validation": td.valid}
+    return pd.DataFrame([{"stage": k, "rows": len(v),
+                          "strong_needed": round(float(v.strong_needed.mean()), 3) if len(v) else None}
+                         for k, v in stages.items()])
+
+
+def examples(td, n: int = 2) -> pd.DataFrame:
+    """n accepted examples per augmentation op, source beside variant."""
+    if not len(td.augmented):
+        return pd.DataFrame()
+    src = td.original.set_index("pool_id").prompt
+    ex = td.augmented.groupby("op").head(n)
+    return pd.DataFrame({"op": ex.op.values, "source": ex.source_id.map(src).str[:160].values,
+                         "variant": ex.prompt.str[:180].values})
+
+
+def switch_grid(pool, seed, cache_dir, **kw) -> pd.DataFrame:
+    """Training-set size and label balance for every on/off combination of the two steps."""
+    rows = []
+    for augment in (False, True):
+        for sample in (False, True):
+            td = prepare(pool, seed, cache_dir, augment=augment, sample=sample, log=lambda *_: None, **kw)
+            rows.append({"augment": augment, "sample": sample, "rows": len(td.train),
+                         "augmented_rows_in_train": int((td.train.panel == "augmented").sum()),
+                         "strong_needed": round(float(td.train.strong_needed.mean()), 3)})
+    return pd.DataFrame(rows)
