@@ -59,7 +59,7 @@ def test_check_rejects_broken_outputs(nlp):
     v = variants.check("Sam has 3 apples and eats one.", variants.Variant("Sam has 4 apples and eats one.", "semantic", "x"), nlp)
     assert v.reason == "numbers changed"
     v = variants.check("Question:Why is the sky blue at noon?\nAnswer:",
-                variants.Variant("Inquiry:Why is the sky blue at noon?\nAnswer:", "semantic", "x"), nlp)
+                       variants.Variant("Inquiry:Why is the sky blue at noon?\nAnswer:", "semantic", "x"), nlp)
     assert not v.ok
 
 

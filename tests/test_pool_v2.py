@@ -100,8 +100,8 @@ def test_semantics_table_agrees_with_the_mappings():
     assert ((t.score <= 3) == (t.label != "weak fine")).all()
     mp = t[t.source == "MMLU-Pro"].score.tolist()
     assert mp == pool_labels.mmlu_pro_scores(pd.DataFrame({"sample_id": list("wxyz"), "prompt": list("wxyz"),
-                                                      "weak_correct": [1, 1, 0, 0],
-                                                      "strong_correct": [1, 0, 1, 0]})).score.tolist()
+                                                           "weak_correct": [1, 1, 0, 0],
+                                                           "strong_correct": [1, 0, 1, 0]})).score.tolist()
 
 
 def _pair_pool():

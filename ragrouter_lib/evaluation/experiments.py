@@ -29,9 +29,9 @@ def load_pool(cfg, arena_path=None, gpt4_path=None) -> pd.DataFrame:
     from ..data import loading
     from ..labels import pool_labels
     pool = pool_labels.build_pool(arena=loading.load_arena(arena_path) if arena_path else None,
-                             gpt4=loading.load_gpt4_dataset(gpt4_path) if gpt4_path else None,
-                             sources=getattr(cfg, "params", {}).get("pool_sources"),
-                             both_fail=getattr(cfg, "params", {}).get("pool_both_fail", pool_labels.DEFAULT_BOTH_FAIL))
+                                  gpt4=loading.load_gpt4_dataset(gpt4_path) if gpt4_path else None,
+                                  sources=getattr(cfg, "params", {}).get("pool_sources"),
+                                  both_fail=getattr(cfg, "params", {}).get("pool_both_fail", pool_labels.DEFAULT_BOTH_FAIL))
     if cfg.pool_limit and cfg.pool_limit < len(pool):
         pool = pool.sample(n=cfg.pool_limit, random_state=cfg.seed).sort_index()
     return pool
@@ -51,7 +51,7 @@ def check_leakage(pool, evals, threshold: float = 0.95) -> pd.DataFrame:
     emb = encoders.sentence_embeddings(pool.prompt, progress=False)
     eemb = {b: encoders.sentence_embeddings(ev.prompt, progress=False) for b, ev in evals.items()}
     rep = leakage.leakage_report(pool.prompt, {b: list(ev.prompt) for b, ev in evals.items()},
-                                emb, eemb, threshold=threshold)
+                                 emb, eemb, threshold=threshold)
     leakage.assert_no_leakage(rep)
     return pd.concat([leakage.closest_pairs(list(pool.prompt), list(ev.prompt), emb, eemb[b])
                       .assign(benchmark=b) for b, ev in evals.items()], ignore_index=True)
