@@ -76,7 +76,7 @@ rr.sources.distinct_inputs(full)
 # stronger than each of them, so a prompt that ≥ 5 of 7 solve is taken as one the weak model handles.
 
 # %% [markdown]
-# One "strong needed" meaning for every exact-pair source (`rr.labels.PAIR_SEMANTICS`); rows where both models
+# One "strong needed" meaning for every exact-pair source (`rr.pool_labels.PAIR_SEMANTICS`); rows where both models
 # fail follow the pool's both-fail policy (printed above; chosen below):
 
 # %%
