@@ -88,9 +88,10 @@ def _verdict_sections(results) -> list[str]:
 RUN_START, RUN_END = "<!-- run:start -->", "<!-- run:end -->"
 
 
-def run_summary(results=None) -> dict | None:
-    """The last ``run_all.sh`` invocation's record (``results/run_summary.json``), None if absent."""
-    f = Path(results or RESULTS) / "run_summary.json"
+def run_summary(results=None, state: str | None = None) -> dict | None:
+    """The last ``run_all.sh`` invocation's record (``results/run_summary.json``; with ``state``
+    "cold"/"warm" the last offline run that started so, ``run_summary_<state>.json``), None if absent."""
+    f = Path(results or RESULTS) / (f"run_summary_{state}.json" if state else "run_summary.json")
     return json.loads(f.read_text()) if f.exists() else None
 
 
@@ -109,6 +110,11 @@ def run_block(results=None, derived=ROOT / "data" / "derived" / "MANIFEST.json")
     lines += ["", "| notebook | minutes | status |", "|---|---|---|"]
     lines += [f"| `{n.removesuffix('.ipynb')}` | {v['seconds'] / 60:.1f} | {v['status']} |"
               for n, v in run.get("notebooks", {}).items()]
+    cold = run_summary(results, "cold")
+    if run.get("cache_at_start") == "warm" and cold is not None:  # the budget that matters: from empty
+        lines += ["", f"Last run from a **cold** cache: commit `{cold['commit']}`, started {cold['start']}, status "
+                      f"**{cold['status']}**, {cold['total_seconds'] / 60:.1f} min in total (budget "
+                      f"{cold.get('budget_minutes')} min: {'within' if cold.get('within_budget') else 'OVER'})."]
     if Path(derived).exists():
         m = json.loads(Path(derived).read_text())
         passes = ", ".join(f"{s['set']} {s['pass']} ({s['n']} prompts, {s['seconds'] / 60:.1f} min)" for s in m["sets"])
