@@ -227,3 +227,30 @@ def test_a_rows_variant_does_not_depend_on_the_other_rows_and_the_memo_computes_
     monkeypatch.setattr(augmentation, "augment_row", lambda *a, **k: calls.append(1) or (None, []))
     again, _ = augmentation.augment_pool(pool.iloc[::-2], factor=1.0, progress=False, memo=memo)
     assert calls == [] and again.prompt.tolist() == part.prompt.tolist()
+
+
+
+HASH_PROBE = """
+import json
+from ragrouter_lib.data import models
+from ragrouter_lib.pipeline import variants
+wn = models.wordnet()
+print(json.dumps({w: [h.name() for h in variants.hypernyms(wn.synsets(w)[0])] for w in ("tank", "rainstorm")}))
+"""
+
+
+def test_hypernym_order_does_not_depend_on_the_process_hash_seed():
+    """NLTK keeps a synset's hypernyms in a set, whose order follows Python's per-process string
+    hash ("tank" has three); the semantic expansion takes the first, so it must be fixed. Under hash
+    seeds 1, 2 and 6 the raw ``synset.hypernyms()`` order of "tank" and "rainstorm" differs."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    out = []
+    for seed in ("1", "2", "6"):
+        res = subprocess.run([sys.executable, "-c", HASH_PROBE], env={**os.environ, "PYTHONHASHSEED": seed},
+                             capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], check=True)
+        out.append(json.loads(res.stdout.strip().splitlines()[-1]))
+    assert len(out[0]["tank"]) == 3 and out[0] == out[1] == out[2], out

@@ -176,3 +176,10 @@ def test_run_block_is_generated_from_the_run_summary_and_the_manifest(tmp_path):
     over = json.loads((tmp_path / "run_summary.json").read_text()) | {"within_budget": False}
     (tmp_path / "run_summary.json").write_text(json.dumps(over))
     assert "OVER" in readme.run_block(tmp_path, man)
+    assert "Last run from a **cold** cache" not in readme.run_block(tmp_path, man)  # the last run was cold
+    warm = over | {"cache_at_start": "warm", "commit": "fed987", "budget_minutes": 15}
+    (tmp_path / "run_summary.json").write_text(json.dumps(warm))
+    (tmp_path / "run_summary_cold.json").write_text(json.dumps(over | {"within_budget": True}))
+    block = readme.run_block(tmp_path, man)
+    assert "commit `fed987`" in block and "**warm**" in block
+    assert "Last run from a **cold** cache: commit `abc123`" in block and "90.5 min in total (budget 100 min: within)" in block

@@ -213,7 +213,7 @@ def semantic_variants(text: str, wn, nlp=None, max_subs: int = 2, rng=None, chec
         lemmas = [lm for lm in s0.lemmas() if lm.name().lower() != tok.lower_ and "_" not in lm.name()
                   and lm.name().isalpha()]
         lemmas.sort(key=lambda lm: -lm.count())
-        hyper = s0.hypernyms()
+        hyper = hypernyms(s0)
         cands.append((tok, lemmas[0].name() if lemmas else None,
                       hyper[0].lemmas()[0].name().replace("_", " ") if hyper and pos == "n" else None))
     out = []
@@ -232,6 +232,18 @@ def semantic_variants(text: str, wn, nlp=None, max_subs: int = 2, rng=None, chec
         words[t.i] = f"{t.text} (a kind of {h})" + t.whitespace_
         out.append(Variant(prefix + "".join(words) + suffix, "semantic", "hypernym"))
     return [check(text, v, nlp) for v in out] if check_result else out
+
+
+def hypernyms(synset) -> list:
+    """A synset's hypernyms in name order. NLTK keeps a synset's pointers in a set of
+    (pos, offset) tuples, so ``synset.hypernyms()`` follows Python's per-process string-hash seed:
+    taking its first item made the expansion differ between runs.
+
+    >>> from ragrouter_lib.data import models
+    >>> [h.name() for h in hypernyms(models.wordnet().synset("tank.n.01"))]
+    ['armored_vehicle.n.01', 'military_vehicle.n.01', 'tracked_vehicle.n.01']
+    """
+    return sorted(synset.hypernyms(), key=lambda h: h.name())
 
 
 def sense(synsets, context: set, top: int = 3):

@@ -118,6 +118,11 @@ def run_block(results=None, derived=ROOT / "data" / "derived" / "MANIFEST.json")
     lines += ["", "| notebook | minutes | status |", "|---|---|---|"]
     lines += [f"| `{n.removesuffix('.ipynb')}` | {v['seconds'] / 60:.1f} | {v['status']} |"
               for n, v in run.get("notebooks", {}).items()]
+    cold = run_summary(results, "cold")
+    if run.get("cache_at_start") == "warm" and cold is not None:  # the budget that matters: from empty
+        lines += ["", f"Last run from a **cold** cache: commit `{cold['commit']}`, started {cold['start']}, status "
+                      f"**{cold['status']}**, {cold['total_seconds'] / 60:.1f} min in total (budget "
+                      f"{cold.get('budget_minutes')} min: {'within' if cold.get('within_budget') else 'OVER'})."]
     if Path(derived).exists():
         m = json.loads(Path(derived).read_text())
         passes = ", ".join(f"{s['set']} {s['pass']} ({s['n']} prompts, {s['seconds'] / 60:.1f} min)" for s in m["sets"])

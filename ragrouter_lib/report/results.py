@@ -41,7 +41,8 @@ def load_result(out_dir, name: str | tuple[str, ...] | list[str]) -> pd.DataFram
     return pd.concat([f for f in frames if len(f)] or frames, ignore_index=True)
 
 
-def run_summary(results=None) -> dict | None:
-    """The last ``run_all.sh`` invocation's record (``results/run_summary.json``), None if absent."""
-    f = Path(results or RESULTS) / "run_summary.json"
+def run_summary(results=None, state: str | None = None) -> dict | None:
+    """The last ``run_all.sh`` invocation's record (``results/run_summary.json``; with ``state``
+    "cold"/"warm" the last offline run that started so, ``run_summary_<state>.json``), None if absent."""
+    f = Path(results or RESULTS) / (f"run_summary_{state}.json" if state else "run_summary.json")
     return json.loads(f.read_text()) if f.exists() else None

@@ -21,7 +21,10 @@ script and the small real-data run (``paper.small_llm_row``).
 """
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -84,14 +87,32 @@ def load_backbone(path, load_4bit: bool | None = None, lora_r: int = 8, lora_alp
     if gradient_checkpointing:
         backbone.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if lora_r and lora_r > 0:
-        from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
-        if load_4bit:
-            backbone = prepare_model_for_kbit_training(backbone, use_gradient_checkpointing=gradient_checkpointing)
-        present = {name.rsplit(".", 1)[-1] for name, _ in backbone.named_modules()}
-        backbone = get_peft_model(backbone, LoraConfig(r=int(lora_r), lora_alpha=int(lora_alpha), lora_dropout=0.05,
-                                                       target_modules=[t for t in targets if t in present],
-                                                       task_type="FEATURE_EXTRACTION"))
+        with quiet_peft():
+            from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+            if load_4bit:
+                backbone = prepare_model_for_kbit_training(backbone, use_gradient_checkpointing=gradient_checkpointing)
+            present = {name.rsplit(".", 1)[-1] for name, _ in backbone.named_modules()}
+            backbone = get_peft_model(backbone, LoraConfig(r=int(lora_r), lora_alpha=int(lora_alpha), lora_dropout=0.05,
+                                                           target_modules=[t for t in targets if t in present],
+                                                           task_type="FEATURE_EXTRACTION"))
     return tok, backbone
+
+
+@contextlib.contextmanager
+def quiet_peft():
+    """Silence two messages of the pinned peft / transformers / bitsandbytes versions that say nothing
+    about this run: bitsandbytes' CPU backend logs that the optional ``kernels`` package (a faster
+    4-bit CPU matmul; 4-bit is CUDA-only here) is absent when peft imports it, and peft reads
+    ``model.is_gradient_checkpointing``, which transformers deprecates with a FutureWarning."""
+    log = logging.getLogger("bitsandbytes.backends.cpu.ops")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            yield
+    finally:
+        log.setLevel(level)
 
 
 class LLMScorer(nn.Module):
