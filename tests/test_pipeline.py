@@ -229,7 +229,6 @@ def test_a_rows_variant_does_not_depend_on_the_other_rows_and_the_memo_computes_
     assert calls == [] and again.prompt.tolist() == part.prompt.tolist()
 
 
-
 HASH_PROBE = """
 import json
 from ragrouter_lib.data import models

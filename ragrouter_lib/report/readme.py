@@ -103,6 +103,14 @@ def _verdict_sections(results) -> list[str]:
 RUN_START, RUN_END = "<!-- run:start -->", "<!-- run:end -->"
 
 
+def status_and_budget(run: dict) -> str:
+    """'status **ok**, 70.7 min in total (budget 100 min: within).' of one run summary."""
+    total = run.get("total_seconds")
+    return f"status **{run['status']}**" + (
+        f", {total / 60:.1f} min in total (budget {run.get('budget_minutes')} min: "
+        f"{'within' if run.get('within_budget') else 'OVER'})." if total is not None else ".")
+
+
 def run_block(results=None, derived=ROOT / "data" / "derived" / "MANIFEST.json") -> str:
     """README's status and time budget, from ``run_summary.json`` (the last ``run_all.sh``) and the
     derived data's manifest (the from-scratch time of the committed SmolLM2 passes)."""
@@ -110,19 +118,15 @@ def run_block(results=None, derived=ROOT / "data" / "derived" / "MANIFEST.json")
     run = run_summary(results)
     if run is None:
         return "\n".join([*lines, "No run summary yet.", RUN_END])
-    total = run.get("total_seconds")
     lines.append(f"Last `run_all.sh {run['profile']}`: commit `{run['commit']}`, started {run['start']} from a "
-                 f"**{run.get('cache_at_start', '?')}** cache, status **{run['status']}**"
-                 + (f", {total / 60:.1f} min in total (budget {run.get('budget_minutes')} min: "
-                    f"{'within' if run.get('within_budget') else 'OVER'})." if total is not None else "."))
+                 f"**{run.get('cache_at_start', '?')}** cache, {status_and_budget(run)}")
     lines += ["", "| notebook | minutes | status |", "|---|---|---|"]
     lines += [f"| `{n.removesuffix('.ipynb')}` | {v['seconds'] / 60:.1f} | {v['status']} |"
               for n, v in run.get("notebooks", {}).items()]
     cold = run_summary(results, "cold")
     if run.get("cache_at_start") == "warm" and cold is not None:  # the budget that matters: from empty
-        lines += ["", f"Last run from a **cold** cache: commit `{cold['commit']}`, started {cold['start']}, status "
-                      f"**{cold['status']}**, {cold['total_seconds'] / 60:.1f} min in total (budget "
-                      f"{cold.get('budget_minutes')} min: {'within' if cold.get('within_budget') else 'OVER'})."]
+        lines += ["", f"Last run from a **cold** cache: commit `{cold['commit']}`, started {cold['start']}, "
+                      f"{status_and_budget(cold)}"]
     if Path(derived).exists():
         m = json.loads(Path(derived).read_text())
         passes = ", ".join(f"{s['set']} {s['pass']} ({s['n']} prompts, {s['seconds'] / 60:.1f} min)" for s in m["sets"])
