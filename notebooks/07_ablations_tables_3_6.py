@@ -112,8 +112,8 @@ diffs.round(3)
 
 # %% [markdown]
 # ## Verdicts: 95 % paired bootstrap intervals over MMLU prompts
-# The same rule as Tables 1–2 (notebook 06): "hurts" only where the paired interval of (with − without) excludes
-# zero in the part's favour, "inconclusive" otherwise.
+# The same rule as Tables 1–2 (notebook 06): "holds" where the paired interval of (with − without) excludes
+# zero in the part's favour, "hurts" where it excludes zero against the part, "inconclusive" otherwise.
 
 # %%
 from ragrouter_lib.evaluation import verdicts
