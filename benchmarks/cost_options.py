@@ -17,7 +17,7 @@ import torch
 from scipy.stats import spearmanr
 
 from ragrouter_lib.core import config
-from ragrouter_lib.evaluation import experiments
+from ragrouter_lib.runs import experiments
 from ragrouter_lib.features import encoders, syntax
 from ragrouter_lib.pipeline import sampling
 from ragrouter_lib.pipeline.variants import spacy_nlp

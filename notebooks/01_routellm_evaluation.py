@@ -13,7 +13,7 @@
 # GSM8K; strong model = gpt-4-1106-preview, weak model = Mixtral-8x7B-Instruct), drops the rows RouteLLM
 # marks as contaminated, and checks our re-implementation of the metrics on the one router whose numbers
 # are known in advance: **Random** (CPT(50%) ≈ 50%, CPT(80%) ≈ 80%, APGR ≈ 0.50). Every later table is
-# computed by the same code (`ragrouter_lib.evaluation.metrics`, `ragrouter_lib.evaluation.router_runs`).
+# computed by the same code (`ragrouter_lib.evaluation.metrics`, `ragrouter_lib.runs.router_runs`).
 #
 # **Protocol** (RouteLLM, Ong et al. 2024): strong-win scores are cut into 10 quantile bins; at each of the
 # 11 edges a prompt goes to the strong model when its score is ≥ the edge (> at the last edge), giving

@@ -9,7 +9,7 @@
 # %% [markdown]
 # # 07 · Tables 3–6: what each part of RAGRouter is worth (MMLU)
 #
-# The thesis's four ablations, one part switched off at a time (`ragrouter_lib/evaluation/ablations.py`):
+# The thesis's four ablations, one part switched off at a time (`ragrouter_lib/runs/ablations.py`):
 #
 # | Table | switched off | switch | what the variant is trained from |
 # |---|---|---|---|

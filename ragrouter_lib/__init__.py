@@ -13,35 +13,25 @@ Sub-packages in the order data flows (``core.layout.FLOW`` says which module may
     routers    - base (interface + registry), training (the one training loop), selection
                  (source-grouped model selection), the baselines, RAGRouter (kb, ragrouter_parts,
                  ragrouter), ragrouter_llm, released
-    evaluation - metrics, bootstrap, verdicts, router_runs, experiments, costs, ablations, paper,
-                 calibration, plots
+    evaluation - metrics, bootstrap, verdicts, costs, calibration, plots
+    runs       - the runner floor: router_runs, experiments, ablations, paper (the notebooks' drivers)
     report     - readme (generated README blocks and checks), prose, results
 Entry points: runner (run_all.sh's driver), cli (``ragrouter-score``).
 
 The notebooks call modules by their short names (``rr.experiments``, ``rr.pool_labels``): each
 module's name is unique across the sub-packages and bound here.
 """
-from . import core, data, evaluation, features, labels, pipeline, report, routers  # noqa: F401
+from . import core, data, evaluation, features, labels, pipeline, report, routers, runs  # noqa: F401
 from .core import cache, config, layout, text  # noqa: F401
 from .core.config import setup  # noqa: F401
 from .data import hub, leakage, loading, models  # noqa: F401
-from .evaluation import (  # noqa: F401
-                         ablations,
-                         bootstrap,
-                         calibration,
-                         costs,
-                         experiments,
-                         metrics,
-                         paper,
-                         plots,
-                         router_runs,
-                         verdicts,
-)
+from .evaluation import bootstrap, calibration, costs, metrics, plots, verdicts  # noqa: F401
 from .features import encoders, syntax  # noqa: F401
 from .labels import alignment, pairwise, pool_labels, sources  # noqa: F401
 from .pipeline import augmentation, sampling, training_data, variants  # noqa: F401
 from .report import prose, readme, results  # noqa: F401
 from .routers import selection, training  # noqa: F401
+from .runs import ablations, experiments, paper, router_runs  # noqa: F401
 
 config.CHECKS["data"] = loading.verify_all  # setup prints the data checksums (config imports no data)
 

@@ -8,7 +8,7 @@ import pandas as pd
 import torch
 
 from ragrouter_lib import runner
-from ragrouter_lib.evaluation import router_runs
+from ragrouter_lib.runs import router_runs
 from ragrouter_lib.features import encoders
 from ragrouter_lib.pipeline import sampling
 from ragrouter_lib.routers.base import Router

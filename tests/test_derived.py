@@ -10,7 +10,7 @@ import pytest
 
 from ragrouter_lib.core import cache
 from ragrouter_lib.core.config import setup
-from ragrouter_lib.evaluation import experiments
+from ragrouter_lib.runs import experiments
 from ragrouter_lib.features import encoders
 from ragrouter_lib.pipeline import sampling
 from ragrouter_lib.routers.routellm_baselines import CausalLLMRouter

@@ -16,7 +16,7 @@ import torch
 
 from ragrouter_lib import cli, routers
 from ragrouter_lib.core import cache, config, layout
-from ragrouter_lib.evaluation import router_runs
+from ragrouter_lib.runs import router_runs
 from ragrouter_lib.features import encoders
 from ragrouter_lib.routers import training
 
@@ -87,9 +87,9 @@ def test_flow_check_catches_a_back_edge_and_a_cycle(monkeypatch):
     """The layout test can fail: a fake edge config -> experiments is a back-edge and a cycle."""
     real = cache.module_source
     monkeypatch.setattr(cache, "module_source", lambda m: real(m) + (
-        "\nfrom ..evaluation import experiments\n" if m == "ragrouter_lib.core.config" else ""))
-    assert "ragrouter_lib.evaluation.experiments" in cache.imports("ragrouter_lib.core.config")
-    assert layout.rank("ragrouter_lib.evaluation.experiments") > layout.rank("ragrouter_lib.core.config")
+        "\nfrom ..runs import experiments\n" if m == "ragrouter_lib.core.config" else ""))
+    assert "ragrouter_lib.runs.experiments" in cache.imports("ragrouter_lib.core.config")
+    assert layout.rank("ragrouter_lib.runs.experiments") > layout.rank("ragrouter_lib.core.config")
     graph = {m: cache.imports(m) for m in _modules() if m != "ragrouter_lib"}
     assert _cycles(graph)
 
@@ -128,7 +128,7 @@ def test_private_use_check_can_fail(monkeypatch):
 def test_closure_is_computed_and_covers_training_core_and_normalize():
     c = cache.closure(["ragrouter_lib.routers.ragrouter"])
     assert {"ragrouter_lib.routers.training", "ragrouter_lib.data.leakage", "ragrouter_lib.features.encoders"} <= set(c)
-    assert "ragrouter_lib.evaluation.experiments" not in c  # only what the step imports, not the whole package
+    assert "ragrouter_lib.runs.experiments" not in c  # only what the step imports, not the whole package
 
 
 @pytest.mark.parametrize("edited", ["ragrouter_lib.routers.training", "ragrouter_lib.data.leakage"])

@@ -5,7 +5,7 @@ import pytest
 
 from ragrouter_lib.core.config import setup
 from ragrouter_lib.data import leakage, loading
-from ragrouter_lib.evaluation import experiments
+from ragrouter_lib.runs import experiments
 from ragrouter_lib.labels import pairwise, pool_labels
 
 S, W = pool_labels.STRONG, pool_labels.WEAK

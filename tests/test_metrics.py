@@ -112,7 +112,7 @@ def test_random_router_matches_routellm_published(bench):
 
 
 def test_expectation_check_reports_failures_plainly():
-    from ragrouter_lib.evaluation import experiments
+    from ragrouter_lib.runs import experiments
     t = pd.DataFrame({"model": ["RAGRouter", "BERT", "Random", "KNN"], "cpt50": [40, 38, 50, 30],
                       "cpt80": [72, 70, 80, 60], "apgr": [0.58, 0.60, 0.50, 0.7], "cpt50_sd": 0.0,
                       "cpt80_sd": 0.0, "apgr_sd": [0.01, 0.01, 0.0, 0.0], "n_seeds": 3,

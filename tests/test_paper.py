@@ -26,7 +26,7 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 from ragrouter_lib.data import hub, loading
-from ragrouter_lib.evaluation import paper  # noqa: E402
+from ragrouter_lib.runs import paper  # noqa: E402
 from ragrouter_lib.routers import ragrouter_llm as L  # noqa: E402
 from ragrouter_lib.routers import released  # noqa: E402
 
@@ -194,7 +194,7 @@ def test_released_routers_without_openai_key_are_marked_missing(fake_routellm, s
         released.RELEASED_CONFIG["bert"]["checkpoint_path"]]
     # scored by our metrics: a perfect-on-subset router beats random's APGR bound of the same rows
     row = runs[runs.router == "released_bert"].iloc[0]
-    from ragrouter_lib.evaluation import router_runs
+    from ragrouter_lib.runs import router_runs
     expect, _ = router_runs.evaluate_scores(np.array([float("question 1" in p) for p in ev.prompt]), ev, seed=0)
     assert row.apgr == pytest.approx(expect["apgr"])
     assert os.environ.get("OPENAI_API_KEY") in (None, released.PLACEHOLDER_KEY)

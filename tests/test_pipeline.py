@@ -6,7 +6,7 @@ import pytest
 
 from ragrouter_lib.core.config import setup
 from ragrouter_lib.data import leakage, models
-from ragrouter_lib.evaluation import experiments
+from ragrouter_lib.runs import experiments
 from ragrouter_lib.pipeline import augmentation, sampling, training_data, variants
 
 SENTENCES = ["The boy read the book in the library.",
@@ -192,7 +192,7 @@ def test_prepare_accepts_the_notebook_call(tmp_path):
 
 def test_ablation_tables_use_the_thesis_names_and_pair_seeds():
     from ragrouter_lib.data import loading
-    from ragrouter_lib.evaluation import ablations
+    from ragrouter_lib.runs import ablations
     thesis = set(loading.load_reference("paper_tables").query("table >= 3").model)
     ours = {n for a in ablations.ABLATIONS.values() for n in (a.with_, a.without)}
     assert ours == thesis

@@ -5,7 +5,7 @@ import torch
 
 from ragrouter_lib import routers
 from ragrouter_lib.core.config import setup
-from ragrouter_lib.evaluation import experiments
+from ragrouter_lib.runs import experiments
 from ragrouter_lib.features import encoders, syntax
 from ragrouter_lib.labels import pool_labels
 from ragrouter_lib.routers.kb import KnowledgeBase

@@ -7,7 +7,8 @@ import pytest
 
 from ragrouter_lib import cli, routers
 from ragrouter_lib.core.config import setup
-from ragrouter_lib.evaluation import calibration, experiments
+from ragrouter_lib.evaluation import calibration
+from ragrouter_lib.runs import experiments
 from ragrouter_lib.labels import pool_labels
 
 FAST = {"mf": {"epochs": 3}, "bert": {"epochs": 1}, "causal_llm": {"epochs": 5},

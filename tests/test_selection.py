@@ -150,7 +150,9 @@ def test_budget_is_capped():
 def test_run_baselines_selects_aligns_and_saves_scores(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
-    from ragrouter_lib.evaluation import experiments, verdicts
+    from ragrouter_lib.evaluation import verdicts
+
+    from ragrouter_lib.runs import experiments
     from ragrouter_lib.routers.training import TrainableRouter
     monkeypatch.setenv("RAGROUTER_CACHE", str(tmp_path / "cache"))
     pool, feats = planted_pool()

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from ragrouter_lib.evaluation import bootstrap, metrics, verdicts
-from ragrouter_lib.evaluation.ablations import ABLATIONS
+from ragrouter_lib.runs.ablations import ABLATIONS
 from ragrouter_lib.routers import EXTRA_NAMES, THESIS_NAMES
 
 

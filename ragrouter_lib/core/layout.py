@@ -2,7 +2,7 @@
 
 ``FLOW`` lists the library's modules (``package.module`` under ``ragrouter_lib``) in the order
 data flows through the thesis's pipeline, sub-package by sub-package: core -> data -> features ->
-labels -> pipeline -> routers -> evaluation -> report, then the entry points ``runner`` and
+labels -> pipeline -> routers -> evaluation -> runs -> report, then the entry points ``runner`` and
 ``cli``. A module may import only modules at or before its own place (``tests/test_house.py``
 walks the imports with ``cache.imports`` and fails on a back-edge, a cycle or a module missing
 here). ``"routers"`` stands for the routers package and every ``routers.*`` module not listed on
@@ -38,12 +38,13 @@ FLOW: list[str] = [
     "routers.base", "routers.training", "routers.selection", "routers",
     # evaluation (``plots``: pure drawing, called by the evaluation modules)
     "evaluation.calibration", "evaluation.metrics", "evaluation.bootstrap", "evaluation.verdicts",
-    "evaluation.plots", "evaluation.costs", "evaluation.router_runs", "evaluation.experiments",
-    "evaluation.ablations", "evaluation.paper",
+    "evaluation.plots", "evaluation.costs",
+    # runs: the runner floor (the notebooks' drivers: fit/score routers, tables, ablations, paper)
+    "runs.router_runs", "runs.experiments", "runs.ablations", "runs.paper",
     # report, then the entry points
     "report.results", "report.prose", "report.readme", "report.__main__", "runner", "cli",
 ]
-PACKAGES = ("core", "data", "features", "labels", "pipeline", "routers", "evaluation", "report")
+PACKAGES = ("core", "data", "features", "labels", "pipeline", "routers", "evaluation", "runs", "report")
 
 PACKAGE = "ragrouter_lib"
 

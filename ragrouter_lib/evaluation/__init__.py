@@ -1,4 +1,3 @@
 """Evaluation: routing curves, CPT(x%), APGR (``metrics``), bootstrap intervals and the verdict rule
-(``bootstrap``, ``verdicts``), every router's fit-score-metric run (``router_runs``), the notebooks'
-drivers (``experiments``), latency/cost (``costs``), ablations (Tables 3-6), the ``paper``
-profile's entry points (``paper``), calibration and figures (``calibration``, ``plots``)."""
+(``bootstrap``, ``verdicts``), latency/cost (``costs``), calibration and figures (``calibration``,
+``plots``). The drivers that run routers and assemble tables sit one floor up, in ``runs``."""

@@ -13,7 +13,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from . import metrics
+from ..evaluation import metrics
 
 # RouteLLM's evaluation sizes and both models' accuracies after decontamination (RouteLLM's files, data/raw).
 EXPECTED_EVAL = {
@@ -271,7 +271,7 @@ def train_and_evaluate(name, pool, evals, seeds, cache_dir, grid=None, log=print
         log(f"{key} seed {seed}: hp={hp} criterion={crit:.3f} " +
             " ".join(f"{x['benchmark']}: apgr={x['apgr']:.3f}" for x in rows[-len(evals):]))
     if out_dir is not None:
-        from . import verdicts
+        from ..evaluation import verdicts
         for bench, sc in all_scores.items():
             verdicts.save_scores(out_dir, bench, key, list(seeds), np.stack(sc))
     return pd.DataFrame(rows), fitted, sel, {b: sc[0] for b, sc in all_scores.items()}

@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from . import metrics
+from ..evaluation import metrics
 from .router_runs import (
     GRIDS,
     METRICS,
@@ -265,7 +265,7 @@ def versus_thesis(table: pd.DataFrame, table_no: int) -> pd.DataFrame:
 def plot_curves_from_frame(cf: pd.DataFrame, evals: dict, path) -> None:
     import matplotlib.pyplot as plt
 
-    from . import plots
+    from ..evaluation import plots
     fig, axes = plt.subplots(2, len(evals), figsize=(6.5 * len(evals), 9), squeeze=False)
     for j, (bench, ev) in enumerate(evals.items()):
         curves = {r: g for r, g in cf[cf.benchmark == bench].groupby("router", sort=False)}

@@ -89,7 +89,7 @@ def run(pool, evals: dict, cfg, full_runs: pd.DataFrame, tables=(3, 4, 5, 6), lo
     routers and seed-0 curves; with ``out_dir`` the per-prompt scores are saved for the verdicts.
     """
     from ..routers.selection import EPOCH_KEYS
-    from . import verdicts
+    from ..evaluation import verdicts
     # the full model's settings without its epoch counts: each variant's epochs are re-chosen on the
     # same folds (and the rag="off" variant's fold extractors are the full model's, from the cache)
     name = router_name(full_runs)
