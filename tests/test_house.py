@@ -131,19 +131,70 @@ def test_closure_is_computed_and_covers_training_core_and_normalize():
     assert "ragrouter_lib.runs.experiments" not in c  # only what the step imports, not the whole package
 
 
+def _code_edit(src: str) -> str:
+    """A one-token code edit: the first ``return x`` becomes ``return -x``."""
+    import re
+    return re.sub(r"\breturn (?=\S)", "return -", src, count=1)
+
+
+def _prose_edit(src: str) -> str:
+    """Edits that do not change what the code does: module and first function/class docstrings
+    reworded, a comment and blank lines added."""
+    import ast
+    tree = ast.parse(src)
+    lines = src.splitlines(keepends=True)
+    for node in [tree] + [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))]:
+        doc = node.body[0] if node.body else None
+        if isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant) and isinstance(doc.value.value, str):
+            i = doc.lineno - 1
+            lines[i] = lines[i].replace('"""', '"""Reworded. ', 1)
+    i = next(n.lineno for n in tree.body if isinstance(n, (ast.FunctionDef, ast.Assign))) - 1
+    lines.insert(i, "# a new comment line\n\n")
+    return "".join(lines) + "\n\n# a trailing comment\n"
+
+
 @pytest.mark.parametrize("edited", ["ragrouter_lib.routers.training", "ragrouter_lib.data.leakage"])
 def test_editing_training_core_or_normalize_changes_ragrouter_key(edited, monkeypatch):
     train = pd.DataFrame({"prompt": ["a", "b"], "score": [1, 5]})
     before = router_runs._router_key("ragrouter", {"k": 10}, 0, train, train)
     real = cache.module_source
-    if edited == "ragrouter_lib.data.leakage":  # a one-character edit inside leakage.normalize
+    if edited == "ragrouter_lib.data.leakage":  # a one-token edit inside leakage.normalize
         src = real(edited)
         i = src.index("def normalize")
-        patched = src[:i] + src[i:].replace("return", "return  ", 1)
+        patched = src[:i] + _code_edit(src[i:])
     else:
-        patched = real(edited) + "\n# an edit to the training loop\n"
+        patched = _code_edit(real(edited))
+    assert patched != real(edited)
     monkeypatch.setattr(cache, "module_source", lambda m: patched if m == edited else real(m))
     assert router_runs._router_key("ragrouter", {"k": 10}, 0, train, train) != before
+
+
+@pytest.mark.parametrize("edited", ["ragrouter_lib.routers.training", "ragrouter_lib.data.leakage",
+                                    "ragrouter_lib.core.cache"])
+def test_docstring_comment_and_layout_edits_keep_the_key(edited, monkeypatch):
+    train = pd.DataFrame({"prompt": ["a", "b"], "score": [1, 5]})
+    before = router_runs._router_key("ragrouter", {"k": 10}, 0, train, train)
+    real = cache.module_source
+    patched = _prose_edit(real(edited))
+    assert patched.count("Reworded.") >= 2 and "# a new comment line" in patched
+    monkeypatch.setattr(cache, "module_source", lambda m: patched if m == edited else real(m))
+    assert router_runs._router_key("ragrouter", {"k": 10}, 0, train, train) == before
+
+
+@pytest.mark.parametrize("src, edit", [
+    ("LIMIT = 1\n\ndef f(x):\n    return x * LIMIT\n", ("LIMIT = 1", "LIMIT = 2")),
+    ("LIMIT = 1\n\ndef f(x):\n    return x * LIMIT\n", ("return x", "return -x")),
+    ("LIMIT = 1\n\ndef f(x):\n    return x * LIMIT\n", ("x * LIMIT", "x / LIMIT")),
+    ('def f(x):\n    """Doc."""\n    return "a"\n', ('return "a"', 'return "b"')),  # a string that is code
+])
+def test_one_token_code_edit_changes_the_key(src, edit, monkeypatch):
+    monkeypatch.setattr(cache, "module_source", lambda m: src)
+    monkeypatch.setattr(cache, "closure", lambda modules: list(modules))
+    a = cache.key("s", {}, modules=["ragrouter_lib.x"])
+    monkeypatch.setattr(cache, "module_source", lambda m: src.replace(*edit))
+    assert cache.key("s", {}, modules=["ragrouter_lib.x"]) != a
+    monkeypatch.setattr(cache, "module_source", lambda m: _prose_edit(src))  # and prose keeps it
+    assert cache.key("s", {}, modules=["ragrouter_lib.x"]) == a
 
 
 def test_key_changes_with_params_inputs_and_is_stable():
@@ -184,7 +235,10 @@ def test_router_from_another_code_version_is_never_read(tmp_cache, monkeypatch):
     assert (hit1, hit2, len(calls)) == (False, True, 1)
     real = cache.module_source
     monkeypatch.setattr(cache, "module_source", lambda m: real(m) + (
-        "\n# edited\n" if m == "ragrouter_lib.routers.training" else ""))
+        "\n# a comment is not a new code version\n" if m == "ragrouter_lib.routers.training" else ""))
+    assert router_runs.fit_router("length", {}, 0, df, df, folder)[1] and len(calls) == 1
+    monkeypatch.setattr(cache, "module_source", lambda m: real(m) + (
+        "\nEDITED = 1\n" if m == "ragrouter_lib.routers.training" else ""))
     _, hit3 = router_runs.fit_router("length", {}, 0, df, df, folder)
     assert not hit3 and len(calls) == 2 and len(list(folder.iterdir())) == 2
 
@@ -241,7 +295,7 @@ def test_corrupt_feature_shard_is_recomputed_with_a_warning(tmp_cache):
 def test_feature_store_key_covers_the_computing_code(monkeypatch):
     a = encoders.store_dir("parse", {"p": 1}, ["ragrouter_lib.features.syntax"])
     real = cache.module_source
-    monkeypatch.setattr(cache, "module_source", lambda m: real(m) + ("\n#\n" if m == "ragrouter_lib.features.syntax" else ""))
+    monkeypatch.setattr(cache, "module_source", lambda m: real(m) + ("\nEDITED = 1\n" if m == "ragrouter_lib.features.syntax" else ""))
     assert encoders.store_dir("parse", {"p": 1}, ["ragrouter_lib.features.syntax"]) != a
     assert encoders.store_dir("sentence", {"p": 1}) == encoders.store_dir("sentence", {"p": 1})
 

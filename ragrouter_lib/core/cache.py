@@ -5,11 +5,14 @@ trained routers and extractors, evaluation scores) stores its result here, under
 (env ``RAGROUTER_CACHE`` or ``<repo>/outputs/cache``).
 
 Key recipe (``key``): a 16-hex sha256 of the step name, its parameters (model identity included
-when the caller puts it in ``params``), the digests of its inputs, and the source text of every
+when the caller puts it in ``params``), the digests of its inputs, and the code of every
 ``ragrouter_lib`` module the step's modules import *transitively*. The import closure is computed
 by parsing the modules (``import``/``from . import``, function-level imports included), never
 listed by hand, so editing any code a step runs gives the step a new key and an entry written by
-another code version is never read.
+another code version is never read. A module's code is its syntax tree with the module, class and
+function docstrings removed (``_code_text``: ``ast.dump`` without line numbers), so editing a
+comment, a docstring or the layout keeps every key (and ``data/derived``), while any change to
+what the code does - one token, say ``1`` -> ``2`` - gives a new one.
 
 Files (``save_*``/``load_*``): the payload is written to a temporary name in the same folder,
 flushed to disk and renamed (``os.replace``), so a run killed mid-write leaves no entry, only a
@@ -139,11 +142,34 @@ def closure(modules) -> list[str]:
     return sorted(seen)
 
 
+@lru_cache(maxsize=512)
+def _code_text(src: str) -> str:
+    """The syntax tree of ``src`` as text, docstrings removed: what the code does, not how it reads.
+
+    A module, class or function docstring (its first statement when that is a string constant)
+    is dropped; comments, blank lines and layout are not in the tree; line and column numbers
+    are left out of the dump. Any other edit (a name, a constant, an operator) changes the text.
+
+    >>> _code_text("def f(x):\\n    'Doc.'\\n    return x  # note\\n") == _code_text("def f(x): return x")
+    True
+    >>> _code_text("def f(x): return x") == _code_text("def f(x): return -x")
+    False
+    """
+    tree = ast.parse(src)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            first = node.body[0] if node.body else None
+            if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+                    and isinstance(first.value.value, str)):
+                node.body = node.body[1:]
+    return ast.dump(tree, annotate_fields=True, include_attributes=False)
+
+
 def code_digest(modules) -> str:
-    """sha256 over the names and sources of ``closure(modules)``."""
+    """sha256 over the names and docstring-free syntax trees (``_code_text``) of ``closure(modules)``."""
     h = hashlib.sha256()
     for m in closure(modules):
-        h.update(m.encode() + b"\x00" + module_source(m).encode("utf-8") + b"\x00")
+        h.update(m.encode() + b"\x00" + _code_text(module_source(m)).encode("utf-8") + b"\x00")
     return h.hexdigest()
 
 
@@ -153,8 +179,8 @@ def key(step: str, params: dict, inputs: dict[str, str] | None = None, modules=(
 
     ``params``: every parameter of the step (JSON-able; model identity included when it matters);
     ``inputs``: name -> digest of each input (``digest_texts``/``digest_frame``); ``modules``:
-    the ``ragrouter_lib`` modules that run the step (e.g. ``type(router).__module__``) - the source
-    of everything they import, transitively, is part of the key.
+    the ``ragrouter_lib`` modules that run the step (e.g. ``type(router).__module__``) - the code
+    (docstring-free syntax tree) of everything they import, transitively, is part of the key.
     """
     blob = json.dumps({"format": FORMAT, "step": step, "params": params, "inputs": inputs or {},
                        "code": code_digest(modules) if modules else ""},
