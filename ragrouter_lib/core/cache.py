@@ -45,7 +45,6 @@ import numpy as np
 PACKAGE = "ragrouter_lib"
 PKG_DIR = Path(__file__).resolve().parents[1]
 REPO = PKG_DIR.parent
-ROOT: Path = Path(os.environ.get("RAGROUTER_CACHE") or PKG_DIR.parent / "outputs" / "cache")
 FORMAT = "rrcache-1"  # part of every key: bump when the file format changes
 MAGIC = b"RRCACHE1"
 CHUNK = 1 << 20

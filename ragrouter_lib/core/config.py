@@ -18,15 +18,12 @@ import hashlib
 import json
 import os
 import platform
-import random
 import subprocess
 import sys
 import warnings
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
-
-import numpy as np
 
 from . import cache
 
@@ -111,13 +108,6 @@ def content_hash(obj, n: int = 12) -> str:
 
 # identity checks printed by setup: name -> callable returning {group: (n_files, digest)}
 CHECKS: dict = {}
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python's and numpy's global RNGs, e.g. for a notebook's own plotting draws. Library
-    steps never rely on it (they seed from (seed, step) themselves); setup does not call it."""
-    random.seed(seed)
-    np.random.seed(seed)
 
 
 def git_commit() -> str:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -57,8 +56,6 @@ RELEASED_CONFIG = {
     "bert": {"checkpoint_path": "routellm/bert_gpt4_augmented"},
     "mf": {"checkpoint_path": "routellm/mf_gpt4_augmented"},
 }
-
-SMALL_LLM = "smollm2-135m"  # the shipped small causal LM of the real-data CPU row (issue 15 item 7)
 
 
 class HubUnavailable(RuntimeError):
@@ -243,7 +240,3 @@ def stand_ins(folder, n_rows: int = 60, seed: int = 0) -> Path:
              RELEASED_CONFIG["bert"]["checkpoint_path"]: str(tiny_seq_classifier(folder / "released_bert"))}
     (folder / "index.json").write_text(json.dumps(index, indent=1))
     return folder
-
-
-def clear_stand_ins(folder) -> None:
-    shutil.rmtree(folder, ignore_errors=True)

@@ -119,13 +119,6 @@ def oracle_scores(weak_correct, strong_correct) -> np.ndarray:
     return (np.asarray(strong_correct, bool) & ~np.asarray(weak_correct, bool)).astype(float)
 
 
-def endpoints(weak_correct, strong_correct) -> pd.DataFrame:
-    """The all-weak (0% strong) and all-strong (100%) points."""
-    return pd.DataFrame({"pct_strong": [0.0, 100.0],
-                         "accuracy": [np.mean(weak_correct), np.mean(strong_correct)]},
-                        index=["all-weak", "all-strong"])
-
-
 def random_curve(weak_correct, strong_correct, n_runs: int = 10, seed: int = 0,
                  n_bins: int = N_BINS) -> pd.DataFrame:
     """Random router: the pointwise mean of ``n_runs`` seeded uniform-score curves."""

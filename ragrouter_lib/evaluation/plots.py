@@ -215,29 +215,6 @@ def ablation_points(per_seed, order, metric: str = "apgr", title: str = "", rand
     return fig
 
 
-def metric_bars(table, metric: str = "apgr", title: str = "", random: float | None = None, ax=None):
-    """Zero-based bar chart of one metric per row of a results table (columns ``model``, ``metric``,
-    optional ``<metric>_sd`` as error bars), ours highlighted, Random as a line."""
-    ax = ax or plt.subplots(figsize=(8.5, 0.45 * len(table) + 1.5))[1]
-    rows = table[~table.model.map(is_random)] if random is not None else table
-    y = np.arange(len(rows))
-    colors = [style(m)["color"] for m in rows.model]
-    err = rows[f"{metric}_sd"] if f"{metric}_sd" in rows else None
-    ax.barh(y, rows[metric], xerr=err, color=colors, alpha=0.85, height=0.65,
-            edgecolor="k", linewidth=[2.0 if is_ours(m) else 0.0 for m in rows.model])
-    if random is not None:
-        ax.axvline(random, **{**REFERENCE, "marker": None}, label=f"Random ({random:.3f})")
-        _legend_outside(ax)
-    ax.set_yticks(y, [display_name(m) for m in rows.model], fontsize=FONT - 1)
-    ax.invert_yaxis()
-    ax.set_xlim(0, None)
-    ax.set_xlabel(f"{metric.upper() if metric == 'apgr' else metric} (mean ± sd over seeds; axis from 0)",
-                  fontsize=FONT)
-    ax.set_title(title, fontsize=FONT + 1)
-    ax.grid(alpha=0.3, axis="x")
-    return ax
-
-
 def intervals(ints, benchmark: str, metric: str = "apgr", title: str = "", ax=None):
     """Forest plot of ``verdicts.all_verdicts(...)["intervals"]``: per router the mean over seeds
     (marker) and its 95 % bootstrap interval (line); Random as a vertical reference line."""

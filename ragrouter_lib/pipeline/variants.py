@@ -26,7 +26,6 @@ import numpy as np
 
 CONTENT_POS = {"NOUN", "PROPN", "VERB", "ADJ", "NUM", "ADV"}
 MOVABLE_DEPS = {"prep", "advcl", "npadvmod", "advmod"}
-CLAUSE_MARKERS = {"if", "when", "because", "although", "while", "since", "after", "before", "unless"}
 
 
 @dataclass

@@ -141,7 +141,6 @@ def reading_block(results=None) -> str:
 
 
 # ----------------------------------------------------------------------------- 中文 (Chinese)
-ZH_METRIC = {"apgr": "APGR", "cpt50": "CPT(50%)", "cpt80": "CPT(80%)"}
 ZH_DIFFERENCES = (
     "与论文的差异及原因：(1) 训练数据为离线可得的 RouterBench 与 RouterDC 样本（{pool} 条），而不是 "
     "Chatbot Arena 55k + gpt4_dataset，因为本环境无法访问 Hugging Face Hub；(2) 标签由记录的 0/1 "

@@ -201,23 +201,3 @@ def select(name: str, pool: pd.DataFrame, grid: list[dict], fit: Callable, seeds
         for seed in seeds:
             sel.finals[int(seed)] = fit(name, {**best, **epochs}, int(seed), pool, None)
     return sel
-
-
-def cold_cost(fit_seconds: dict, k: int = 3, n_configs: int = MAX_CONFIGS, n_seeds: int = 5,
-              aligned=(), n_variants: int = 2, today_train_frac: float = 0.85) -> pd.DataFrame:
-    """Planning arithmetic, not a measurement: minutes of training per router for the protocol,
-    from today's per-fit seconds (``fit_seconds``: {router: seconds of one fit on
-    ``today_train_frac`` of the pool}). A fold fit trains on (K-1)/K of the rows; a final fit on
-    all of them. ``aligned`` routers add ``n_variants`` x K fold fits and ``n_seeds`` final fits."""
-    rows = []
-    for name, sec in fit_seconds.items():
-        fold = sec * ((k - 1) / k) / today_train_frac
-        final = sec / today_train_frac
-        n_fold = n_configs * k + (n_variants * k if name in aligned else 0)
-        n_final = n_seeds * (2 if name in aligned else 1)
-        rows.append({"router": name, "fold_fits": n_fold, "final_fits": n_final,
-                     "minutes": round((n_fold * fold + n_final * final) / 60, 1)})
-    out = pd.DataFrame(rows)
-    return pd.concat([out, pd.DataFrame([{"router": "total", "fold_fits": out.fold_fits.sum(),
-                                          "final_fits": out.final_fits.sum(),
-                                          "minutes": round(out.minutes.sum(), 1)}])], ignore_index=True)
