@@ -204,7 +204,10 @@ def time_plan(train_rows: int = 40000, score_prompts: int = 15344, prompt_tokens
     (forward, recomputed forward, activation gradients), scoring 2 N; GPU rate = published peak x
     assumed utilisation. ``cpu_tokens_per_s`` (LoRA training tokens/s of SmolLM2-135M measured on
     this CPU) adds the CPU's achieved FLOP/s for comparison. ``variants``: the full model plus the
-    four ablations of Tables 3-6, each trained per seed.
+    four ablations of Tables 3-6, each trained per seed. The hours of docs/PAPER.md's time plan:
+
+    >>> time_plan().hours.round(1).tolist()
+    [4.6, 0.6, 15.6, 77.9]
     """
     rate = GPU_PEAK_BF16 * GPU_UTILISATION
     train_tok = train_rows * prompt_tokens * epochs
