@@ -13,7 +13,9 @@ PIN = re.compile(r"([A-Za-z0-9_.\-\[\]]+)==([^\s;#]+)\s*(?:#\s*(.*))?")
 # used, but neither imported nor run as `python -m NAME` by the repository's files
 NOT_IMPORTED = {"gguf": "transformers' gguf_file loader (models.py prepares SmolLM2)",
                 "jupyterlab": "interactive use of notebooks/*.py with jupytext",
-                "openai": "imported by routellm 0.2.0 at module level (routellm: requirements-models.txt, --no-deps)"}
+                "openai": "imported by routellm 0.2.0 at module level (routellm: requirements-models.txt, --no-deps)",
+                "sentencepiece": "transformers loads DeBERTa-v3's SentencePiece tokenizer with it (paper profile)",
+                "protobuf": "transformers converts DeBERTa-v3's SentencePiece model with it (paper profile)"}
 
 
 def _norm(name):
@@ -58,7 +60,11 @@ def _requirers(pinned):
     """package -> the pinned packages whose (non-extra) requirements name it, extras followed one level."""
     out = {}
     for parent in pinned:
-        for r in metadata.requires(parent) or []:
+        try:
+            reqs = metadata.requires(parent) or []
+        except metadata.PackageNotFoundError:  # pinned but not (yet) installed here: setup.sh installs every pin
+            reqs = []
+        for r in reqs:
             req = Requirement(r)
             if req.marker and not req.marker.evaluate({"extra": ""}):
                 continue

@@ -70,6 +70,8 @@ def notebook_final_model(cfg) -> tuple[str, dict]:
     import torch
 
     from . import router_runs
+    from ..features import syntax
+    syntax.use_parser(syntax.parser_for(cfg))  # the thesis's Stanza (one line if it cannot load); dry run: spaCy
     hp = {"llm_path": str(model_path("llm", cfg)), "encoder": register_encoder(cfg), "layer": -1,
           "load_4bit": torch.cuda.is_available()}
     if standins() is not None:  # dry run: every stage runs, with tiny budgets
