@@ -191,42 +191,6 @@ def notebook_small_llm(pool, evals, cfg, log=print) -> tuple[pd.DataFrame, dict]
     return runs[RUN_COLUMNS], info
 
 
-# ----------------------------------------------------------------------------- the one-GPU plan
-GPU_PEAK_BF16 = 165e12  # RTX 4090 dense BF16 tensor FLOP/s (published spec sheets; docs/PAPER.md)
-GPU_UTILISATION = 0.30  # assumed model-FLOPs utilisation of QLoRA training / bf16 scoring (an assumption)
-QWEN_PARAMS = 7.6e9
-
-
-def time_plan(train_rows: int = 40000, score_prompts: int = 15344, prompt_tokens: int = 450, epochs: int = 1,
-              seeds: int = 3, variants: int = 5, cpu_tokens_per_s: float | None = None,
-              cpu_params: float = 135e6) -> pd.DataFrame:
-    """Estimated hours of the final model on one 24 GB GPU (an ESTIMATE, not a measurement).
-
-    FLOPs per token: training with frozen 4-bit base + LoRA + activation checkpointing ~ 6 N
-    (forward, recomputed forward, activation gradients), scoring 2 N; GPU rate = published peak x
-    assumed utilisation. ``cpu_tokens_per_s`` (LoRA training tokens/s of SmolLM2-135M measured on
-    this CPU) adds the CPU's achieved FLOP/s for comparison. ``variants``: the full model plus the
-    four ablations of Tables 3-6, each trained per seed. The hours of docs/PAPER.md's time plan:
-
-    >>> time_plan().hours.round(1).tolist()
-    [4.6, 0.6, 15.6, 77.9]
-    """
-    rate = GPU_PEAK_BF16 * GPU_UTILISATION
-    train_tok = train_rows * prompt_tokens * epochs
-    rows = [{"stage": "final model: LoRA training (one seed, one variant)", "tokens": train_tok,
-             "hours": train_tok * 6 * QWEN_PARAMS / rate / 3600},
-            {"stage": "final model: scoring MMLU + GSM8K (one seed, one variant)", "tokens": score_prompts * prompt_tokens,
-             "hours": score_prompts * prompt_tokens * 2 * QWEN_PARAMS / rate / 3600}]
-    per = rows[0]["hours"] + rows[1]["hours"]
-    rows.append({"stage": f"Tables 1-2 ({seeds} seeds)", "tokens": None, "hours": per * seeds})
-    rows.append({"stage": f"Tables 1-6 ({variants} variants x {seeds} seeds)", "tokens": None, "hours": per * seeds * variants})
-    out = pd.DataFrame(rows)
-    if cpu_tokens_per_s:
-        out.attrs["cpu_achieved_flops"] = cpu_tokens_per_s * 6 * cpu_params
-        out.attrs["gpu_over_cpu"] = rate / out.attrs["cpu_achieved_flops"]
-    return out
-
-
 def score_released(evals: dict, cfg, names=("sw_ranking", "mf", "bert", "causal_llm"), log=print):
     """Score every released router on every benchmark with our metrics.
 
