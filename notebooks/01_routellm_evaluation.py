@@ -26,19 +26,20 @@
 # %% tags=["parameters"]
 # parameters (papermill overrides these)
 profile = "offline"
-seed = 0
+data_seed = 0  # pool / evaluation subsamples and notebook 04's split (trained routers: cfg.router_seeds)
 out_dir = "outputs"
+overrides = {}  # e.g. {"k": 20, "augment": False, "router_seeds": [0]}: rr.setup overrides (README)
 
 # %%
 import ragrouter_lib as rr
-cfg = rr.setup(profile, seed, out_dir)
+cfg = rr.setup(profile, data_seed, out_dir, **overrides)
 
 # %% [markdown]
 # ## Evaluation rows, decontaminated
 # Expected (RouteLLM): MMLU 14,037 of 14,042 rows, weak 68.09%, strong 80.59%; GSM8K 1,307 of 1,319, 63.73% / 85.77%.
 
 # %%
-evals = {b: rr.loading.load_eval(b, limit=cfg.eval_limit, seed=cfg.seed) for b in ("mmlu", "gsm8k")}
+evals = {b: rr.loading.load_eval(b, limit=cfg.eval_limit, seed=cfg.data_seed) for b in ("mmlu", "gsm8k")}
 rr.router_runs.eval_summary(evals)
 
 # %%
@@ -49,7 +50,7 @@ rr.router_runs.check_eval_rows(evals)  # stops the run if counts or accuracies d
 # One row per router and benchmark: mean over seeds, with the standard deviation (`*_sd`).
 
 # %%
-table, per_seed, curves = rr.router_runs.random_and_oracle(evals, cfg.seeds, cfg.n_random_runs)
+table, per_seed, curves = rr.router_runs.random_and_oracle(evals, cfg.data_seeds, cfg.n_random_runs)
 table.round(3)
 
 # %% [markdown]
@@ -86,7 +87,7 @@ rr.router_runs.compare_with_published(ours, published, on=["benchmark", "router"
 import numpy as np
 import pandas as pd
 ev = evals["mmlu"]
-s = np.random.default_rng(cfg.seed).random(len(ev))  # one seeded uniform-score router
+s = np.random.default_rng(cfg.data_seed).random(len(ev))  # one seeded uniform-score router
 ref = rr.metrics.routellm_reference(s, ev.weak_correct, ev.strong_correct)
 print(ref["crash"])
 

@@ -26,14 +26,15 @@
 # %% tags=["parameters"]
 # parameters (papermill overrides these)
 profile = "offline"
-seed = 0
+data_seed = 0  # pool / evaluation subsamples and notebook 04's split (trained routers: cfg.router_seeds)
 out_dir = "outputs"
+overrides = {}  # e.g. {"k": 20, "augment": False, "router_seeds": [0]}: rr.setup overrides (README)
 arena_path = None  # Chatbot Arena 55k train.csv, if you have it
 gpt4_path = None  # RouteLLM gpt4_dataset (csv/jsonl/parquet), if you have it
 
 # %%
 import ragrouter_lib as rr
-cfg = rr.setup(profile, seed, out_dir)
+cfg = rr.setup(profile, data_seed, out_dir, **overrides)
 
 # %%
 import pandas as pd
@@ -51,7 +52,7 @@ pool.groupby(["panel", "source"]).size().rename("rows").to_frame()
 # MMLU-Pro) that are off by default (see the option chooser). Characters of preamble removed per source:
 
 # %%
-full = rr.sources.per_source_sample(rr.pool_labels.build_pool(sources=list(rr.pool_labels.SOURCES)), cfg.pool_limit, cfg.seed)
+full = rr.sources.per_source_sample(rr.pool_labels.build_pool(sources=list(rr.pool_labels.SOURCES)), cfg.pool_limit, cfg.data_seed)
 pd.Series({s: len(p) for s, p in full.attrs["preambles"].items()}, name="preamble characters removed")
 
 # %% [markdown]

@@ -10,8 +10,10 @@
 # # 04 · RAGRouter's data pipeline: label alignment, multi-source augmentation, dynamic sampling
 #
 # The training data RAGRouter (notebook 05) and its ablations (Tables 3 and 4) are built from. Every step can
-# be switched off by a parameter (`augment`, `sample`); the ablation notebooks rebuild the data without it,
-# everything else equal. This notebook shows the pipeline on the pool's random training split for this seed.
+# be switched off by a setting (`augment`, `sample`; also `factor`, `size_frac`: their defaults are
+# `rr.training_data.DEFAULTS`, printed below); pass a change as `overrides` (e.g. `{"augment": False}`), the same
+# in notebook 05, so RAGRouter fits on the data shown here. The ablation notebooks rebuild the data without a
+# step, everything else equal. This notebook shows the pipeline on the pool's random training split for this seed.
 # That split is a diagnostic: its validation rows are never augmented or sampled, and it chooses nothing. Model
 # selection (source-grouped folds) and the final routers (all pool rows) run the same pipeline (notebook 05).
 #
@@ -29,21 +31,20 @@
 # %% tags=["parameters"]
 # parameters (papermill overrides these)
 profile = "offline"
-seed = 0
+data_seed = 0  # pool / evaluation subsamples and notebook 04's split (trained routers: cfg.router_seeds)
 out_dir = "outputs"
-augment = True  # multi-source data augmentation (Table 3)
-sample = True  # perplexity-based dynamic sampling + label rebalancing (Table 4)
-factor = 0.3  # new rows per training row, thesis about 0.29
-size_frac = 0.5  # share of augmented rows added to the sampled size
+overrides = {}  # e.g. {"augment": False, "factor": 0.5} (data settings, Tables 3-4), {"k": 20}: rr.setup overrides (README)
 
 # %%
 import ragrouter_lib as rr
-cfg = rr.setup(profile, seed, out_dir)
+cfg = rr.setup(profile, data_seed, out_dir, **overrides)
 
 # %%
 pool = rr.paper.notebook_pool(cfg)
 evals = rr.experiments.load_evals(cfg)
 print(f"pool: {len(pool)} rows; evaluation rows:", {b: len(ev) for b, ev in evals.items()})
+data = rr.training_data.settings(cfg)  # augment (Table 3), sample (Table 4), factor (new rows per row), size_frac
+print("data settings:", data)
 
 # %% [markdown]
 # ## 1 · Label alignment
@@ -66,7 +67,7 @@ pd.crosstab(pool.panel, pool.score, margins=True)
 # The augmented rows are the shared draw (the same for every seed); the sampling draw depends on the seed.
 
 # %%
-td = rr.training_data.prepare(pool, cfg.seed, cfg.path("cache", "data"), augment, sample, factor, size_frac)
+td = rr.training_data.prepare(pool, cfg.data_seed, cfg.path("cache", "data"), **data)
 td.cost
 
 # %%
@@ -87,10 +88,10 @@ rr.augmentation.source_quality(td.original).groupby(td.original.source).agg(["me
 
 # %%
 pd.set_option("display.max_colwidth", 200)
-rr.training_data.examples(td) if augment else "augmentation switched off"
+rr.training_data.examples(td) if data["augment"] else "augmentation switched off"
 
 # %%
-td.augmented.groupby(["method", "op"]).size().rename("rows").to_frame() if augment else None
+td.augmented.groupby(["method", "op"]).size().rename("rows").to_frame() if data["augment"] else None
 
 # %% [markdown]
 # ### Rejected variants
@@ -107,8 +108,8 @@ td.augmented.groupby(["method", "op"]).size().rename("rows").to_frame() if augme
 # cosine to its source falls below 0.85 (label probably not preserved). The error rate is the share flagged by any.
 
 # %%
-q = rr.augmentation.quality_check(rr.augmentation.variant_pairs(td.augmented, td.original), n=150, seed=0) if augment else None
-q.attrs["summary"].round(3) if augment else "augmentation switched off"
+q = rr.augmentation.quality_check(rr.augmentation.variant_pairs(td.augmented, td.original), n=150, seed=0) if data["augment"] else None
+q.attrs["summary"].round(3) if data["augment"] else "augmentation switched off"
 
 # %% [markdown]
 # ### Leakage check, augmented rows included
@@ -128,15 +129,15 @@ rr.experiments.check_leakage(td.both, evals).round(3)
 # and its parameters, weights and code match) are read from it; the rest are computed and cached.
 
 # %%
-rr.plots.save(rr.plots.perplexity_by_level(td.ppl, td.levels, "perplexity by difficulty level"), cfg.path("figures", "04_perplexity_levels.png")) if sample else None
+rr.plots.save(rr.plots.perplexity_by_level(td.ppl, td.levels, "perplexity by difficulty level"), cfg.path("figures", "04_perplexity_levels.png")) if data["sample"] else None
 
 # %%
-chk = rr.sampling.difficulty_check(td.ppl, td.both.strong_needed, td.both.source) if sample else None
-print(chk.attrs if sample else "sampling switched off")
-chk.round(3) if sample else None
+chk = rr.sampling.difficulty_check(td.ppl, td.both.strong_needed, td.both.source) if data["sample"] else None
+print(chk.attrs if data["sample"] else "sampling switched off")
+chk.round(3) if data["sample"] else None
 
 # %%
-td.both.assign(ppl=td.ppl, level=td.levels).groupby("level").agg(rows=("ppl", "size"), median_ppl=("ppl", "median"), strong_needed=("strong_needed", "mean")).round(3) if sample else None
+td.both.assign(ppl=td.ppl, level=td.levels).groupby("level").agg(rows=("ppl", "size"), median_ppl=("ppl", "median"), strong_needed=("strong_needed", "mean")).round(3) if data["sample"] else None
 
 # %% [markdown]
 # ### Label balance and source mix, before and after sampling
@@ -156,7 +157,7 @@ print(f"original {len(td.original)} < sampled {len(td.train)} < original + augme
 # Training-set size and label balance for the four combinations (the ablation notebooks use these).
 
 # %%
-grid = rr.training_data.switch_grid(pool, cfg.seed, cfg.path("cache", "data"), factor=factor, size_frac=size_frac)
+grid = rr.training_data.switch_grid(pool, cfg.data_seed, cfg.path("cache", "data"), factor=data["factor"], size_frac=data["size_frac"])
 grid
 
 # %%

@@ -39,12 +39,13 @@
 # %% tags=["parameters"]
 # parameters (papermill overrides these)
 profile = "offline"
-seed = 0
+data_seed = 0  # pool / evaluation subsamples and notebook 04's split (trained routers: cfg.router_seeds)
 out_dir = "outputs"
+overrides = {}  # e.g. {"k": 20, "augment": False, "router_seeds": [0]}: rr.setup overrides (README); data settings as in notebook 04
 
 # %%
 import ragrouter_lib as rr
-cfg = rr.setup(profile, seed, out_dir)
+cfg = rr.setup(profile, data_seed, out_dir, **overrides)
 
 # %%
 rr.training.set_verbose(True)  # one line per training epoch: loss, validation criterion, seconds
@@ -78,8 +79,9 @@ rr.experiments.precompute_ragrouter_inputs(pool, evals)
 # library module it imports (`rr.cache.closure`); every random draw derives from (seed, step name).
 
 # %%
-name, hp = rr.paper.notebook_final_model(cfg)  # offline: "ragrouter"; paper: the LLM final model
-res = rr.experiments.run_baselines(pool, evals, cfg, names=[name])
+name, hp = rr.paper.notebook_final_model(cfg)  # offline: "ragrouter"; paper: the LLM final model and its model folders
+print("configurations tried:", rr.router_runs.run_grid(name, cfg, hp))  # the class grid with this run's overrides
+res = rr.experiments.run_baselines(pool, evals, cfg, names=[name], settings={name: hp})
 rr.selection.per_source_table(res.selections).round(3)
 
 # %%

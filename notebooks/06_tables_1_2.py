@@ -19,12 +19,13 @@
 # %% tags=["parameters"]
 # parameters (papermill overrides these)
 profile = "offline"
-seed = 0
+data_seed = 0  # pool / evaluation subsamples and notebook 04's split (trained routers: cfg.router_seeds)
 out_dir = "outputs"
+overrides = {}  # e.g. {"k": 20, "augment": False, "router_seeds": [0]}: rr.setup overrides (README)
 
 # %%
 import ragrouter_lib as rr
-cfg = rr.setup(profile, seed, out_dir)
+cfg = rr.setup(profile, data_seed, out_dir, **overrides)
 
 # %%
 runs = rr.results.load_result(cfg.out, rr.results.ALL_RUNS)  # notebooks 03 and 05, one row per router, benchmark, seed

@@ -34,5 +34,7 @@ from .routers import selection, training  # noqa: F401
 from .runs import ablations, experiments, paper, router_runs  # noqa: F401
 
 config.CHECKS["data"] = loading.verify_all  # setup prints the data checksums (config imports no data)
+for _name in routers.OURS:  # setup(..., k=20, augment=False) may override our router's settings
+    config.register_settings(_name, routers.ROUTERS[_name].defaults)
 
 __version__ = "0.1.0"

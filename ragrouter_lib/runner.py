@@ -6,9 +6,11 @@ papermill parameters cell). Those files are the only source; no ``.ipynb`` is co
 ``notebooks/``. For each one the runner writes a fresh ``.ipynb`` with jupytext into a temporary
 folder and executes that with papermill.
 
-``python -m ragrouter_lib.runner PROFILE [--out-dir DIR] [--only NN ...]`` executes the series in
-order into ``<out-dir>/executed/NN_name.ipynb``, injecting ``profile``, ``seed`` and ``out_dir``
-into each notebook's tagged ``parameters`` cell; it stops with a non-zero exit at the first failing
+``python -m ragrouter_lib.runner PROFILE [--out-dir DIR] [--data-seed N] [--set NAME=VALUE ...]
+[--only NN ...]`` executes the series in order into ``<out-dir>/executed/NN_name.ipynb``, injecting
+``profile``, ``data_seed``, ``out_dir`` and ``overrides`` (the ``--set`` values, JSON or a string:
+``--set k=20 --set augment=false``, passed to every notebook's ``rr.setup``) into each notebook's
+tagged ``parameters`` cell; it stops with a non-zero exit at the first failing
 notebook and writes ``<out-dir>/results/run_summary.json`` (profile, commit, start/end time, wall
 seconds per notebook and in total), also when a notebook failed. Paths papermill records in the
 executed notebook's metadata are stored relative to the repository root.
@@ -26,8 +28,11 @@ The summary also says whether the feature cache was empty at the start (a cold r
 2-core reference machine; a copy is kept as ``run_summary_cold.json`` / ``run_summary_warm.json``
 so one run does not overwrite the other's record.
 
-Default output folders: ``outputs`` for ``offline`` (the committed logs), ``outputs/smoke`` and
-``outputs/paper`` for the other profiles, so a smoke run never overwrites the delivered logs.
+Default output folders (``config.DEFAULT_OUT``): ``outputs`` for ``offline`` (the committed logs),
+``outputs/smoke`` and ``outputs/paper`` for the other profiles, so a smoke run never overwrites the
+delivered logs. A non-default run (another ``--data-seed``, or a ``--set`` that changes a value)
+writes to its own folder ``outputs/runs/<profile>-<hash of the changes>/`` (``config.run_out_dir``,
+printed), never into a default one.
 
 ``python -m ragrouter_lib.runner paper --dry-run [--only 02 03 ...]``: the ``paper`` profile's code
 paths on CPU with no Hub (issue 15): tiny randomly initialised stand-ins of every Hub model and tiny
@@ -48,11 +53,10 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .core.config import PROFILES, ROOT, git_commit
+from .core.config import DEFAULT_OUT, PROFILES, ROOT, git_commit, run_out_dir
 
 NOTEBOOKS = ROOT / "notebooks"
 KERNEL = "ragrouter"
-DEFAULT_OUT = {"offline": "outputs", "smoke": "outputs/smoke", "paper": "outputs/paper"}
 DRY_RUN_OUT = "outputs/paper/dry-run"  # under the git-ignored outputs/paper/
 BUDGET_MINUTES = {"cold": 100, "warm": 15}  # offline profile, whole series (issue 6)
 # Environment of the kernels the runner starts: a progress bar has no use in a stored log, and
@@ -114,18 +118,37 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def run(profile: str, out_dir: str | None = None, seed: int = 0, only=None,
-        kernel: str = KERNEL) -> dict:
+def parse_sets(items) -> dict:
+    """``["k=20", "augment=false", "router_seeds=[0]"]`` -> {"k": 20, "augment": False, "router_seeds": [0]}
+    (each value read as JSON, else kept as a string)."""
+    out = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"--set expects NAME=VALUE (got {item!r})")
+        try:
+            out[name] = json.loads(value)
+        except json.JSONDecodeError:
+            out[name] = value
+    return out
+
+
+def run(profile: str, out_dir: str | None = None, data_seed: int = 0, only=None,
+        kernel: str = KERNEL, overrides: dict | None = None) -> dict:
     import papermill as pm
 
     if profile not in PROFILES:
         raise SystemExit(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
-    out_dir = out_dir or DEFAULT_OUT[profile]
+    overrides = dict(overrides or {})
+    chosen = run_out_dir(profile, out_dir, data_seed, overrides)  # checks the override names too
+    if chosen != (out_dir or DEFAULT_OUT[profile]):
+        print(f"non-default run (data_seed={data_seed}, overrides={overrides}): writing to {chosen}/", flush=True)
+    out_dir = chosen
     out = Path(out_dir) if Path(out_dir).is_absolute() else ROOT / out_dir
     (out / "executed").mkdir(parents=True, exist_ok=True)
     (out / "results").mkdir(parents=True, exist_ok=True)
     state = cache_state()
-    summary = {"profile": profile, "seed": seed, "commit": git_commit(), "start": _now(),
+    summary = {"profile": profile, "data_seed": data_seed, "overrides": overrides, "commit": git_commit(), "start": _now(),
                "cache_at_start": state, "notebooks": {}, "status": "running"}
     t_all = time.time()
     build = tempfile.TemporaryDirectory(prefix="ragrouter-notebooks-")  # generated .ipynb inputs
@@ -139,7 +162,8 @@ def run(profile: str, out_dir: str | None = None, seed: int = 0, only=None,
         try:
             nb = to_ipynb(src, Path(build.name) / name)
             pm.execute_notebook(str(nb), str(executed), kernel_name=kernel,
-                                parameters={"profile": profile, "seed": seed, "out_dir": str(out_dir)},
+                                parameters={"profile": profile, "data_seed": data_seed, "out_dir": str(out_dir),
+                                            "overrides": overrides},
                                 cwd=str(NOTEBOOKS), progress_bar=False, log_output=False)
             status = "ok"
         except Exception as e:  # papermill raises PapermillExecutionError with the cell's traceback
@@ -170,7 +194,8 @@ def run(profile: str, out_dir: str | None = None, seed: int = 0, only=None,
     return summary
 
 
-def dry_run(out_dir: str | None = None, seed: int = 0, only=None, kernel: str = KERNEL) -> dict:
+def dry_run(out_dir: str | None = None, data_seed: int = 0, only=None, kernel: str = KERNEL,
+            overrides: dict | None = None) -> dict:
     """``run("paper")`` on stand-ins: see the module docstring. The stand-ins (and the cache, unless
     ``RAGROUTER_CACHE`` is set) live in temporary folders removed afterwards; env is restored."""
     from .data import hub
@@ -182,7 +207,7 @@ def dry_run(out_dir: str | None = None, seed: int = 0, only=None, kernel: str = 
     os.environ.update(env)
     print(f"paper dry run: stand-ins {env[hub.STANDINS_ENV]}, cache {env['RAGROUTER_CACHE']}", flush=True)
     try:
-        summary = run("paper", out_dir or DRY_RUN_OUT, seed, only, kernel)
+        summary = run("paper", out_dir or DRY_RUN_OUT, data_seed, only, kernel, overrides)
     finally:
         for k, v in saved.items():
             if v is None:
@@ -198,15 +223,19 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("profile", nargs="?", default="offline", choices=sorted(PROFILES))
     ap.add_argument("--out-dir")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--data-seed", "--seed", dest="data_seed", type=int, default=0,
+                    help="pool/evaluation subsamples and notebook 04's split (trained routers: router_seeds)")
+    ap.add_argument("--set", action="append", metavar="NAME=VALUE", default=[],
+                    help="override a profile parameter or RAGRouter setting, e.g. --set k=20 (repeatable)")
     ap.add_argument("--only", nargs="*", help="two-digit notebook numbers to run")
     ap.add_argument("--dry-run", action="store_true",
                     help="paper only: tiny stand-ins for every Hub model/dataset, tiny sizes, no network")
     args = ap.parse_args(argv)
     if args.dry_run and args.profile != "paper":
         ap.error("--dry-run is for the paper profile")
-    summary = (dry_run(args.out_dir, args.seed, args.only) if args.dry_run
-               else run(args.profile, args.out_dir, args.seed, args.only))
+    sets = parse_sets(args.set)
+    summary = (dry_run(args.out_dir, args.data_seed, args.only, overrides=sets) if args.dry_run
+               else run(args.profile, args.out_dir, args.data_seed, args.only, overrides=sets))
     print(json.dumps({k: summary[k] for k in ("profile", "status", "total_seconds")}))
     return 0 if summary["status"] == "ok" else 1
 

@@ -351,7 +351,7 @@ def test_setup_seeds_nothing():
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    config.setup("smoke", seed=7, verbose=False)
+    config.setup("smoke", data_seed=7, verbose=False)
     assert torch.equal(torch.rand(3), expected)
 
 

@@ -26,7 +26,7 @@ def cell_problems(path) -> list[str]:
     out = []
     if not code or "parameters" not in code[0].metadata.get("tags", []):
         out.append("first code cell is not tagged `parameters`")
-    if len(code) < 2 or not code[1].source.startswith("import ragrouter_lib as rr\ncfg = rr.setup(profile, seed, out_dir)"):
+    if len(code) < 2 or not code[1].source.startswith("import ragrouter_lib as rr\ncfg = rr.setup(profile, data_seed, out_dir, **overrides)"):
         out.append("second code cell does not start with `import ragrouter_lib as rr` / `cfg = rr.setup(...)`")
     for i, c in enumerate(code):
         src, head = c.source, c.source.strip().splitlines()[0][:50] if c.source.strip() else ""
@@ -71,7 +71,7 @@ PLANTED = {
 def _write_source(path, extra_cell, params=True, setup=True):
     text = "# %%" + (' tags=["parameters"]' if params else "") + '\nprofile = "smoke"\nseed = 0\nout_dir = "o"\n\n'
     if setup:
-        text += "# %%\nimport ragrouter_lib as rr\ncfg = rr.setup(profile, seed, out_dir)\n\n"
+        text += "# %%\nimport ragrouter_lib as rr\ncfg = rr.setup(profile, data_seed, out_dir, **overrides)\n\n"
     path.write_text(text + "# %%\n" + extra_cell + "\n")
     return path
 

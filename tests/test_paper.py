@@ -31,7 +31,7 @@ from ragrouter_lib.routers import ragrouter_llm as L  # noqa: E402
 from ragrouter_lib.routers import released  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-PAPER = SimpleNamespace(profile="paper", seed=0, pool_limit=None, out=Path("/nonexistent"))
+PAPER = SimpleNamespace(profile="paper", data_seed=0, pool_limit=None, out=Path("/nonexistent"))
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +83,7 @@ def test_hub_loaders_map_to_the_offline_schemas(stand_ins):
 
 
 def test_paper_pool_adds_the_hub_sources_to_the_offline_pool(stand_ins):
-    offline = paper.notebook_pool(SimpleNamespace(profile="offline", seed=0, pool_limit=None))
+    offline = paper.notebook_pool(SimpleNamespace(profile="offline", data_seed=0, pool_limit=None))
     pool = paper.notebook_pool(PAPER)
     added = pool[~pool.pool_id.isin(offline.pool_id)]
     assert set(added.panel) == {"arena", "gpt4_dataset"} and len(offline) + len(added) == len(pool)
@@ -182,7 +182,7 @@ def fake_routellm(monkeypatch):
 def test_released_routers_without_openai_key_are_marked_missing(fake_routellm, stand_ins, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     ev = tiny_eval()
-    runs, status = paper.score_released({"mmlu": ev}, SimpleNamespace(profile="paper", seed=0), log=lambda *_: None)
+    runs, status = paper.score_released({"mmlu": ev}, SimpleNamespace(profile="paper", data_seed=0), log=lambda *_: None)
     st = status.set_index("router")
     assert st.loc["released_bert", "status"] == "ran"
     for name in ("released_mf", "released_sw_ranking"):
@@ -252,7 +252,7 @@ def test_small_llm_row_runs_on_a_stand_in(stand_ins, tmp_path, monkeypatch):
     g = hub.load_gpt4_hub(PAPER)
     pool = pd.DataFrame({"prompt": g.prompt, "score": g.mixtral_score})
     evals = {"mmlu": tiny_eval(40), "gsm8k": tiny_eval(30, 1)}
-    runs, info = paper.small_llm_row(pool, evals, SimpleNamespace(seed=0), log=lambda *_: None,
+    runs, info = paper.small_llm_row(pool, evals, SimpleNamespace(data_seed=0), log=lambda *_: None,
                                      llm_path=hub.model_path("llm", PAPER), n_train=60, eval_limit=25, max_len=64)
     assert list(runs.benchmark) == ["mmlu", "gsm8k"] and (runs.n_eval == 25).all()
     assert info["train_rows"] + info["kb_rows"] == 60 and info["train_tokens_per_s"] > 0
@@ -269,7 +269,7 @@ def test_small_llm_row_is_cached_by_its_inputs_and_skipped_without_settings(tmp_
         calls.append(over)
         return pd.DataFrame([{c: 0 for c in paper.RUN_COLUMNS}]), {"train_rows": len(pool)}
     monkeypatch.setattr(paper, "small_llm_row", fake_row)
-    cfg = SimpleNamespace(seed=0, profile="offline", params={"small_llm": {"n_train": 10}})
+    cfg = SimpleNamespace(data_seed=0, profile="offline", params={"small_llm": {"n_train": 10}})
     pool = pd.DataFrame({"prompt": ["a", "b"], "score": [1, 5], "source": ["x", "y"]})
     evals = {"mmlu": pd.DataFrame({"prompt": ["q"], "weak_correct": [1], "strong_correct": [0]})}
     quiet = dict(log=lambda *_: None)

@@ -4,7 +4,8 @@ import pytest
 
 from ragrouter_lib.core import config
 from ragrouter_lib.core.config import ROOT
-from ragrouter_lib.runs import ablations, plan, router_runs
+from ragrouter_lib.routers.ragrouter import RAGRouter
+from ragrouter_lib.runs import ablations, plan
 
 
 def test_paper_md_block_is_generated():
@@ -22,9 +23,9 @@ def test_fit_count_follows_the_config(monkeypatch):
     assert int(more.fits.sum()) == 52 + 4 * 2
     assert int(plan.llm_plan(router_seeds=[0, 1, 2]).fits.sum()) == 52 - 2
     assert int(plan.llm_plan(grid_limit=1).fits.sum()) == 52 - 3 * 2
-    assert int(plan.llm_plan(selection_folds=5).fits.sum()) == 52 + 2 * 5  # notebook 05's folds only
+    assert int(plan.llm_plan(selection_folds=5).fits.sum()) == 52 + 2 * 5 + 4 * 2  # notebook 05's and the ablations' folds
     # the code, not a copy: a grid or an ablation added in the code changes the count
-    monkeypatch.setitem(router_runs.GRIDS, "ragrouter", router_runs.GRIDS["ragrouter"][:2])
+    monkeypatch.setattr(RAGRouter, "grid", RAGRouter.grid[:2])
     assert int(plan.llm_plan().fits.sum()) == 52 - 3
     monkeypatch.setitem(ablations.ABLATIONS, 7, ablations.Ablation(7, {"k": 5}, "something"))
     assert int(plan.llm_plan().fits.sum()) == 52 - 3 + 8

@@ -109,7 +109,7 @@ def test_selector_does_not_favour_fitting_a_random_label_source():
     rand = {g["kind"]: roc_auc_score(va.strong_needed, Toy(g["kind"], feats).fit(tr, va).score(list(va.prompt)))
             for g in grid}
     assert rand["memo"] > rand["linear"]
-    sel = selection.select("toy", pool, grid, fit, seeds=[0, 1], k=3, log=lambda *a: None)
+    sel = selection.select("toy", pool, grid, fit, seeds=[0, 1], n_folds=3, log=lambda *a: None)
     assert sel.chosen == {"kind": "linear"}
     noise = sel.per_source[sel.per_source.source == "noise"]
     assert (noise.auc - 0.5).abs().max() < 0.15  # held out, the noise source favours nobody
@@ -132,7 +132,7 @@ def test_every_variant_is_really_tried_even_against_a_router_default():
         seen.append(hp.get("alignment", "source_fe"))  # the router's default when hp is silent
         return Toy("linear", feats).fit(train, valid)
 
-    quiet = dict(seeds=[0], k=3, retrain=False, log=lambda *a: None)
+    quiet = dict(seeds=[0], n_folds=3, retrain=False, log=lambda *a: None)
     selection.select("toy", pool, [{"kind": "linear"}], fit, variants=("none", "source_fe", "rebalance"), **quiet)
     assert seen.count("none") == 3 and seen.count("source_fe") == 3 and seen.count("rebalance") == 3
     plain = []

@@ -105,18 +105,19 @@ def test_pin_rules_catch_planted_pins():
 
 
 def test_setup_prints_identity(capsys):
-    cfg = config.setup("smoke", seed=5, out_dir="outputs/smoke")
+    cfg = config.setup("smoke", data_seed=5, out_dir="outputs/smoke")
     out = capsys.readouterr().out
-    assert f"config_hash={cfg.hash}" in out and "seed=5" in out and "commit=" in out
+    assert f"config_hash={cfg.hash}" in out and "data_seed=5" in out and "commit=" in out
+    assert f"writing to {cfg.out_dir}/" in out and cfg.out_dir.startswith("outputs/runs/smoke-")  # not the default folder
     assert "numpy" in out and "routellm_evals/mmlu" in out
     assert cfg.eval_limit == config.PROFILES["smoke"]["eval_limit"]
 
 
 def test_config_hash_changes_with_seed_and_profile():
-    a = config.setup("smoke", seed=0, verbose=False)
-    assert a.hash != config.setup("smoke", seed=1, verbose=False).hash
-    assert a.hash != config.setup("offline", seed=0, verbose=False).hash
-    assert a.hash == config.setup("smoke", seed=0, verbose=False).hash
+    a = config.setup("smoke", data_seed=0, verbose=False)
+    assert a.hash != config.setup("smoke", data_seed=1, verbose=False).hash
+    assert a.hash != config.setup("offline", data_seed=0, verbose=False).hash
+    assert a.hash == config.setup("smoke", data_seed=0, verbose=False).hash
 
 
 def test_unknown_profile():

@@ -1,15 +1,25 @@
 """Profiles, the notebook setup call and the run's identity.
 
-Every notebook starts with ``cfg = rr.setup(profile, seed, out_dir)``, which resolves the profile
-and prints what a reader needs to reproduce the run: the resolved config and its hash, the git
-commit, package versions and the data checksums. Caches live under ``cache.root()`` (one root for
-every profile and out_dir; ``cfg.path("cache", name)``). It seeds nothing: every random draw of a
-step is seeded from (seed, step name) by the step itself (``training.seed_step``), so results never depend
-on what ran before in the process. This module imports only ``cache``; the data check is
-registered in ``CHECKS`` by the package (``ragrouter_lib/__init__.py``: ``loading.verify_all``).
+Every notebook starts with ``cfg = rr.setup(profile, data_seed, out_dir, **overrides)``, which
+resolves the profile and prints what a reader needs to reproduce the run: the resolved config and its
+hash, the git commit, package versions and the data checksums. Caches live under ``cache.root()``
+(one root for every profile and out_dir; ``cfg.path("cache", name)``). It seeds nothing: every random
+draw of a step is seeded from (seed, step name) by the step itself (``training.seed_step``), so results
+never depend on what ran before in the process.
 
->>> cfg = setup("smoke", seed=1, out_dir="/tmp/rr_doc", verbose=False)
->>> cfg.profile, cfg.seed, len(cfg.hash)
+Seeds: ``data_seed`` draws the pool / evaluation subsamples of small profiles and notebook 04's
+diagnostic split; trained routers use the profile's ``router_seeds`` (Random: ``seeds``).
+``overrides`` change a profile parameter (``router_seeds=[0]``, ``selection_folds=5``) or a
+registered setting (``register_settings``: RAGRouter's, e.g. ``k=20``, ``augment=False``); an
+unknown name is an error. A run whose parameters differ from the profile's defaults writes to its
+own folder, ``outputs/runs/<profile>-<hash of the changes>/``, never over the delivered logs
+(``run_out_dir``; the runner uses the same rule).
+
+This module imports only ``cache``; the data check is registered in ``CHECKS`` and RAGRouter's
+settings by ``register_settings``, both by the package (``ragrouter_lib/__init__.py``).
+
+>>> cfg = setup("smoke", data_seed=1, out_dir="/tmp/rr_doc", verbose=False)
+>>> cfg.profile, cfg.data_seed, len(cfg.hash)
 ('smoke', 1, 12)
 """
 from __future__ import annotations
@@ -32,9 +42,10 @@ ROOT = Path(__file__).resolve().parents[2]
 # Profile parameters. `smoke` is for tests (tiny slices), `offline` is the CPU reproduction,
 # `paper` is the thesis's scale on a GPU server with the Hugging Face Hub reachable.
 # seeds: the Random router's seed groups (notebook 01); router_seeds: trained routers' seeds;
-# grid_limit: configurations tried per router (None = the whole grid of experiments.GRIDS; offline: the
-# first of every router's grid, the same budget for all, to fit the CPU run: the grouped selection then
-# chooses each router's epochs and, for the aligned rows and RAGRouter, the alignment variant); aligned_routers:
+# grid_limit: configurations tried per router (None = the whole ``grid`` of the router's class; offline: the
+# first entry, which is the class's defaults, the same budget for all, to fit the CPU run: the grouped selection
+# then chooses each router's epochs and, for the aligned rows and RAGRouter, the alignment variant);
+# selection_folds: the number of source-grouped folds of model selection (``selection.select``'s n_folds); aligned_routers:
 # baselines that also get an "aligned" row (offline leaves out BERT, whose fold fits cost ~20 min);
 # ablation_seeds: the seeds of Tables 3-6's "without" rows (offline: 3 of the 5, for the CPU budget;
 # the "with" row is the full model's runs of the same seeds); small_llm: settings of the thesis's LLM final-model
@@ -42,16 +53,16 @@ ROOT = Path(__file__).resolve().parents[2]
 # seeded evaluation subsample; an extra row of Tables 1-2), None where not run (``paper`` runs the full-scale form).
 PROFILES: dict[str, dict] = {
     "smoke": dict(eval_limit=200, pool_limit=300, n_random_runs=10, seeds=[0, 1, 2],
-                  router_seeds=[0, 1], grid_limit=1, allow_hub=False, ablation_seeds=[0, 1],
+                  router_seeds=[0, 1], grid_limit=1, selection_folds=3, allow_hub=False, ablation_seeds=[0, 1],
                   pool_sources=None, pool_both_fail="strong-needed",
                   small_llm=dict(n_train=80, n_layers=2, max_len=64)),
     "offline": dict(eval_limit=None, pool_limit=None, n_random_runs=10, seeds=[0, 1, 2, 3, 4],
-                    router_seeds=[0, 1, 2, 3, 4], grid_limit=1, allow_hub=False,
+                    router_seeds=[0, 1, 2, 3, 4], grid_limit=1, selection_folds=3, allow_hub=False,
                     ablation_seeds=[0, 1, 2], pool_sources=None, pool_both_fail="strong-needed",
                     aligned_routers=["sw_ranking", "mf", "causal_llm", "logreg"],
                     small_llm=dict(n_train=2000, eval_limit=1000)),
     "paper": dict(eval_limit=None, pool_limit=None, n_random_runs=10, seeds=[0, 1, 2, 3, 4],
-                  router_seeds=[0, 1, 2, 3, 4], grid_limit=None, allow_hub=True,
+                  router_seeds=[0, 1, 2, 3, 4], grid_limit=None, selection_folds=3, allow_hub=True,
                   ablation_seeds=[0, 1, 2, 3, 4], pool_sources=None, pool_both_fail="strong-needed",
                   small_llm=None),
 }
@@ -62,6 +73,14 @@ PROFILES: dict[str, dict] = {
 PAPER_DRY_RUN: dict = dict(eval_limit=60, pool_limit=150, n_random_runs=2, seeds=[0, 1], router_seeds=[0, 1],
                            grid_limit=1, ablation_seeds=[0, 1], aligned_routers=["logreg"])
 
+# Settings a run may override besides the profile parameters, by owner ({owner: defaults}); filled by
+# ``register_settings`` (the package registers RAGRouter's ``defaults``; config imports no router).
+SETTINGS: dict[str, dict] = {}
+# Where each profile's default run writes (the committed offline logs are ``outputs``), and the
+# parent folder of every non-default run's own folder.
+DEFAULT_OUT = {"offline": "outputs", "smoke": "outputs/smoke", "paper": "outputs/paper"}
+RUNS_OUT = "outputs/runs"
+
 PACKAGES = ["numpy", "pandas", "scipy", "scikit-learn", "torch", "transformers", "faiss-cpu",
             "dgl", "spacy", "papermill", "matplotlib", "seaborn"]
 
@@ -69,7 +88,7 @@ PACKAGES = ["numpy", "pandas", "scipy", "scikit-learn", "torch", "transformers",
 @dataclass
 class Config:
     profile: str
-    seed: int
+    data_seed: int
     out_dir: str
     params: dict = field(default_factory=dict)
 
@@ -133,14 +152,69 @@ def package_versions(names=PACKAGES) -> dict[str, str]:
     return out
 
 
-def setup(profile: str = "offline", seed: int = 0, out_dir: str = "outputs",
-          verbose: bool = True, **overrides) -> Config:
-    """Resolve a profile, run the registered checks (data checksums) and print the run's identity."""
+def register_settings(owner: str, defaults: dict) -> None:
+    """Let ``setup`` accept overrides of ``defaults``' names (called explicitly by the package)."""
+    clash = set(defaults) & set().union(*PROFILES.values(), PAPER_DRY_RUN)
+    if clash:
+        raise ValueError(f"settings of {owner!r} reuse profile parameter names {sorted(clash)}")
+    SETTINGS[owner] = dict(defaults)
+
+
+def _dry_run(profile: str) -> bool:
+    return profile == "paper" and bool(os.environ.get("RAGROUTER_PAPER_STANDINS"))  # = hub.STANDINS_ENV
+
+
+def resolve(profile: str, overrides: dict | None = None) -> dict:
+    """The run's parameters: the profile's (plus the dry-run sizes), with ``overrides`` laid over.
+    An override must name a profile parameter or a registered setting (``SETTINGS``)."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
-    dry_run = profile == "paper" and bool(os.environ.get("RAGROUTER_PAPER_STANDINS"))  # = hub.STANDINS_ENV
-    params = {**PROFILES[profile], **(PAPER_DRY_RUN if dry_run else {}), **overrides}
-    cfg = Config(profile=profile, seed=int(seed), out_dir=str(out_dir), params=params)
+    base = {**PROFILES[profile], **(PAPER_DRY_RUN if _dry_run(profile) else {})}
+    known = set().union(*PROFILES.values(), PAPER_DRY_RUN, *SETTINGS.values())
+    unknown = set(overrides or {}) - known
+    if unknown:
+        raise ValueError(f"unknown setting(s) {sorted(unknown)}; profile parameters: {sorted(base)}; "
+                         f"settings: {', '.join(f'{o}: {sorted(d)}' for o, d in SETTINGS.items())}")
+    return {**base, **(overrides or {})}
+
+
+def changes(profile: str, data_seed: int = 0, overrides: dict | None = None) -> dict:
+    """What makes a run non-default: ``data_seed`` other than 0, and every override whose value
+    differs from the profile's parameter or the registered setting's default."""
+    params = resolve(profile, overrides)
+    base = {**PROFILES[profile], **(PAPER_DRY_RUN if _dry_run(profile) else {})}
+    defaults = {k: v for d in SETTINGS.values() for k, v in d.items()}
+    out = {"data_seed": int(data_seed)} if int(data_seed) != 0 else {}
+    for k, v in (overrides or {}).items():
+        ref = base[k] if k in base else defaults.get(k, object())
+        if json.dumps(params[k], sort_keys=True, default=str) != json.dumps(ref, sort_keys=True, default=str):
+            out[k] = v
+    return out
+
+
+def run_out_dir(profile: str, out_dir: str | None = None, data_seed: int = 0, overrides: dict | None = None) -> str:
+    """The folder a run writes to. A run with the profile's defaults: ``out_dir`` (None: the profile's
+    ``DEFAULT_OUT``). A non-default run (``changes``) never writes into a default folder (``outputs``
+    holds the delivered logs): ``out_dir`` None or one of ``DEFAULT_OUT``'s becomes
+    ``outputs/runs/<profile>-<hash of the changes>``; any other ``out_dir`` is kept."""
+    diff = changes(profile, data_seed, overrides)
+    if not diff:
+        return str(out_dir or DEFAULT_OUT[profile])
+    delivered = {(ROOT / d).resolve() for d in DEFAULT_OUT.values()}
+    if out_dir is None or (Path(out_dir) if Path(out_dir).is_absolute() else ROOT / out_dir).resolve() in delivered:
+        return f"{RUNS_OUT}/{profile}-{content_hash(diff, 8)}"
+    return str(out_dir)
+
+
+def setup(profile: str = "offline", data_seed: int = 0, out_dir: str = "outputs",
+          verbose: bool = True, **overrides) -> Config:
+    """Resolve a profile and the run's overrides, choose the output folder (``run_out_dir``), run the
+    registered checks (data checksums) and print the run's identity."""
+    params = resolve(profile, overrides)
+    dry_run = _dry_run(profile)
+    diff = changes(profile, data_seed, overrides)
+    out_dir = run_out_dir(profile, out_dir, data_seed, overrides)
+    cfg = Config(profile=profile, data_seed=int(data_seed), out_dir=str(out_dir), params=params)
     # transformers imports tqdm.auto, which warns in a kernel without ipywidgets; this library's own
     # progress output is plain lines (features.progress_bar), so that widget is never used
     warnings.filterwarnings("ignore", message="IProgress not found")
@@ -149,7 +223,9 @@ def setup(profile: str = "offline", seed: int = 0, out_dir: str = "outputs",
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     checks = {name: check() for name, check in CHECKS.items()}
     if verbose:
-        print(f"profile={profile} seed={cfg.seed} config_hash={cfg.hash} commit={git_commit()}")
+        print(f"profile={profile} data_seed={cfg.data_seed} config_hash={cfg.hash} commit={git_commit()}")
+        if diff:
+            print(f"non-default run {json.dumps(diff, sort_keys=True, default=str)}: writing to {cfg.out_dir}/")
         if dry_run:
             print(f"DRY RUN: Hub ids served by stand-ins from RAGROUTER_PAPER_STANDINS="
                   f"{os.environ['RAGROUTER_PAPER_STANDINS']} (tiny random models, synthetic data; "

@@ -129,7 +129,14 @@ def _gather(index, keys) -> dict:
 
 
 # ----------------------------------------------------------------------------- encoders
-ENCODERS = {"minilm": models.minilm_path, "mpnet": models.mpnet_path}
+ENCODERS = {"minilm": models.minilm_path, "mpnet": models.mpnet_path}  # name -> () -> model folder
+
+
+def register_encoder(name: str, path) -> None:
+    """Make the model folder ``path`` (a path, or a callable returning one) available under ``name``
+    to ``load_encoder`` / ``token_states`` (e.g. the paper profile's DeBERTa-v3: ``paper.register_encoder``)."""
+    ENCODERS[name] = path if callable(path) else (lambda: path)
+    load_encoder.cache_clear()
 
 
 @lru_cache(maxsize=4)

@@ -27,7 +27,19 @@ from ..core import cache
 from ..labels import pool_labels
 from . import augmentation, sampling
 
-DEFAULTS = dict(augment=True, sample=True, factor=0.3, size_frac=0.5, ppl_max_len=48)
+# The data settings: their one home. RAGRouter's ``defaults`` read them from here; a run overrides
+# them through ``rr.setup(..., augment=False)`` (config params), read back by ``settings(cfg)``, so
+# notebook 04 shows the data that notebook 05's RAGRouter fits on.
+DEFAULTS = dict(augment=True, sample=True, factor=0.3, size_frac=0.5)
+# Perplexity window (tokens): fixed, not a setting; the SmolLM2 pass is shared with the causal_llm
+# baseline's features when their lengths agree (``experiments.precompute_features``).
+PPL_MAX_LEN = 48
+
+
+def settings(cfg) -> dict:
+    """The data settings of a run: ``DEFAULTS`` with the run's overrides (``cfg.params``) laid over."""
+    params = getattr(cfg, "params", cfg)
+    return {k: params.get(k, v) for k, v in DEFAULTS.items()}
 
 
 AUGMENT_DRAW = 0  # one augmentation draw for every router seed (module docstring)
@@ -60,19 +72,21 @@ def _augment_cached(train, factor, cache_dir, log):
     return aug, rej, secs, False
 
 
-def prepare(pool: pd.DataFrame, seed: int, cache_dir, augment: bool = True, sample: bool = True,
-            factor: float = 0.3, size_frac: float = 0.5, ppl_max_len: int = 48, log=print):
-    """The training set for one seed: the pool split by ``pool_labels.split``, then ``prepare_split``."""
-    part = pool_labels.split(pool, seed=seed)
-    return prepare_split(pool[part == "train"], pool[part == "valid"], seed, cache_dir, augment=augment,
+def prepare(pool: pd.DataFrame, data_seed: int, cache_dir, augment: bool = DEFAULTS["augment"],
+            sample: bool = DEFAULTS["sample"], factor: float = DEFAULTS["factor"],
+            size_frac: float = DEFAULTS["size_frac"], ppl_max_len: int = PPL_MAX_LEN, log=print):
+    """The training set for one data seed: the pool split by ``pool_labels.split``, then ``prepare_split``."""
+    part = pool_labels.split(pool, seed=data_seed)
+    return prepare_split(pool[part == "train"], pool[part == "valid"], data_seed, cache_dir, augment=augment,
                          sample=sample, factor=factor, size_frac=size_frac, ppl_max_len=ppl_max_len, log=log)
 
 
-def prepare_split(original: pd.DataFrame, valid, seed: int, cache_dir, augment: bool = True,
-                  sample: bool = True, factor: float = 0.3, size_frac: float = 0.5, ppl_max_len: int = 48,
-                  log=print):
-    """Augment and sample the training part of a split. Returns a namespace with train (final),
-    valid, original, augmented, rejected, ppl (of original + augmented rows), levels, cost."""
+def prepare_split(original: pd.DataFrame, valid, data_seed: int, cache_dir, augment: bool = DEFAULTS["augment"],
+                  sample: bool = DEFAULTS["sample"], factor: float = DEFAULTS["factor"],
+                  size_frac: float = DEFAULTS["size_frac"], ppl_max_len: int = PPL_MAX_LEN, log=print):
+    """Augment and sample the training part of a split (``data_seed``: the sampling draw; RAGRouter
+    passes its router seed). Returns a namespace with train (final), valid, original, augmented,
+    rejected, ppl (of original + augmented rows), levels, cost."""
     cost = []
     aug = pd.DataFrame(columns=["pool_id", "prompt", "source", "panel", "score", "strong_needed",
                                 "source_id", "origin_id", "method", "op"])
@@ -97,7 +111,7 @@ def prepare_split(original: pd.DataFrame, valid, seed: int, cache_dir, augment: 
         levels = sampling.sampling_levels(both, ppl)  # the levels dynamic_sample weights by
         t0 = time.time()
         final = sampling.dynamic_sample(original, aug.astype({"score": int, "strong_needed": int}), ppl,
-                                        size_frac=size_frac, seed=seed)
+                                        size_frac=size_frac, seed=data_seed)
         cost.append({"step": "sampling", "rows_in": len(both), "rows_out": len(final),
                      "seconds": round(time.time() - t0, 2), "rows_per_s": None, "cached": None,
                      "note": "balanced labels"})
@@ -125,12 +139,12 @@ def examples(td, n: int = 2) -> pd.DataFrame:
                          "variant": ex.prompt.str[:180].values})
 
 
-def switch_grid(pool, seed, cache_dir, **kw) -> pd.DataFrame:
+def switch_grid(pool, data_seed, cache_dir, **kw) -> pd.DataFrame:
     """Training-set size and label balance for every on/off combination of the two steps."""
     rows = []
     for augment in (False, True):
         for sample in (False, True):
-            td = prepare(pool, seed, cache_dir, augment=augment, sample=sample, log=lambda *_: None, **kw)
+            td = prepare(pool, data_seed, cache_dir, augment=augment, sample=sample, log=lambda *_: None, **kw)
             rows.append({"augment": augment, "sample": sample, "rows": len(td.train),
                          "augmented_rows_in_train": int((td.train.panel == "augmented").sum()),
                          "strong_needed": round(float(td.train.strong_needed.mean()), 3)})

@@ -3,6 +3,12 @@
 A router maps a list of prompts to strong-win probabilities in [0, 1]; higher means "send to the
 strong model". Trained routers also implement ``fit`` and persist themselves with ``save``/``load``
 under a folder of ``outputs/``; ``route`` turns a score and a threshold into a model name.
+
+Settings have one home per router: ``defaults`` (every hyper-parameter) and ``grid`` (the
+configurations model selection may try, at most ``selection.MAX_CONFIGS``) are class attributes,
+and ``grid[0]`` changes nothing in ``defaults`` (``grid_disagreements``; tests/test_settings.py), so
+a run that tries only the first entry (``offline``: ``grid_limit=1``) runs the defaults.
+``get_grid(name, limit)`` reads a registered router's grid.
 """
 from __future__ import annotations
 
@@ -31,6 +37,25 @@ def get_router(name: str, **kwargs) -> "Router":
     return ROUTERS[name](**kwargs)
 
 
+def get_grid(name: str, limit: int | None = None) -> list[dict]:
+    """The first ``limit`` (None: all) configurations of router ``name``'s class ``grid`` (copies)."""
+    if name not in ROUTERS:
+        raise KeyError(f"unknown router {name!r}; registered: {sorted(ROUTERS)}")
+    return [dict(g) for g in ROUTERS[name].grid[:limit]]
+
+
+def grid_disagreements(cls) -> list[str]:
+    """Where ``cls.grid`` breaks "grid[0] is the defaults": an empty grid, a grid key that is no
+    setting of ``cls.defaults``, or a first-entry value that differs from the default (one line each)."""
+    if not cls.grid:
+        return [f"{cls.name}: empty grid"]
+    out = [f"{cls.name}: grid entry {i} sets unknown setting {k!r}"
+           for i, g in enumerate(cls.grid) for k in g if k not in cls.defaults]
+    out += [f"{cls.name}: grid[0][{k!r}] = {v!r} but defaults[{k!r}] = {cls.defaults[k]!r}"
+            for k, v in cls.grid[0].items() if k in cls.defaults and cls.defaults[k] != v]
+    return out
+
+
 def load_router(path) -> "Router":
     meta = json.loads((Path(path) / "router.json").read_text())
     return ROUTERS[meta["name"]].load(path)
@@ -38,6 +63,8 @@ def load_router(path) -> "Router":
 
 class Router:
     name = "base"
+    defaults: dict = {}  # every hyper-parameter and its value (trainable routers)
+    grid: list[dict] = [{}]  # configurations model selection may try; grid[0] == the defaults
     fit_seconds: float | None = None  # wall time of the last fit, for the logs
 
     def score(self, prompts: Sequence[str]) -> np.ndarray:

@@ -48,7 +48,8 @@ class _SklearnRouter(TrainableRouter):
 
 @register("knn")
 class KNNRouter(_SklearnRouter):
-    defaults = {"k": 50, "encoder": "minilm", "max_len": 128, "alignment": "none"}
+    defaults = {"k": 10, "encoder": "minilm", "max_len": 128, "alignment": "none"}
+    grid = [{"k": 10}, {"k": 30}, {"k": 100}]
 
     def _fit(self, x, y, frame, variant):
         yc = alignment.centred_labels(frame, y) if variant == "source_fe" else y
@@ -68,7 +69,8 @@ class KNNRouter(_SklearnRouter):
 
 @register("kmeans")
 class KMeansRouter(_SklearnRouter):
-    defaults = {"n_clusters": 32, "encoder": "minilm", "max_len": 128, "alignment": "none"}
+    defaults = {"n_clusters": 8, "encoder": "minilm", "max_len": 128, "alignment": "none"}
+    grid = [{"n_clusters": 8}, {"n_clusters": 16}, {"n_clusters": 32}]
 
     def _fit(self, x, y, frame, variant):
         from sklearn.cluster import KMeans
@@ -89,7 +91,8 @@ class KMeansRouter(_SklearnRouter):
 
 @register("svm")
 class SVMRouter(_SklearnRouter):
-    defaults = {"C": 1.0, "encoder": "minilm", "max_len": 128, "alignment": "none"}
+    defaults = {"C": 0.3, "encoder": "minilm", "max_len": 128, "alignment": "none"}
+    grid = [{"C": 0.3}, {"C": 1.0}, {"C": 3.0}]
 
     def _fit(self, x, y, frame, variant):
         from sklearn.svm import SVC
@@ -102,7 +105,8 @@ class SVMRouter(_SklearnRouter):
 
 @register("logreg")
 class LogRegRouter(_SklearnRouter):
-    defaults = {"C": 1.0, "encoder": "minilm", "max_len": 128, "alignment": "none"}
+    defaults = {"C": 0.1, "encoder": "minilm", "max_len": 128, "alignment": "none"}
+    grid = [{"C": 0.1}, {"C": 0.3}, {"C": 1.0}]
 
     def _fit(self, x, y, frame, variant):
         from sklearn.linear_model import LogisticRegression

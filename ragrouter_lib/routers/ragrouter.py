@@ -68,11 +68,12 @@ EXTRACTOR_HP = ("seed", "augment", "sample", "factor", "size_frac", "features", 
 # ----------------------------------------------------------------------------- the router
 @register("ragrouter")
 class RAGRouter(TrainableRouter):
-    defaults = {"augment": True, "sample": True, "factor": 0.3, "size_frac": 0.5,
-                "features": "semantic+syntactic", "rag": "on", "k": 10, "n_folds": 5, "alignment": "source_fe",
+    # the data settings (augment, sample, factor, size_frac) have one home: the pipeline's defaults
+    defaults = {**training_data.DEFAULTS, "features": "semantic+syntactic", "rag": "on", "k": 10, "n_folds": 5, "alignment": "source_fe",
                 "encoder": "minilm", "layer": 5, "max_len": 128, "extractor_epochs": 6,
                 "extractor_lr": 1e-3, "final_epochs": 40, "final_lr": 1e-3, "batch_size": 64,
                 "weight_decay": 1e-4, "extractor_patience": 1, "final_patience": 8}
+    grid = [{"k": 10}, {"k": 20}, {"k": 10, "final_lr": 3e-4}]  # grid[0] = the defaults
 
     # -- inputs
     def _inputs(self, prompts):

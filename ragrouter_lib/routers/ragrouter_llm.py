@@ -272,7 +272,7 @@ class RAGRouterLLM(RAGRouter):
         # kernel) learns its folder from the saved state. Its identity is in hp["encoder"] (the key).
         name, path = self.hp["encoder"], st.get("encoder_path")
         if name not in encoders.ENCODERS and path:
-            encoders.ENCODERS[name] = lambda: path
+            encoders.register_encoder(name, path)
         super().set_state(st)
         hp = self.hp
         self._kb_texts = st["kb_texts"]

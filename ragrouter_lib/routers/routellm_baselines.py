@@ -36,6 +36,7 @@ from .training import HeadTrainer, TrainableRouter, train_epochs, val_auc
 @register("sw_ranking")
 class SWRankingRouter(TrainableRouter):
     defaults = {"gamma": 10.0, "n_tiers": 3, "encoder": "minilm", "max_len": 128, "alignment": "none"}
+    grid = [{"gamma": 10.0}, {"gamma": 100.0}, {"gamma": 1000.0}]
 
     def fit(self, train, valid=None):
         t0 = time.time()
@@ -105,8 +106,9 @@ class MFModel(nn.Module):
 
 @register("mf")
 class MFRouter(TrainableRouter):
-    defaults = {"dim": 128, "lr": 3e-3, "weight_decay": 1e-5, "epochs": 30, "pair_weight": 5.0,
+    defaults = {"dim": 128, "lr": 3e-3, "weight_decay": 1e-5, "epochs": 30, "pair_weight": 1.0,
                 "batch_size": 2048, "encoder": "minilm", "max_len": 128, "alignment": "none"}
+    grid = [{"dim": 128, "pair_weight": 1.0}, {"dim": 128, "pair_weight": 5.0}, {"dim": 64, "pair_weight": 5.0}]
 
     def fit(self, train, valid=None):
         t0 = time.time()
@@ -194,8 +196,9 @@ class TopLayerClassifier(nn.Module):
 
 @register("bert")
 class BertRouter(TrainableRouter):
-    defaults = {"encoder": "minilm", "layer": 5, "max_len": 128, "lr": 5e-5, "head_lr_mult": 20.0,
+    defaults = {"encoder": "minilm", "layer": 5, "max_len": 128, "lr": 2e-5, "head_lr_mult": 20.0,
                 "epochs": 2, "batch_size": 32, "weight_decay": 0.01, "alignment": "none"}
+    grid = [{"lr": 2e-5}, {"lr": 5e-5}, {"lr": 1e-4}]
 
     def _states(self, prompts):
         return encoders.token_states(list(prompts), self.hp["encoder"], layer=self.hp["layer"],
@@ -257,8 +260,10 @@ class BertRouter(TrainableRouter):
 
 @register("causal_llm")
 class CausalLLMRouter(TrainableRouter):
-    defaults = {"n_layers": 16, "max_len": 48, "hidden": 256, "lr": 1e-3, "epochs": 40,
+    defaults = {"n_layers": 16, "max_len": 48, "hidden": 0, "lr": 1e-3, "epochs": 40,
                 "batch_size": 128, "weight_decay": 1e-4, "dropout": 0.2, "alignment": "none"}
+    grid = [{"hidden": 0, "weight_decay": 1e-4}, {"hidden": 256, "weight_decay": 1e-4},
+            {"hidden": 256, "weight_decay": 1e-2}]
 
     def _x(self, prompts):
         x = encoders.lm_states(list(prompts), self.hp["n_layers"], self.hp["max_len"], progress=False)

@@ -6,7 +6,7 @@ random split drawn from the same mixture of sources rewards learning which *sour
 like. Here every router, RAGRouter included, gets the same budget and the same criterion:
 
 1. **Folds**: the training sources are cut into K groups of whole sources (K=3 by default,
-   deterministic from seed 0, balanced by rows; ``k=None`` is leave-one-source-out). A row and its
+   deterministic from seed 0, balanced by rows; ``n_folds=None`` is leave-one-source-out). A row and its
    augmented variants share a source, so they never straddle a fold.
 2. **Criterion**: for each fold fit, the strong-win scores of the held-out sources are compared
    with ``strong_needed`` *within each source* (ROC-AUC); the criterion is the mean over all
@@ -40,24 +40,24 @@ EPOCH_KEYS["ragrouter_llm"] = EPOCH_KEYS["ragrouter"]
 DEFAULT_EPOCH_KEYS = {None: "epochs"}
 
 
-def source_folds(frame: pd.DataFrame, k: int | None = 3, seed: int = 0) -> pd.Series:
-    """Fold id (0..K-1) per row: whole sources, K groups balanced by rows (largest source first
-    into the currently smallest fold; ties broken by a seeded shuffle). ``k=None``: one fold per
-    source (leave-one-source-out)."""
+def source_folds(frame: pd.DataFrame, n_folds: int | None = 3, seed: int = 0) -> pd.Series:
+    """Fold id (0..K-1) per row: whole sources, K = ``n_folds`` groups balanced by rows (largest source
+    first into the currently smallest fold; ties broken by a seeded shuffle). ``n_folds=None``: one
+    fold per source (leave-one-source-out)."""
     src = alignment.sources(frame)
     sizes = src.value_counts()
     names = list(sizes.index)
     if len(names) < 2:
         raise ValueError(f"source_folds: need at least 2 sources to hold one out (got {names})")
-    if k is None or k >= len(names):
+    if n_folds is None or n_folds >= len(names):
         order = sorted(names)
         return src.map({s: i for i, s in enumerate(order)}).rename("fold")
-    if k < 2:
-        raise ValueError(f"source_folds: need k >= 2 (got {k})")
+    if n_folds < 2:
+        raise ValueError(f"source_folds: need n_folds >= 2 (got {n_folds})")
     rng = np.random.default_rng([seed, 7103])
     shuffled = [names[i] for i in rng.permutation(len(names))]
     ordered = sorted(shuffled, key=lambda s: -sizes[s])  # stable: shuffle breaks size ties
-    load, assign = np.zeros(k), {}
+    load, assign = np.zeros(n_folds), {}
     for s in ordered:
         f = int(np.argmin(load))
         assign[s] = f
@@ -163,7 +163,7 @@ def cross_validate(name: str, pool: pd.DataFrame, configs: list[dict], fit: Call
     return pd.concat(per_source, ignore_index=True), pd.DataFrame(fits)
 
 
-def select(name: str, pool: pd.DataFrame, grid: list[dict], fit: Callable, seeds=(0,), *, k: int | None = 3,
+def select(name: str, pool: pd.DataFrame, grid: list[dict], fit: Callable, seeds=(0,), *, n_folds: int | None = 3,
            variants=("none",), retrain: bool = True, log=print) -> Selection:
     """The protocol (module docstring). ``grid``: at most ``MAX_CONFIGS`` configurations, searched
     with ``variants[0]``; the remaining ``variants`` are then tried with the chosen configuration.
@@ -173,7 +173,7 @@ def select(name: str, pool: pd.DataFrame, grid: list[dict], fit: Callable, seeds
         raise ValueError(f"{name}: {len(grid)} configurations > MAX_CONFIGS={MAX_CONFIGS} (equal budget)")
     variants = [alignment.check(v) for v in variants]
     seed0 = int(seeds[0])
-    folds = source_folds(pool, k, seed0)
+    folds = source_folds(pool, n_folds, seed0)
     # The searched variant is written into the configuration whenever alignment is searched at all:
     # a router whose default is another variant (RAGRouter's is source FE) must really try "none".
     # A router searched with "none" alone keeps its plain hp (its own default, the RouteLLM recipe).

@@ -3,9 +3,9 @@
 Thesis step: Tables 3 (multi-source data augmentation), 4 (data sampling), 5 (semantic-syntactic
 feature extraction) and 6 (the RAG vector knowledge base). Each "without" row retrains RAGRouter
 with one switch changed and everything else equal: the configuration and alignment variant chosen
-for the full model in notebook 05 (not re-tuned per variant), the same selection folds and the same
-seeds. The seeds are the profile's ``ablation_seeds`` (offline: 3 of the 5 router seeds, for the CPU
-budget); the "with" row is the full model's runs of those seeds (Table 1's runs, restricted), so
+for the full model in notebook 05 (not re-tuned per variant), the same selection folds
+(``selection_folds``) and the same seeds. The seeds are the profile's ``ablation_seeds`` (offline: 3
+of the 5 router seeds, for the CPU budget); the "with" row is the full model's runs of those seeds (Table 1's runs, restricted), so
 every comparison is paired by seed. Switches (``routers/ragrouter.py``): ``augment=False`` (no new
 rows; sampling then draws from the original rows only), ``sample=False`` (original + augmented rows
 as they are), ``features="semantic"`` (the cross-modal attention reads the semantic tokens instead of
@@ -103,6 +103,7 @@ def run(pool, evals: dict, cfg, full_runs: pd.DataFrame, tables=(3, 4, 5, 6), lo
         log(f"Table {t}: {a.without} -> {hp}")
         r, f, _, first = router_runs.train_and_evaluate(name, pool, evals, seeds(cfg), cache_dir,
                                                         grid=[hp], log=log, out_dir=out_dir,
+                                                        n_folds=getattr(cfg, "selection_folds", 3),
                                                         model_key=verdicts.ablation_key(t))
         runs.append(r.assign(table=t, model=a.without))
         fitted[a.without] = f

@@ -13,11 +13,11 @@ import pandas as pd
 
 from ..evaluation import metrics
 from .router_runs import (
-    GRIDS,
     METRICS,
     accuracies,
     compare_with_published,
     evaluate_scores,
+    run_grid,
     table_from_runs,
     train_and_evaluate,
 )
@@ -33,13 +33,13 @@ def load_pool(cfg, arena_path=None, gpt4_path=None) -> pd.DataFrame:
                                   sources=getattr(cfg, "params", {}).get("pool_sources"),
                                   both_fail=getattr(cfg, "params", {}).get("pool_both_fail", pool_labels.DEFAULT_BOTH_FAIL))
     if cfg.pool_limit and cfg.pool_limit < len(pool):
-        pool = pool.sample(n=cfg.pool_limit, random_state=cfg.seed).sort_index()
+        pool = pool.sample(n=cfg.pool_limit, random_state=cfg.data_seed).sort_index()
     return pool
 
 
 def load_evals(cfg) -> dict[str, pd.DataFrame]:
     from ..data import loading
-    return {b: loading.load_eval(b, limit=cfg.eval_limit, seed=cfg.seed) for b in ("mmlu", "gsm8k")}
+    return {b: loading.load_eval(b, limit=cfg.eval_limit, seed=cfg.data_seed) for b in ("mmlu", "gsm8k")}
 
 
 def check_leakage(pool, evals, threshold: float = 0.95) -> pd.DataFrame:
@@ -65,7 +65,7 @@ def precompute_features(pool, evals) -> pd.DataFrame:
     from ..pipeline import sampling, training_data
     from ..routers.routellm_baselines import BertRouter, CausalLLMRouter
     b, c = BertRouter.defaults, CausalLLMRouter.defaults
-    if c["max_len"] == training_data.DEFAULTS["ppl_max_len"]:  # one SmolLM2 pass serves both
+    if c["max_len"] == training_data.PPL_MAX_LEN:  # one SmolLM2 pass serves both
         sampling.perplexities(list(pool.prompt), c["max_len"], lm_states_layers=c["n_layers"])
     rows = []
     for name, texts in [("pool", pool.prompt), *((k, ev.prompt) for k, ev in evals.items())]:
@@ -96,11 +96,14 @@ def main_variants(name: str) -> tuple:
     return ("none",)
 
 
-def run_baselines(pool, evals, cfg, names=None, aligned=None, log=print):
+def run_baselines(pool, evals, cfg, names=None, aligned=None, log=print, settings=None):
     """Every router of ``names`` with RouteLLM's recipe (alignment "none"), then each router of
     ``aligned`` again with the alignment variants of ``alignment.SUPPORTED`` searched by the same
     protocol (starting from the plain run's chosen configuration) -> rows ``<name>_aligned``.
-    Per-prompt scores of every router and seed are saved (``verdicts.save_scores``).
+    Per-prompt scores of every router and seed are saved (``verdicts.save_scores``). Configurations:
+    ``router_runs.run_grid`` (the class grid, the profile's ``grid_limit``, the run's overrides of
+    our router's settings, and ``settings[name]``: run-time values such as the paper profile's model
+    folders); ``cfg.selection_folds`` source-grouped folds.
 
     Returns a namespace: runs (per seed and benchmark), selections ({key: Selection}), fitted
     ({key: {seed: router}}), curves (seed 0), per_source (every router's per-fold per-source AUC)
@@ -113,16 +116,16 @@ def run_baselines(pool, evals, cfg, names=None, aligned=None, log=print):
     if aligned is None:  # the profile may narrow it (offline: the CPU budget, see config.PROFILES)
         aligned = getattr(cfg, "aligned_routers", None) or ALIGNED
     aligned = [a for a in aligned if a in names]
-    k = getattr(cfg, "selection_folds", 3)
+    n_folds = getattr(cfg, "selection_folds", 3)
     runs, sels, fitted, curves = [], {}, {}, {b: {} for b in evals}
     cache_dir = cfg.path("cache", "routers")
-    jobs = [(n, GRIDS[n][: cfg.grid_limit] if cfg.grid_limit else GRIDS[n], main_variants(n), n) for n in names]
+    jobs = [(n, run_grid(n, cfg, (settings or {}).get(n)), main_variants(n), n) for n in names]
     jobs += [(n, None, alignment.SUPPORTED[n][1:], n + ALIGNED_SUFFIX) for n in aligned]
     for name, grid, variants, key in jobs:
         if grid is None:  # aligned row: the plain run's chosen configuration, alignment searched
             grid = [sels[name].chosen]
         r, f, sel, first = train_and_evaluate(name, pool, evals, cfg.router_seeds, cache_dir, grid, log,
-                                              variants=variants, k=k, out_dir=cfg.out, model_key=key)
+                                              variants=variants, n_folds=n_folds, out_dir=cfg.out, model_key=key)
         runs.append(r)
         fitted[key] = f
         if sel is not None:

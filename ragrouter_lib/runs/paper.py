@@ -24,11 +24,10 @@ DRY_RUN_HP = {"n_folds": 2, "extractor_epochs": 1, "final_epochs": 2, "max_len":
 
 def register_encoder(cfg) -> str:
     """Make the thesis's semantic encoder (DeBERTa-v3-base, or its dry-run stand-in) available to
-    ``encoders.token_states``/``syntax.wordpiece_offsets`` under ``PAPER_ENCODER``; returns the name."""
+    ``encoders.token_states``/``syntax.wordpiece_offsets`` under ``PAPER_ENCODER`` (through the
+    registration function encoders owns); returns the name."""
     from ..features import encoders
-    path = model_path("encoder", cfg)
-    encoders.ENCODERS[PAPER_ENCODER] = lambda: path
-    encoders.load_encoder.cache_clear()
+    encoders.register_encoder(PAPER_ENCODER, model_path("encoder", cfg))
     return PAPER_ENCODER
 
 
@@ -63,22 +62,20 @@ def notebook_released(evals, cfg, log=print):
 
 
 def notebook_final_model(cfg) -> tuple[str, dict]:
-    """Notebook 05: the final router's name and hyper-parameters for the profile. ``paper``:
-    ``ragrouter_llm`` over Qwen2.5-7B (LoRA; QLoRA on CUDA) with the DeBERTa-v3-base encoder."""
+    """Notebooks 05 and 07: the final router's name and the run-time settings laid over every entry of
+    its class grid (``experiments.run_baselines(..., settings={name: hp})``). ``paper``:
+    ``ragrouter_llm`` over Qwen2.5-7B (LoRA; QLoRA on CUDA) with the DeBERTa-v3-base encoder (the
+    local model folders are only known here, at run time); other profiles: ``ragrouter``, none."""
     if cfg.profile != "paper":
         return "ragrouter", {}
     import torch
 
-    from . import router_runs
     from ..features import syntax
     syntax.use_parser(syntax.parser_for(cfg))  # the thesis's Stanza (one line if it cannot load); dry run: spaCy
     hp = {"llm_path": str(model_path("llm", cfg)), "encoder": register_encoder(cfg), "layer": -1,
           "load_4bit": torch.cuda.is_available()}
     if standins() is not None:  # dry run: every stage runs, with tiny budgets
         hp.update(DRY_RUN_HP)
-    # ``experiments.run_baselines`` reads a router's configurations from ``GRIDS``: the LLM final model's
-    # grid is RAGRouter's with these settings (the local model folder is only known here, at run time)
-    router_runs.GRIDS["ragrouter_llm"] = [{**g, **hp} for g in router_runs.GRIDS["ragrouter"]]
     return "ragrouter_llm", hp
 
 
@@ -120,7 +117,7 @@ def small_llm_row(pool, evals, cfg, log=print, llm_path=None, **overrides):
     from ..routers.kb import KnowledgeBase
     from . import router_runs
     hp = {**SMALL_DEFAULTS, **overrides}
-    seed = int(cfg.seed)
+    seed = int(cfg.data_seed)
     sub = pool.sample(n=min(hp["n_train"], len(pool)), random_state=seed).reset_index(drop=True)
     is_kb = np.random.default_rng([seed, 7]).random(len(sub)) < hp["kb_frac"]
     kb_rows, fin_rows = sub[is_kb].reset_index(drop=True), sub[~is_kb].reset_index(drop=True)
@@ -183,7 +180,7 @@ def notebook_small_llm(pool, evals, cfg, log=print) -> tuple[pd.DataFrame, dict]
     from ..data import models
     inputs = {"pool": cache.digest_frame(pool, ["prompt", "score", "source"]),
               **{b: cache.digest_frame(ev, ["prompt", "weak_correct", "strong_correct"]) for b, ev in evals.items()}}
-    k = cache.key("small_llm_row", {"hp": {**SMALL_DEFAULTS, **over}, "seed": int(cfg.seed),
+    k = cache.key("small_llm_row", {"hp": {**SMALL_DEFAULTS, **over}, "data_seed": int(cfg.data_seed),
                                     "llm": models.smollm2_path().name}, inputs, modules=[__name__])
     (runs, info), hit = cache.memo_pickle(cache.path("routers", f"small-llm-{k}.pkl"),
                                           lambda: small_llm_row(pool, evals, cfg, log=log, **over))
@@ -195,7 +192,7 @@ def score_released(evals: dict, cfg, names=("sw_ranking", "mf", "bert", "causal_
     """Score every released router on every benchmark with our metrics.
 
     Returns (runs, status): ``runs`` has one row per router x benchmark (router key
-    ``released_<name>``, seed = cfg.seed, CPT50/CPT80/APGR, seconds); ``status`` one row per router
+    ``released_<name>``, seed = cfg.data_seed, CPT50/CPT80/APGR, seconds); ``status`` one row per router
     (``ran`` or ``missing`` with the reason). A router that cannot run is logged and skipped.
     """
     from ..routers import released
@@ -208,8 +205,8 @@ def score_released(evals: dict, cfg, names=("sw_ranking", "mf", "bert", "causal_
             for bench, ev in evals.items():
                 t1 = time.time()
                 scores = r.score(list(ev.prompt))
-                m, _ = router_runs.evaluate_scores(scores, ev, seed=cfg.seed)
-                runs.append({"router": f"released_{name}", "seed": cfg.seed, "benchmark": bench, **m,
+                m, _ = router_runs.evaluate_scores(scores, ev, seed=cfg.data_seed)
+                runs.append({"router": f"released_{name}", "seed": cfg.data_seed, "benchmark": bench, **m,
                              "score_seconds": time.time() - t1})
             status.append({"router": f"released_{name}", "status": "ran", "reason": "",
                            "seconds": round(time.time() - t0, 1)})

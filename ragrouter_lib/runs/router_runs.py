@@ -13,7 +13,9 @@ import json
 import numpy as np
 import pandas as pd
 
+from .. import routers
 from ..evaluation import metrics
+from ..routers.base import get_grid
 
 # RouteLLM's evaluation sizes and both models' accuracies after decontamination (RouteLLM's files, data/raw).
 EXPECTED_EVAL = {
@@ -138,24 +140,27 @@ def random_and_oracle(evals: dict[str, pd.DataFrame], seeds, n_runs: int = 10):
 
 
 # ----------------------------------------------------------------------------- trained routers
-# Equal tuning budget: at most ``selection.MAX_CONFIGS`` (3) configurations per trainable router,
-# chosen by the source-grouped K-fold criterion of ``selection`` (within-source ROC-AUC of the
-# score against "strong model needed" on held-out sources); epochs from the fold fits' histories.
-GRIDS = {
-    "random": [{}],
-    "sw_ranking": [{"gamma": 10.0}, {"gamma": 100.0}, {"gamma": 1000.0}],
-    "mf": [{"dim": 128, "pair_weight": 1.0}, {"dim": 128, "pair_weight": 5.0}, {"dim": 64, "pair_weight": 5.0}],
-    "bert": [{"lr": 2e-5}, {"lr": 5e-5}, {"lr": 1e-4}],
-    "causal_llm": [{"hidden": 0, "weight_decay": 1e-4}, {"hidden": 256, "weight_decay": 1e-4},
-                   {"hidden": 256, "weight_decay": 1e-2}],
-    "knn": [{"k": 10}, {"k": 30}, {"k": 100}],
-    "kmeans": [{"n_clusters": 8}, {"n_clusters": 16}, {"n_clusters": 32}],
-    "svm": [{"C": 0.3}, {"C": 1.0}, {"C": 3.0}],
-    "logreg": [{"C": 0.1}, {"C": 0.3}, {"C": 1.0}],
-    "length": [{}],
-    "ragrouter": [{"k": 10}, {"k": 20}, {"k": 10, "final_lr": 3e-4}],
-}
+# Equal tuning budget: at most ``selection.MAX_CONFIGS`` (3) configurations per trainable router
+# (each router class's ``grid``; ``grid[0]`` is its defaults), chosen by the source-grouped K-fold
+# criterion of ``selection`` (within-source ROC-AUC of the score against "strong model needed" on
+# held-out sources); epochs from the fold fits' histories.
 UNTRAINED = ("random", "length")  # nothing to select: one fit per seed, no folds
+
+
+def run_grid(name: str, cfg, settings: dict | None = None) -> list[dict]:
+    """The configurations router ``name`` tries in this run: the first ``cfg.grid_limit`` (None:
+    all) entries of its class ``grid``; for our router (``routers.OURS``) the run's overrides of
+    its settings (``rr.setup(..., k=20, augment=False)``: ``cfg.params``) are laid over every
+    entry, then ``settings`` (values only known at run time, e.g. the paper profile's model
+    folders); entries made equal by that are kept once."""
+    cls = routers.ROUTERS[name]
+    over = {k: v for k, v in getattr(cfg, "params", {}).items() if k in cls.defaults} if name in routers.OURS else {}
+    out = []
+    for g in get_grid(name, getattr(cfg, "grid_limit", None)):
+        g = {**g, **over, **(settings or {})}
+        if g not in out:
+            out.append(g)
+    return out
 
 
 def _router_key(name, hp, seed, train, valid) -> str:
@@ -226,10 +231,11 @@ def score_cached(r, prompts) -> tuple[np.ndarray, float, bool]:
 
 
 def train_and_evaluate(name, pool, evals, seeds, cache_dir, grid=None, log=print, *, variants=("none",),
-                       k=3, out_dir=None, model_key=None):
-    """Select on seed ``seeds[0]``'s source-grouped folds, retrain on all rows per seed, score.
+                       n_folds=3, out_dir=None, model_key=None):
+    """Select on seed ``seeds[0]``'s ``n_folds`` source-grouped folds, retrain on all rows per seed, score.
 
-    ``selection.select`` chooses the configuration (``grid``, at most three), then the alignment
+    ``selection.select`` chooses the configuration (``grid``, at most three; None: the router
+    class's whole ``grid``), then the alignment
     among ``variants``, and the epochs; each seed's final router is fitted on the whole pool
     (``valid=None``). Evaluation rows are only scored, never used to choose anything. With
     ``out_dir`` the per-prompt scores go to ``verdicts.save_scores`` under ``model_key`` (default:
@@ -237,7 +243,7 @@ def train_and_evaluate(name, pool, evals, seeds, cache_dir, grid=None, log=print
     routers), {benchmark: first seed's scores}).
     """
     from ..routers import selection
-    grid = grid or GRIDS[name]
+    grid = grid or get_grid(name)
     key = model_key or name
 
     def fit(n, hp, seed, train, valid):
@@ -249,7 +255,7 @@ def train_and_evaluate(name, pool, evals, seeds, cache_dir, grid=None, log=print
         sel, fitted, hp = None, {int(s): fit(name, grid[0], int(s), pool, None) for s in seeds}, grid[0]
         crit = float("nan")
     else:
-        sel = selection.select(name, pool, grid, fit, seeds, k=k, variants=variants, log=log)
+        sel = selection.select(name, pool, grid, fit, seeds, n_folds=n_folds, variants=variants, log=log)
         fitted, hp = sel.finals, {**sel.chosen, **sel.epochs}
         crit = float(sel.scores.set_index("config").criterion.get(json.dumps(sel.chosen, sort_keys=True), np.nan))
     rows, all_scores = [], {b: [] for b in evals}
