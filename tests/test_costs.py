@@ -33,3 +33,28 @@ def test_latency_table_bypasses_caches_and_gives_ratios(monkeypatch, tmp_path):
     assert 2.0 < ratio < 6.0  # ~4x by construction, loose for a shared CPU
     assert tab.loc["ragrouter", "ragrouter_p50_ratio"] == 1.0
     assert {"p95_ms", "batch_prompts_per_s", "peak_py_mb", "rss_mb"} <= set(tab.columns)
+
+
+def test_feature_cache_switch_reads_and_writes_nothing(monkeypatch, tmp_path):
+    monkeypatch.setenv("RAGROUTER_CACHE", str(tmp_path))
+    monkeypatch.setenv("RAGROUTER_DERIVED", "off")
+    calls = []
+
+    def compute(t):
+        calls.append(list(t))
+        return {"x": np.arange(len(t), dtype=np.float32)[:, None]}
+    texts = ["a", "b", "a"]
+    with encoders.feature_cache(enabled=False):
+        assert not encoders.feature_cache_enabled()
+        out = encoders.cached("toy", {"v": 1}, texts, compute, verbose=False)
+        encoders.store(encoders.store_dir("toy", {"v": 2}), encoders.text_keys(["c"]), {"x": np.zeros((1, 1))})
+    assert encoders.feature_cache_enabled()  # restored on exit
+    assert calls == [texts] and out["x"].shape == (3, 1)  # computed, every text
+    assert not any(tmp_path.rglob("*"))  # nothing written under the cache root
+    encoders.cached("toy", {"v": 1}, texts, compute, verbose=False)  # on: the entry appears
+    assert sorted(calls[-1]) == ["a", "b"] and len(list(tmp_path.rglob("*.npz"))) == 1
+    with encoders.feature_cache(enabled=False):  # off: the stored entry is not read
+        encoders.cached("toy", {"v": 1}, texts, compute, verbose=False)
+    assert calls[-1] == texts and len(list(tmp_path.rglob("*.npz"))) == 1
+    encoders.cached("toy", {"v": 1}, texts, compute, verbose=False)  # on again: served from the store
+    assert len(calls) == 3

@@ -4,7 +4,7 @@ Thesis step: the cost side of the comparison (RouteLLM reports routing overhead;
 reports none). A cost is only meaningful beside the others measured under the same load on the same
 machine, so ``latency_table`` times every router in one pass and gives RAGRouter's figures as ratios
 to each baseline's. Every feature (embeddings, LM states, parses, fused vectors) is recomputed:
-``encoders.cached`` is patched to compute and store nothing.
+the feature store is switched off (``encoders.feature_cache(enabled=False)``: nothing read or written).
 
 Memory: ``peak_py_mb`` is tracemalloc's peak of Python/NumPy allocations while scoring one batch
 (torch's CPU allocator is not traced); ``rss_mb`` is the process's resident set after that batch
@@ -14,23 +14,11 @@ from __future__ import annotations
 
 import time
 import tracemalloc
-from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
 
-
-@contextmanager
-def no_feature_cache():
-    """Within the block every ``encoders.cached`` call computes afresh and stores nothing."""
-    from unittest import mock
-
-    from ..features import encoders
-
-    def fresh(kind, params, texts, compute, verbose=True, modules=()):
-        return compute(list(texts))
-    with mock.patch.object(encoders, "cached", fresh):
-        yield
+from ..features import encoders
 
 
 def _rss_mb() -> float:
@@ -47,7 +35,7 @@ def latency(router, prompts, batch: int = 256, single: int = 200) -> pd.DataFram
     throughput (``batch`` prompts in one call) and memory, cache bypassed."""
     prompts = list(prompts)
     router.score(prompts[:2])  # warm up (imports, weights, thread pools) outside the timing
-    with no_feature_cache():
+    with encoders.feature_cache(enabled=False):  # every feature computed afresh, nothing stored
         times = []
         for p in prompts[:single]:
             t0 = time.perf_counter()
@@ -89,15 +77,14 @@ def feature_cost(texts, n: int = 128, seed: int = 0) -> pd.DataFrame:
 
     Scoring a brand-new prompt costs its feature pass plus the router's own (cached-feature) score.
     """
-    from ..features import encoders
     from ..routers.routellm_baselines import BertRouter, CausalLLMRouter
     sample = list(pd.Series(list(texts)).sample(n=min(n, len(texts)), random_state=seed))
     b, c = BertRouter.defaults, CausalLLMRouter.defaults
     passes = {
         "MiniLM sentence + layer-5 tokens (sw_ranking, mf, bert, extras)":
-            lambda t: encoders.encode(t, b["encoder"], b["max_len"], 64, b["layer"], False),
+            lambda t: encoders.encode(t, b["encoder"], b["max_len"], 8, b["layer"], False),
         f"SmolLM2 {c['n_layers']} layers, {c['max_len']} tokens (causal_llm)":
-            lambda t: encoders.lm_encode(t, c["n_layers"], c["max_len"], 32, False),
+            lambda t: encoders.lm_encode(t, c["n_layers"], c["max_len"], 8, False),
     }
     rows = []
     for name, fn in passes.items():
@@ -112,13 +99,12 @@ def feature_cost(texts, n: int = 128, seed: int = 0) -> pd.DataFrame:
 
 def encoder_cost(texts, n: int = 64, seed: int = 0) -> pd.DataFrame:
     """Cold cost of MiniLM (384-d) vs MPNet (768-d) on the same prompts (H_sem candidates)."""
-    from ..features import encoders
     sample = list(pd.Series(list(texts)).sample(n=min(n, len(texts)), random_state=seed))
     rows = []
     for name in ("minilm", "mpnet"):
-        encoders.encode(sample[:4], name, 128, 64, None, False)  # load outside the timing
+        encoders.encode(sample[:4], name, 128, 8, None, False)  # load outside the timing
         t0 = time.time()
-        encoders.encode(sample, name, 128, 64, None, False)
+        encoders.encode(sample, name, 128, 8, None, False)
         dt = time.time() - t0
         rows.append({"encoder": name, "dim": encoders.load_encoder(name)[1].config.hidden_size,
                      "prompts_per_s": round(len(sample) / dt, 1),

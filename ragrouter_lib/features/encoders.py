@@ -15,7 +15,13 @@ Results are cached per text in ``<cache root>/features/<kind>-<key>/<shard>.npz`
 and everything it imports, each row is keyed by the sha256 of its text, so a stale row cannot be
 read and a subset of cached texts costs nothing. Shards are written atomically and checksummed
 (``cache.save_npz``); a corrupt shard is removed with a warning and its texts recomputed.
-Batches are bucketed by length (sorted) to waste no compute on padding; a tqdm bar shows progress.
+``feature_cache(enabled=False)`` is the store's off switch: within it ``cached`` (and ``store``)
+compute afresh and neither read nor write anything (cost measurements, ``evaluation.costs``).
+
+A text's features never depend on its batch mates: every forward pass holds texts of one token
+length (after truncation) and exactly ``batch_size`` rows, filled by repeats (``length_batches``), so
+no row is padded, the pass's shape depends on the text alone, and its floats are the same whichever
+texts it is computed with (tests/test_batch_mates.py); a progress line shows the batches.
 
 Committed derived data: ``data/derived/features/<kind>-<key>/`` (built by ``scripts/build_derived.py``,
 described by its ``MANIFEST.json``) holds shards of the same format for the expensive SmolLM2 passes
@@ -27,6 +33,8 @@ router's head reads them as float32).
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import os
 import time
@@ -50,6 +58,25 @@ def text_keys(texts) -> np.ndarray:
 
 
 _SHARDS: dict[str, dict] = {}  # loaded shard files, kept for the process
+_CACHE_ON = contextvars.ContextVar("ragrouter_feature_cache", default=True)
+
+
+@contextlib.contextmanager
+def feature_cache(enabled: bool = True):
+    """The feature store's switch: within ``with feature_cache(enabled=False):`` every ``cached``
+    call computes all its texts afresh and nothing is read from or written to the store (the cache
+    root or the committed derived data); ``store`` (a by-product write) does nothing either. The
+    previous state returns on exit (nestable; per thread/context, a ``contextvars`` variable)."""
+    token = _CACHE_ON.set(bool(enabled))
+    try:
+        yield
+    finally:
+        _CACHE_ON.reset(token)
+
+
+def feature_cache_enabled() -> bool:
+    """Whether ``cached`` reads and writes the store here (``feature_cache``)."""
+    return _CACHE_ON.get()
 
 
 def derived_root() -> Path | None:
@@ -83,7 +110,9 @@ def _index(folder: Path) -> dict:
 
 def store(folder: Path, keys, arrays: dict) -> None:
     """Write one shard: ``keys`` (text hashes) plus row arrays or packed ``states``/``offsets``
-    (atomic and checksummed: a half-written shard is never read)."""
+    (atomic and checksummed: a half-written shard is never read). A no-op with the cache off."""
+    if not _CACHE_ON.get():
+        return
     cache.save_npz(Path(folder) / f"{texts_digest(keys)}.npz", keys=np.asarray(keys), **arrays)
 
 
@@ -94,7 +123,10 @@ def cached(kind: str, params: dict, texts, compute, verbose: bool = True, module
     module plus ``modules`` (``store_dir``), each row by the sha256 of its text, so a changed model,
     parameter, code or text can never be served a stale row.
     ``compute(missing_texts)`` returns row arrays (n, ...) or packed ``states``/``offsets``.
+    With ``feature_cache(enabled=False)`` it returns ``compute(texts)``: no store read or written.
     """
+    if not _CACHE_ON.get():
+        return compute(list(texts))
     folder = store_dir(kind, params, modules)
     keys = text_keys(texts)
     derived = derived_root()
@@ -160,9 +192,27 @@ def model_identity(path) -> str:
 
 
 def length_batches(lengths, batch_size):
-    """Row indices in batches of similar length (sorted by length, stable)."""
+    """Row indices in batches of ONE length and EXACTLY ``batch_size`` rows: the last batch of a
+    length is filled by repeating its last row (the caller's ``out[b] = ...`` writes a repeated row
+    twice, with the same value). So no row is ever padded and every forward pass has the shape
+    (``batch_size``, the text's own length): a text's floats do not depend on its batch mates.
+    Equal lengths alone are not enough: the CPU's matrix kernels change with the number of rows
+    (measured: one MiniLM row alone vs beside 1, 7 or 15 texts of its length differ by ~2e-6).
+    Deterministic: by length, then by index. ``lengths`` must be the token lengths the model sees
+    (after truncation); ``batch_size`` is part of a feature's definition, so keep it small.
+
+    >>> [b.tolist() for b in length_batches([3, 1, 3, 3, 1], 2)]
+    [[1, 4], [0, 2], [3, 3]]
+    """
+    lengths = np.asarray(lengths)
     order = np.argsort(lengths, kind="stable")
-    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    cuts = np.flatnonzero(np.diff(lengths[order])) + 1
+    out = []
+    for g in np.split(order, cuts) if len(order) else []:
+        n = -(-len(g) // batch_size) * batch_size  # a multiple of batch_size
+        g = np.concatenate([g, np.repeat(g[-1:], n - len(g))])
+        out += [g[i:i + batch_size] for i in range(0, n, batch_size)]
+    return out
 
 
 def progress_bar(it, total, desc, show, every: float = 0.25):
@@ -218,7 +268,7 @@ def encode(texts, name, max_len, batch_size, layer, progress):
 TOKEN_LAYER = {"minilm": 5}
 
 
-def sentence_embeddings(texts, name: str = "minilm", max_len: int = 128, batch_size: int = 64,
+def sentence_embeddings(texts, name: str = "minilm", max_len: int = 128, batch_size: int = 8,
                         progress: bool = True) -> np.ndarray:
     """(n, d) float32 unit vectors."""
     texts = list(texts)
@@ -236,7 +286,7 @@ def sentence_embeddings(texts, name: str = "minilm", max_len: int = 128, batch_s
 
 
 def token_states(texts, name: str = "minilm", layer: int = 5, max_len: int = 128,
-                 batch_size: int = 64, progress: bool = True) -> dict:
+                 batch_size: int = 8, progress: bool = True) -> dict:
     """Packed token states of ``layer``: {'states': (sum_len, d) fp16, 'offsets'}."""
     texts = list(texts)
     params = {"encoder": name, "model": load_encoder(name)[2], "max_len": max_len, "layer": layer,
@@ -306,7 +356,7 @@ def lm_params(n_layers, max_len) -> dict:
             "truncation": text.TRUNCATION_RULE}
 
 
-def lm_states(texts, n_layers: int | None = 12, max_len: int = 48, batch_size: int = 32,
+def lm_states(texts, n_layers: int | None = 12, max_len: int = 48, batch_size: int = 8,
               progress: bool = True) -> np.ndarray:
     """(n, 2 d) [last-token, mean] hidden states of SmolLM2 after ``n_layers`` layers.
 

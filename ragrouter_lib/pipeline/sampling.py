@@ -63,7 +63,7 @@ def _ppl(texts, max_len, batch_size, progress, states_layers=None):
     return {"ppl": out} if states_layers is None else {"ppl": out, "last": last, "mean": mean}
 
 
-def perplexities(texts, max_len: int = 48, batch_size: int = 32, progress: bool = True,
+def perplexities(texts, max_len: int = 48, batch_size: int = 8, progress: bool = True,
                  lm_states_layers: int | None = None) -> np.ndarray:
     """Perplexity of each text's first ``max_len`` tokens (cached per text). ``lm_states_layers``:
     also store ``encoders.lm_states(texts, lm_states_layers, max_len)`` from the same pass."""

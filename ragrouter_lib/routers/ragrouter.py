@@ -104,7 +104,7 @@ class RAGRouter(TrainableRouter):
             return compute(prompts)["h"]
         return encoders.cached("hfuse", {"extractor": self.extractor_key}, prompts, compute, verbose=False)["h"]
 
-    def _embed(self, inp, bs=256) -> np.ndarray:
+    def _embed(self, inp, bs=8) -> np.ndarray:
         self.extractor.eval()
         n = len(inp["prompts"])
         out = np.zeros((n, 256), np.float32)

@@ -200,15 +200,16 @@ def train_scorer(scorer: LLMScorer, tok, texts, y, epochs: int = 1, lr: float = 
 
 
 @torch.no_grad()
-def score_texts(scorer: LLMScorer, tok, texts, max_len: int = 512, batch_size: int = 16) -> np.ndarray:
-    """Strong-win score P(score <= 3) per text, batches sorted by length (no padding waste)."""
+def score_texts(scorer: LLMScorer, tok, texts, max_len: int = 512, batch_size: int = 1) -> np.ndarray:
+    """Strong-win score P(score <= 3) per text; fixed-shape batches of one token length
+    (``encoders.length_batches``: no padding, so a text's score does not depend on its batch mates).
+    Default one text per pass: augmented prompts rarely share a length, so larger batches are mostly filler."""
     scorer.eval()
     texts = list(texts)
     device = next(scorer.parameters()).device
-    order = np.argsort([len(t) for t in texts], kind="stable")
+    lengths = [len(x) for x in text.encode_window(tok, texts, max_len)]  # the window ``encode`` cuts
     out = np.zeros(len(texts), np.float32)
-    for s in range(0, len(order), batch_size):
-        b = order[s:s + batch_size]
+    for b in encoders.length_batches(lengths, batch_size):
         ids, mask = encode(tok, [texts[i] for i in b], max_len, device)
         p = torch.softmax(scorer(ids, mask).float(), -1)
         out[b] = p[:, :3].sum(1).cpu().numpy()
