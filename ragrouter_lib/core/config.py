@@ -4,7 +4,7 @@ Every notebook starts with ``cfg = rr.setup(profile, seed, out_dir)``, which res
 and prints what a reader needs to reproduce the run: the resolved config and its hash, the git
 commit, package versions and the data checksums. Caches live under ``cache.root()`` (one root for
 every profile and out_dir; ``cfg.path("cache", name)``). It seeds nothing: every random draw of a
-step is seeded from (seed, step name) by the step itself (``training.seed_step``), so results never depend
+step is seeded from (seed, step name) by the step itself (``seeding.seed_step``), so results never depend
 on what ran before in the process. This module imports only ``cache``; the data check is
 registered in ``CHECKS`` by the package (``ragrouter_lib/__init__.py``: ``loading.verify_all``).
 
@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import platform
-import random
 import subprocess
 import sys
 import warnings
@@ -26,7 +25,6 @@ from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-import numpy as np
 
 from . import cache
 
@@ -111,13 +109,6 @@ def content_hash(obj, n: int = 12) -> str:
 
 # identity checks printed by setup: name -> callable returning {group: (n_files, digest)}
 CHECKS: dict = {}
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python's and numpy's global RNGs, e.g. for a notebook's own plotting draws. Library
-    steps never rely on it (they seed from (seed, step) themselves); setup does not call it."""
-    random.seed(seed)
-    np.random.seed(seed)
 
 
 def git_commit() -> str:
