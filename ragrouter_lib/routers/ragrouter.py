@@ -232,10 +232,12 @@ class RAGRouter(TrainableRouter):
         ``train_neighbours``; returns ``tr`` and ``va`` with their neighbours."""
         hp, seed, folds = self.hp, self.hp["seed"], self.train_folds
         aligned, self.source_means = aligned_labels(data)
-        kb_rows = np.flatnonzero(~pd.Series(list(zip(data.prompt.map(leakage.normalize), data.score))).duplicated().to_numpy())
+        once = ~pd.Series(list(zip(data.prompt.map(leakage.normalize), data.score))).duplicated()
+        kb_rows = np.flatnonzero(once.to_numpy())
         self.kb_rows, self.kb_aligned = kb_rows, aligned[kb_rows]
         self.kb_texts = list(data.prompt.iloc[kb_rows])
-        self.kb_meta = data.iloc[kb_rows][["pool_id", "prompt", "source", "score", "strong_needed"]].reset_index(drop=True)
+        self.kb_meta = data.iloc[kb_rows][["pool_id", "prompt", "source", "score", "strong_needed"]]
+        self.kb_meta = self.kb_meta.reset_index(drop=True)
         self.kb = KnowledgeBase(tr.vec[kb_rows], data.score.to_numpy()[kb_rows], seed=step_seed(seed, "kb"))
         self.data_summary["kb_rows"] = len(kb_rows)
         kb_fold = folds[kb_rows]
@@ -272,8 +274,8 @@ class RAGRouter(TrainableRouter):
                                 n_sources=len(self.sources) if src is not None else 0)
         if src is not None:
             self.final.source_bias.bias.weight.data.copy_(fe_init)
-        HeadTrainer.run(self, self.final,
-                        lambda idx: self._final_logits(tr.vec, tr.struct, tr.nb, idx, None if src is None else src[idx]),
+        HeadTrainer.run(self, self.final, lambda idx: self._final_logits(tr.vec, tr.struct, tr.nb, idx,
+                                                                          None if src is None else src[idx]),
                         len(data), data.score.to_numpy() - 1, valid, hp["final_epochs"], hp["final_lr"],
                         hp["weight_decay"], hp["batch_size"], hp["seed"],
                         val_scores=None if va is None else (lambda: self.strong_win(va.vec, va.struct, va.nb)),

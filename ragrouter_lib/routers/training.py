@@ -1,15 +1,17 @@
 """The one training core: step seeding, mini-batch loop, early stopping, training history.
 
 Pipeline role: every trainable router (MF, BERT, causal-LLM, RAGRouter's extractor and final
-model, the paper profile's LLM scorer with gradient accumulation) trains through ``train_epochs`` (directly, or via ``HeadTrainer.run`` for classifiers with a
-cross-entropy head), and persists through ``TrainableRouter``.
+model, the paper profile's LLM scorer with its gradient accumulation) trains through
+``train_epochs`` (directly, or via ``HeadTrainer.run`` for classifiers with a cross-entropy head),
+and persists through ``TrainableRouter``.
 
-Seeding: every random draw of a step derives from ``(seed, step name)`` (``core.seeding.seed_step``),
-never from process history or cache state. Call ``seed_step`` *immediately before* the draws it
-governs (a module's weight init, the loop's shuffles and dropout): anything run in between (a model
-loaded on a cold cache, a feature pass) could otherwise consume the global torch RNG. The loop also runs
-validation scoring under ``torch.random.fork_rng``, so a validation pass that computes features on
-a cold cache cannot shift the dropout masks of the following epochs.
+Seeding: every random draw of a step derives from ``(seed, step name)``
+(``core.seeding.seed_step``), never from process history or cache state. Call ``seed_step``
+*immediately before* the draws it governs (a module's weight init, the loop's shuffles and
+dropout): anything run in between (a model loaded on a cold cache, a feature pass) could otherwise
+consume the global torch RNG. The loop also runs validation scoring under
+``torch.random.fork_rng``, so a validation pass that computes features on a cold cache cannot
+shift the dropout masks of the following epochs.
 
 Early stopping: the selection criterion is validation ROC-AUC (``val_auc``) of the strong-win
 score; the best epoch's weights are restored. ``fit(train, valid=None)`` trains the fixed number of
