@@ -40,8 +40,8 @@ def main():
     texts = list(pool.prompt.sample(320, random_state=1))
     mmlu = list(experiments.load_evals(cfg)["mmlu"].prompt.sample(400, random_state=0))
 
-    p48, r48 = rate(lambda t: sampling._ppl(t, 48, 32, False)["ppl"], texts)
-    p32, r32 = rate(lambda t: sampling._ppl(t, 32, 32, False)["ppl"], texts)
+    p48, r48 = rate(lambda t: sampling.perplexities_uncached(t, 48, 32, False)["ppl"], texts)
+    p32, r32 = rate(lambda t: sampling.perplexities_uncached(t, 32, 32, False)["ppl"], texts)
     s16 = encoders.lm_encode(texts, 16, 48, 32, False)
     print(f"perplexity fp32, 48 tokens: {r48:.1f} texts/s; 32 tokens: {r32:.1f} texts/s, "
           f"Spearman vs 48: {spearmanr(p48, p32)[0]:.3f}, same quartile: {(quartiles(p48) == quartiles(p32)).mean():.2f}")
@@ -50,16 +50,16 @@ def main():
         model = encoders.load_lm(n_layers)[1]
         model.model.layers = torch.ao.quantization.quantize_dynamic(model.model.layers, {torch.nn.Linear},
                                                                     dtype=torch.qint8)
-    q48, rq = rate(lambda t: sampling._ppl(t, 48, 32, False)["ppl"], texts)
+    q48, rq = rate(lambda t: sampling.perplexities_uncached(t, 48, 32, False)["ppl"], texts)
     q16 = encoders.lm_encode(texts, 16, 48, 32, False)
     cos = (s16["last"] * q16["last"]).sum(1) / np.linalg.norm(s16["last"], axis=1) / np.linalg.norm(q16["last"], axis=1)
     print(f"perplexity int8 decoder layers: {rq:.1f} texts/s ({rq / r48:.2f}x), Spearman vs fp32: "
           f"{spearmanr(p48, q48)[0]:.3f}; 16-layer last-token state cosine vs fp32: median {np.median(cos):.2f}")
 
     nlp = spacy_nlp()
-    used, r_used = rate(lambda t: syntax._parse(t, False), mmlu)  # NER and lemmatizer off
+    used, r_used = rate(lambda t: syntax.parse_uncached(t, False), mmlu)  # NER and lemmatizer off
     with mock.patch.object(type(nlp), "select_pipes", lambda self, **k: contextlib.nullcontext()):
-        full, r_full = rate(lambda t: syntax._parse(t, False), mmlu)  # every pipe on
+        full, r_full = rate(lambda t: syntax.parse_uncached(t, False), mmlu)  # every pipe on
     same = all(np.array_equal(used[k], full[k]) for k in used)
     print(f"spaCy parse, MMLU prompts: full pipeline {r_full:.1f}/s, without NER + lemmatizer "
           f"{r_used:.1f}/s ({r_used / r_full:.2f}x); identical parses: {same}")

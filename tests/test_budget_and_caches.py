@@ -38,11 +38,11 @@ def test_head_trainer_buckets_by_length_and_stops_after_patience():
 
 
 def test_perplexity_pass_gives_the_lm_states_exactly():
-    out = sampling._ppl(TEXTS, 48, 32, False, states_layers=16)
+    out = sampling.perplexities_uncached(TEXTS, 48, 32, False, states_layers=16)
     ref = encoders.lm_encode(TEXTS, 16, 48, 32, False)
     np.testing.assert_array_equal(out["last"], ref["last"])
     np.testing.assert_array_equal(out["mean"], ref["mean"])
-    np.testing.assert_array_equal(out["ppl"], sampling._ppl(TEXTS, 48, 32, False)["ppl"])
+    np.testing.assert_array_equal(out["ppl"], sampling.perplexities_uncached(TEXTS, 48, 32, False)["ppl"])
 
 
 def test_score_cache_is_keyed_by_the_prompts(tmp_path):

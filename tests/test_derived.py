@@ -70,7 +70,7 @@ def test_library_reads_derived_perplexities_and_a_sample_recomputes_equal(monkey
 
     def refuse(*a, **k):
         raise AssertionError("derived data was not used")
-    monkeypatch.setattr(sampling, "_ppl", refuse)
+    monkeypatch.setattr(sampling, "perplexities_uncached", refuse)
     got = sampling.perplexities(prompts, C["max_len"], progress=False)
     monkeypatch.undo()
-    np.testing.assert_allclose(got, sampling._ppl(prompts, C["max_len"], 32, False)["ppl"], rtol=1e-3)
+    np.testing.assert_allclose(got, sampling.perplexities_uncached(prompts, C["max_len"], 32, False)["ppl"], rtol=1e-3)

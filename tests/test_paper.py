@@ -148,7 +148,7 @@ def test_rag_prompt_lists_neighbours_and_skips_the_query_itself():
     texts = ["alpha question", "beta question", "gamma question", "delta question"]
     vec = np.eye(4, dtype=np.float32) + np.arange(4, dtype=np.float32)[:, None] * 0.01
     r = get_router("ragrouter_llm", k=2)
-    r.kb, r._kb_texts = KnowledgeBase(vec, np.array([1, 2, 4, 5])), texts
+    r.kb, r.kb_texts = KnowledgeBase(vec, np.array([1, 2, 4, 5])), texts
     r.kb.nprobe = r.kb.nlist
     r.embed = lambda prompts: vec[[texts.index(p) if p in texts else 0 for p in prompts]]
     out = r.rag_prompts(["beta question"])[0]

@@ -199,3 +199,21 @@ def test_extractor_key_covers_its_settings_and_nothing_else(split_):
     assert key(k=20) == base and key(rag="off") == base and key(final_lr=1e-2) == base
     assert len({base, key(extractor_lr=2e-3), key(features="semantic"), key(augment=False), key(seed=1)}) == 5
     assert routers.get_router("ragrouter", seed=0, **FAST)._extractor_key(train.iloc[1:], valid) != base
+
+
+def test_a_final_fit_builds_each_fold_kb_once(split_, monkeypatch):
+    """Without ``valid`` (a final fit), nprobe is chosen on one fold's out-of-fold KB, the same KB
+    that gives that fold's training neighbours: one scoring KB + one KB per fold, none built twice."""
+    built = []
+    real = KnowledgeBase.__init__
+
+    def counting(self, vectors, *args, **kw):
+        built.append(len(vectors))
+        real(self, vectors, *args, **kw)
+    monkeypatch.setattr(KnowledgeBase, "__init__", counting)
+    r = routers.get_router("ragrouter", seed=0, features="semantic", n_folds=3, **FAST).fit(split_[0])
+    folds = np.unique(r.train_folds)
+    assert len(folds) == 3 and len(built) == 1 + len(folds), built
+    kb_fold = r.train_folds[r.kb_rows]
+    assert sorted(built[1:]) == sorted(int((kb_fold != f).sum()) for f in folds)  # each fold's out-of-fold KB
+    assert len(r.kb_recall) and 1 <= r.kb.nprobe <= r.kb.nlist

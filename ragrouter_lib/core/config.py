@@ -4,7 +4,7 @@ Every notebook starts with ``cfg = rr.setup(profile, data_seed, out_dir, **overr
 resolves the profile and prints what a reader needs to reproduce the run: the resolved config and its
 hash, the git commit, package versions and the data checksums. Caches live under ``cache.root()``
 (one root for every profile and out_dir; ``cfg.path("cache", name)``). It seeds nothing: every random
-draw of a step is seeded from (seed, step name) by the step itself (``training.seed_step``), so results
+draw of a step is seeded from (seed, step name) by the step itself (``seeding.seed_step``), so results
 never depend on what ran before in the process.
 
 Seeds: ``data_seed`` draws the pool / evaluation subsamples of small profiles and notebook 04's
@@ -34,6 +34,7 @@ import warnings
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
+
 
 from . import cache
 

@@ -10,7 +10,8 @@ its own; a sub-package's ``__init__`` (a docstring) ranks first in its room. The
 ``ragrouter_lib/__init__.py`` is the public facade (short names for the notebooks) and may import
 anything.
 
-Placement notes: ``features`` (encoders, LM passes, parses) comes before ``labels`` and
+Placement notes: ``core.seeding`` (step seeds) comes right after ``core.cache`` so that every
+module that draws random numbers can import it; ``features`` (encoders, LM passes, parses) comes before ``labels`` and
 ``pipeline`` because those steps use them (the leakage/source tables read embeddings, sampling
 reads LM perplexities); the issue's sketch put it after them. ``routers.base`` (the interface)
 precedes ``routers.training`` (the training core and ``TrainableRouter``), which precedes every
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 FLOW: list[str] = [
     # core: infrastructure
-    "core.layout", "core.cache", "core.config", "core.text",
+    "core.layout", "core.cache", "core.seeding", "core.config", "core.text",
     # data: loading and provenance, packaged models, the paper profile's Hub data, the leakage guard
     "data.loading", "data.models", "data.hub", "data.leakage",
     # features: encoders, LM passes and parses shared by every router

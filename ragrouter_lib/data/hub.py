@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..core.seeding import seed_step, step_seed
 from . import loading
 
 STANDINS_ENV = "RAGROUTER_PAPER_STANDINS"
@@ -161,7 +162,7 @@ WORDS = ("explain prove compute write list compare summarize translate derive es
 def synthetic_sets(n: int = 60, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Tiny Arena-shaped and gpt4_dataset-shaped frames (random words; labels from a word rule so a
     model has something to learn). Never mixed with real data: prompts start with 'synthetic'."""
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(step_seed(seed, "synthetic-sets"))
     prompts = [" ".join(["synthetic", *rng.choice(WORDS, int(rng.integers(4, 14)))]) for _ in range(n)]
     hard = np.array(["prove" in p or "theorem" in p or "integral" in p for p in prompts])
     others = ["koala-13b", "vicuna-13b", "llama-2-13b-chat", "claude-1"]
@@ -186,15 +187,15 @@ def synthetic_sets(n: int = 60, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFra
 
 def _save_random(folder, build) -> Path:
     """Save into ``folder`` the MiniLM word-piece tokenizer (shipped files) and the randomly
-    initialised model ``build(tok)`` returns (torch seeded, so a stand-in is the same every time)."""
-    import torch
+    initialised model ``build(tok)`` returns (torch seeded by ``seed_step``, so a stand-in is the same
+    every time)."""
     from transformers import AutoTokenizer
 
     from . import models
     folder = Path(folder)
     tok = AutoTokenizer.from_pretrained(str(models.minilm_path()))
     tok.save_pretrained(str(folder))
-    torch.manual_seed(0)
+    seed_step(0, "stand-in-weights")
     build(tok).save_pretrained(str(folder))
     return folder
 

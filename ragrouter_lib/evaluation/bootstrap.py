@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..core.seeding import step_seed
+
 from . import metrics
 
 METRIC_NAMES = {"apgr": "APGR", "cpt50": "CPT(50%)", "cpt80": "CPT(80%)"}
@@ -119,7 +121,7 @@ class Bootstrap:
         self.n_bins = metrics.N_BINS
         self.k = _edge_counts(self.n, self.n_bins)
         self.gain = self.strong.astype(np.int32) - self.weak.astype(np.int32)
-        rng = np.random.default_rng([self.seed, self.n, 0x5EED])
+        rng = np.random.default_rng(step_seed(self.seed, f"bootstrap/n={self.n}"))
         self.counts = []  # chunks of (b, n) int16 multiplicities, drawn once
         for start in range(0, self.n_boot, self.chunk):
             b = min(self.chunk, self.n_boot - start)

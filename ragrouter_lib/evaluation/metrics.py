@@ -32,6 +32,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..core.seeding import step_seed
+
 N_BINS = 10
 
 
@@ -42,7 +44,7 @@ def tie_broken_ranks(scores: np.ndarray, seed: int = 0) -> np.ndarray:
         raise ValueError("scores must be a non-empty 1-d array")
     if not np.all(np.isfinite(scores)):
         raise ValueError("scores contain NaN or inf")
-    jitter = np.random.default_rng(seed).permutation(len(scores))
+    jitter = np.random.default_rng(step_seed(seed, "tie-break")).permutation(len(scores))
     order = np.lexsort((jitter, scores))
     ranks = np.empty(len(scores), dtype=float)
     ranks[order] = np.arange(len(scores))
@@ -122,7 +124,7 @@ def oracle_scores(weak_correct, strong_correct) -> np.ndarray:
 def random_curve(weak_correct, strong_correct, n_runs: int = 10, seed: int = 0,
                  n_bins: int = N_BINS) -> pd.DataFrame:
     """Random router: the pointwise mean of ``n_runs`` seeded uniform-score curves."""
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(step_seed(seed, "random-curve"))
     curves = [routing_curve(rng.random(len(weak_correct)), weak_correct, strong_correct,
                             n_bins=n_bins, seed=int(rng.integers(2**31)))
               for _ in range(n_runs)]

@@ -155,7 +155,8 @@ def _parse_stanza(texts, progress):
             "offsets": np.concatenate([[0], np.cumsum([len(r) for r in rows])])}
 
 
-def _parse(texts, progress):
+def parse_uncached(texts, progress) -> dict:
+    """spaCy parses of ``texts`` packed as in ``parses``, not cached (``parses`` caches them)."""
     from ..data.models import spacy_nlp
     nlp = spacy_nlp()
     dep_id = {d: i for i, d in enumerate(dep_labels("spacy"))}
@@ -184,7 +185,7 @@ def parses(texts, progress: bool = True, parser: str | None = None) -> dict:
     from ..data.models import spacy_nlp
     nlp = spacy_nlp()
     params = {"parser": f"{nlp.meta['name']}-{nlp.meta['version']}", "max_chars": 2000}
-    return encoders.cached("parse", params, list(texts), lambda t: _parse(t, progress), verbose=progress,
+    return encoders.cached("parse", params, list(texts), lambda t: parse_uncached(t, progress), verbose=progress,
                            modules=[__name__])
 
 

@@ -28,6 +28,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..core.seeding import step_seed
+
 VARIANTS = ("none", "rebalance", "source_fe")
 
 # Variants each learned router can take (the first is RouteLLM's recipe). sw_ranking's per-query
@@ -104,7 +106,7 @@ def resample(weights: np.ndarray, seed: int) -> np.ndarray:
     w = np.asarray(weights, float)
     if np.allclose(w, w[0]):
         return np.arange(len(w))
-    rng = np.random.default_rng([seed, 1409])
+    rng = np.random.default_rng(step_seed(seed, "alignment-resample"))
     return np.sort(rng.choice(len(w), size=len(w), replace=True, p=w / w.sum()))
 
 

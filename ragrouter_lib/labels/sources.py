@@ -174,7 +174,7 @@ def choose_options(full: pd.DataFrame, emb, lengths=None, new_sources=pool_label
             keep = [s for s in full.source.unique() if s not in new_sources or s in on]
             for policy in policies:
                 pool = pool_labels.apply_both_fail(full[full.source.isin(keep)], policy)
-                idx = pool._row.to_numpy()
+                idx = pool["_row"].to_numpy()
                 X = design(np.asarray(emb)[idx], lengths[idx])
                 # the fixed target: label as in ``full`` (policy-independent rows only)
                 target = ~pool.both_fail.to_numpy(bool)

@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..core.seeding import step_seed
+
 from .variants import STRUCTURE_CHECKS, semantic_variants, spacy_nlp, split_stem, structure_flags, syntactic_variants
 
 CODE_SOURCES = {"mbpp", "humaneval_train", "humaneval_test", "javascript"}
@@ -105,7 +107,7 @@ def augment_row(r, wn, nlp, draw: int = 0) -> tuple[dict | None, list[dict]]:
     """One quality source row -> (its new row or None, its rejected candidates). Syntactic and
     semantic methods alternate by the row's own seed (the other is the fallback)."""
     rs = row_seed(r.pool_id, draw)
-    rng = np.random.default_rng(rs)
+    rng = np.random.default_rng(step_seed(rs, "augment/pick"))
     methods = ["syntactic", "semantic"] if rs % 2 == 0 else ["semantic", "syntactic"]
     rejected = []
     for m in methods:

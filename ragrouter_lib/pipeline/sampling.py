@@ -30,15 +30,17 @@ import pandas as pd
 import torch
 
 from ..core import text
+from ..core.seeding import step_seed
 from ..features import encoders
 
 LEVEL_WEIGHTS = (1.0, 1.25, 1.5, 2.0)  # difficulty level 0 (easiest) .. 3 (hardest)
 
 
 @torch.inference_mode()
-def _ppl(texts, max_len, batch_size, progress, states_layers=None):
-    """Perplexity per text; with ``states_layers`` = n also the SmolLM2 states after n layers
-    (``encoders.lm_states``' values, from the same pass)."""
+def perplexities_uncached(texts, max_len, batch_size, progress, states_layers=None):
+    """Perplexity per text from one SmolLM2 pass, not cached (``perplexities`` caches it); with
+    ``states_layers`` = n also the SmolLM2 states after n layers (``encoders.lm_states``' values,
+    from the same pass)."""
     tok, model, _ = encoders.load_lm(None)
     tok.padding_side = "right"
     if tok.pad_token is None:
@@ -70,7 +72,7 @@ def perplexities(texts, max_len: int = 48, batch_size: int = 8, progress: bool =
     texts = list(texts)
 
     def compute(t):
-        out = _ppl(t, max_len, batch_size, progress, lm_states_layers)
+        out = perplexities_uncached(t, max_len, batch_size, progress, lm_states_layers)
         if lm_states_layers is not None:
             encoders.store(encoders.store_dir("lm", encoders.lm_params(lm_states_layers, max_len)),
                            encoders.text_keys(t), {"last": out.pop("last"), "mean": out.pop("mean")})
@@ -152,7 +154,7 @@ def weights(df: pd.DataFrame, levels, level_weights=LEVEL_WEIGHTS) -> np.ndarray
 
 def rebalance_sample(df: pd.DataFrame, w, size: int, label: str = "strong_needed", seed: int = 0):
     """``size`` rows, half per label value, drawn proportionally to ``w`` (see module docstring)."""
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(step_seed(seed, "rebalance-sample"))
     w = np.asarray(w, float)
     classes = sorted(df[label].unique())
     per = [size // len(classes) + (1 if k < size % len(classes) else 0) for k in range(len(classes))]
@@ -165,7 +167,7 @@ def rebalance_sample(df: pd.DataFrame, w, size: int, label: str = "strong_needed
         picks.append(np.concatenate([first, extra]).astype(int))
     out = df.iloc[np.concatenate(picks)].copy()
     out["sample_weight"] = w[np.concatenate(picks)]
-    return out.sample(frac=1.0, random_state=seed)
+    return out.iloc[rng.permutation(len(out))]  # shuffled
 
 
 def dynamic_sample(original: pd.DataFrame, augmented: pd.DataFrame, ppl, size_frac: float = 0.5,

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.seeding import step_seed
+
 CONTENT_POS = {"NOUN", "PROPN", "VERB", "ADJ", "NUM", "ADV"}
 MOVABLE_DEPS = {"prep", "advcl", "npadvmod", "advmod"}
 
@@ -193,7 +195,7 @@ def semantic_variants(text: str, wn, nlp=None, max_subs: int = 2, rng=None, chec
     sense's lemmas (WordNet counts) pick the substitute, so inflection and sense are kept simple.
     """
     nlp = nlp or spacy_nlp()
-    rng = rng or np.random.default_rng(0)
+    rng = rng or np.random.default_rng(step_seed(0, "semantic-variants"))
     prefix, stem, suffix = split_stem(text)
     if not stem:
         return []

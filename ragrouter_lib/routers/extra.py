@@ -15,9 +15,10 @@ import time
 
 import numpy as np
 
+from ..core.seeding import step_seed
 from ..labels import alignment
 from .base import register
-from .training import TrainableRouter, step_seed, val_auc
+from .training import TrainableRouter, val_auc
 
 
 class _SklearnRouter(TrainableRouter):

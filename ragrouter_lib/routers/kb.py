@@ -88,13 +88,18 @@ class KnowledgeBase:
         self.nprobe = int(ok.nprobe.iloc[0] if len(ok) else self.nlist)
         return table
 
-    def choose_nprobe_held_out(self, held: np.ndarray, k: int, rng, target=0.95, n_queries=500) -> pd.DataFrame:
+    def choose_nprobe_held_out(self, held: np.ndarray, k: int, rng, target=0.95, n_queries=500,
+                               rest: KnowledgeBase | None = None) -> pd.DataFrame:
         """``choose_nprobe`` for queries that are not in the KB: probing with KB rows inflates recall
         (each finds itself at distance 0 in its own list). A KB of the rows outside ``held`` (a mask
         over this KB's rows, e.g. one cross-fit fold) is probed with up to ``n_queries`` held rows;
-        its nprobe, as a share of its nlist, is applied to this KB."""
+        its nprobe, as a share of its nlist, is applied to this KB. ``rest``: that KB, when the
+        caller has built it already (a cross-fit fold's out-of-fold KB); else it is built here."""
         rows = np.flatnonzero(held)
-        rest = KnowledgeBase(self.vectors[~held], self.scores[~held], seed=self.seed)
+        if rest is None:
+            rest = KnowledgeBase(self.vectors[~held], self.scores[~held], seed=self.seed)
+        elif len(rest.vectors) != int((~held).sum()):
+            raise ValueError(f"rest: a KB of the {int((~held).sum())} rows outside held, got {len(rest.vectors)}")
         q = self.vectors[rng.choice(rows, size=min(len(rows), n_queries), replace=False)]
         table = rest.choose_nprobe(q, k, target)
         self.nprobe = min(self.nlist, int(np.ceil(rest.nprobe * self.nlist / rest.nlist)))

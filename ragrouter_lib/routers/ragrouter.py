@@ -33,8 +33,8 @@ Pipeline, per training seed (``fit(train, valid=None, prepared=None)``):
    label; at scoring time the KB holds all training rows. Both the extractor and the final model
    see every row. With ``valid`` the stages stop early on its AUC (best epoch kept); with
    ``valid=None`` they train ``extractor_epochs`` / ``final_epochs``.
-Seeding: every stage starts from ``training.seed_step(seed, stage)`` (and ``dgl.seed``, FAISS
-k-means seeds from ``training.step_seed``), so results do not depend on what ran before or on which
+Seeding: every stage starts from ``seeding.seed_step(seed, stage)`` (and ``dgl.seed``, FAISS
+k-means seeds from ``seeding.step_seed``), so results do not depend on what ran before or on which
 stages came from the cache.
 
 The ``paper`` profile replaces step 6 by a Qwen-class LLM fine-tuned with LoRA on the textual
@@ -49,14 +49,14 @@ import pandas as pd
 import torch
 
 from ..core import cache
+from ..core.seeding import step_seed
 from ..data import leakage
 from ..features import encoders, syntax
 from ..labels import alignment
 from ..pipeline import training_data
-from . import training
 from .base import register
 from .kb import KnowledgeBase, aligned_labels, crossfit_folds, origin_groups
-from .ragrouter_parts import FeatureExtractor, FinalModel, structural_features
+from .ragrouter_parts import FeatureExtractor, FinalInputs, FinalModel, structural_features
 from .training import HeadTrainer, TrainableRouter
 
 MODULES = ["ragrouter_lib.routers.ragrouter"]
@@ -118,17 +118,34 @@ class RAGRouter(TrainableRouter):
         """Width of the semantic encoder's states (MiniLM 384, DeBERTa-v3-base 768)."""
         return encoders.load_encoder(self.hp["encoder"])[1].config.hidden_size
 
-    def _struct(self, prompts) -> np.ndarray | None:
+    def structure(self, prompts) -> np.ndarray | None:
+        """Structural features of ``prompts`` standardised as on the training rows (None:
+        ``features="semantic"``)."""
         if self.hp["features"] == "semantic":
             return None
         return (structural_features(prompts) - self.struct_mu) / self.struct_sd
 
-    # -- training
+    # -- training, stage by stage
     def fit(self, train, valid=None, prepared=None):
-        """Cross-fitted training (module docstring). ``prepared``: the result of
+        """Cross-fitted training (module docstring), one method per stage: ``prepare_data`` (rows,
+        folds) -> ``fit_extractor`` -> ``embed_rows`` (vectors, structural features) -> ``build_kbs``
+        (scoring KB, nprobe, out-of-fold neighbours) -> ``fit_final``. ``prepared``: the result of
         ``training_data.prepare_split(train, valid, seed, ...)`` (or its ``train`` frame) when the
         caller already ran it with this router's data settings; otherwise it is run here."""
         t0 = time.time()
+        data = self.prepare_data(train, valid, prepared)
+        self.fit_extractor(data, valid)
+        tr, va = self.embed_rows(data, valid)
+        tr, va = self.build_kbs(data, tr, va)
+        self.fit_final(data, tr, va, valid)
+        self.fit_seconds = time.time() - t0
+        return self
+
+    def prepare_data(self, train, valid=None, prepared=None) -> pd.DataFrame:
+        """Stage 1: the training rows (pipeline step 1, then ``alignment="rebalance"``'s seeded
+        resample) and their cross-fit folds. Sets ``train_rows`` (the rows every later stage trains
+        on; the LLM variant trains its scorer on them), ``train_folds``, ``sources`` and
+        ``data_summary``; returns the rows."""
         hp, seed = self.hp, self.hp["seed"]
         if hp["n_folds"] < 2:
             raise ValueError(f"n_folds must be >= 2 (got {hp['n_folds']})")
@@ -140,24 +157,34 @@ class RAGRouter(TrainableRouter):
         alignment.check(hp["alignment"])
         if hp["alignment"] == "rebalance":  # per-source rebalancing, realised by a seeded resample
             w = alignment.sample_weights(data, "rebalance")
-            data = data.iloc[alignment.resample(w, training.step_seed(seed, "rebalance"))].reset_index(drop=True)
-        n = len(data)
-        codes, self.sources = alignment.source_codes(data)
-        src = torch.as_tensor(codes)
-        fe = hp["alignment"] == "source_fe"
-        y = data.score.to_numpy() - 1
-        folds = crossfit_folds(data, hp["n_folds"], seed)
-        self._final_rows = data  # for ragrouter_llm
-        self.data_summary = {"training_rows": n, "kb_rows": None, "final_rows": n,
+            data = data.iloc[alignment.resample(w, step_seed(seed, "rebalance"))].reset_index(drop=True)
+        _, self.sources = alignment.source_codes(data)
+        self.train_rows, self.train_folds = data, crossfit_folds(data, hp["n_folds"], seed)
+        self.data_summary = {"training_rows": len(data), "kb_rows": None, "final_rows": len(data),
                              "augmented_rows": int((data.panel == "augmented").sum()),
                              "origin_groups": int(origin_groups(data).nunique()), "folds": int(hp["n_folds"]),
                              "valid_rows": 0 if valid is None else len(valid)}
-        # extractor: all rows, seeded by (seed, "extractor"), cached
+        return data
+
+    def _source_effects(self, data):
+        """(per-row source ids for the source bias, or None; their closed-form start
+        ``alignment.class_log_ratios``), for ``alignment="source_fe"``."""
+        codes, _ = alignment.source_codes(data)
+        init = torch.as_tensor(alignment.class_log_ratios(codes, data.score.to_numpy() - 1, len(self.sources), 5),
+                               dtype=torch.float32)
+        return (torch.as_tensor(codes) if self.hp["alignment"] == "source_fe" else None), init
+
+    def fit_extractor(self, data, valid=None) -> None:
+        """Stage 2: the feature extractor on every training row (5-class head, Adam), seeded by
+        (seed, "extractor"); loaded from the extractor cache when the same data, seed, extractor
+        settings and code trained it before. Sets ``extractor`` and ``extractor_key``."""
+        hp = self.hp
+        src, fe_init = self._source_effects(data)
         self._seed("extractor")
         ex = self.extractor = FeatureExtractor(d_sem=self._sem_width(), syntactic=hp["features"] != "semantic",
-                                               n_dep=len(syntax.dep_labels()), n_sources=len(self.sources) if fe else 0)
-        fe_init = torch.as_tensor(alignment.class_log_ratios(codes, y, len(self.sources), 5), dtype=torch.float32)
-        if fe:  # closed-form fixed effects as the start (alignment.class_log_ratios)
+                                               n_dep=len(syntax.dep_labels()),
+                                               n_sources=len(self.sources) if src is not None else 0)
+        if src is not None:  # closed-form fixed effects as the start (alignment.class_log_ratios)
             ex.source_bias.bias.weight.data.copy_(fe_init)
         self.extractor_key = None  # set once the extractor is final (keys the embedding cache)
         key = self._extractor_key(data, valid)
@@ -176,64 +203,84 @@ class RAGRouter(TrainableRouter):
                     return torch.softmax(ex.head(torch.from_numpy(self._embed(va_in))), -1)[:, :3].sum(1).numpy()
             start = len(self.history)
             HeadTrainer.run(self, ex, lambda idx: ex.source_bias(ex.head(ex(*self._batch(inp, idx))),
-                                                                 src[idx] if fe else None),
-                            n, y, valid, hp["extractor_epochs"], hp["extractor_lr"], hp["weight_decay"],
-                            hp["batch_size"], seed,
+                                                                 None if src is None else src[idx]),
+                            len(data), data.score.to_numpy() - 1, valid, hp["extractor_epochs"], hp["extractor_lr"],
+                            hp["weight_decay"], hp["batch_size"], hp["seed"],
                             val_scores=val_extractor, tag={"stage": "extractor"},
                             lengths=np.diff(inp["tok"]["offsets"]), patience=hp["extractor_patience"])
             cache.save_torch(path, {"state": ex.state_dict(), "history": list(self.history[start:])})
         self.extractor_key = key
+
+    def embed_rows(self, data, valid=None) -> tuple[FinalInputs, FinalInputs | None]:
+        """Stage 3: h_fuse_global and structural features (standardised on the training rows: sets
+        ``struct_mu``/``struct_sd``) of the training rows and of ``valid``; no neighbours yet."""
         vec = self.embed(data.prompt)
-        va_vec = self.embed(valid.prompt) if valid is not None else None
-        # structural features, standardised on the training rows
-        if hp["features"] != "semantic":
+        if self.hp["features"] != "semantic":
             raw = structural_features(data.prompt)
             self.struct_mu, self.struct_sd = raw.mean(0), raw.std(0) + 1e-6
-            S = (raw - self.struct_mu) / self.struct_sd  # = self._struct(data.prompt), parsed once
+            S = (raw - self.struct_mu) / self.struct_sd  # = self.structure(data.prompt), parsed once
         else:
             self.struct_mu = self.struct_sd = S = None
-        va_S = self._struct(valid.prompt) if valid is not None else None
-        # the scoring-time KB: every training row, each (prompt, score) once (sampled duplicates
-        # would fill the K slots with one row and tie at equal distance)
+        va = None if valid is None else FinalInputs(self.embed(valid.prompt), self.structure(valid.prompt))
+        return FinalInputs(vec, S), va
+
+    def build_kbs(self, data, tr: FinalInputs, va: FinalInputs | None):
+        """Stage 4: the scoring-time KB (every training row, each (prompt, score) once: sampled
+        duplicates would fill the K slots with one row and tie at equal distance), one KB per fold
+        of the rows outside it (built once, used both to choose nprobe without ``valid`` and for the
+        final model's out-of-fold neighbours), and nprobe. Sets ``kb`` and its row data (``kb_rows``,
+        ``kb_aligned``, ``kb_texts``, ``kb_meta``, ``source_means``), ``k``, ``kb_recall`` and
+        ``train_neighbours``; returns ``tr`` and ``va`` with their neighbours."""
+        hp, seed, folds = self.hp, self.hp["seed"], self.train_folds
         aligned, self.source_means = aligned_labels(data)
-        kb_rows = np.flatnonzero(~pd.Series(list(zip(data.prompt.map(leakage.normalize), data.score))).duplicated().to_numpy())
-        self.kb_rows = kb_rows
-        self.kb_aligned = aligned[kb_rows]
-        self._kb_texts = list(data.prompt.iloc[kb_rows])  # for ragrouter_llm
-        self.kb_meta = data.iloc[kb_rows][["pool_id", "prompt", "source", "score", "strong_needed"]].reset_index(drop=True)
-        self.kb = KnowledgeBase(vec[kb_rows], data.score.to_numpy()[kb_rows], seed=training.step_seed(seed, "kb"))
+        once = ~pd.Series(list(zip(data.prompt.map(leakage.normalize), data.score))).duplicated()
+        kb_rows = np.flatnonzero(once.to_numpy())
+        self.kb_rows, self.kb_aligned = kb_rows, aligned[kb_rows]
+        self.kb_texts = list(data.prompt.iloc[kb_rows])
+        self.kb_meta = data.iloc[kb_rows][["pool_id", "prompt", "source", "score", "strong_needed"]]
+        self.kb_meta = self.kb_meta.reset_index(drop=True)
+        self.kb = KnowledgeBase(tr.vec[kb_rows], data.score.to_numpy()[kb_rows], seed=step_seed(seed, "kb"))
         self.data_summary["kb_rows"] = len(kb_rows)
         kb_fold = folds[kb_rows]
         self.k = int(min(hp["k"], min((kb_fold != f).sum() for f in np.unique(folds))))
-        # nprobe for queries outside the KB: the held-out sources while validating, else one fold's rows
-        # against the KB of the other folds (training rows would each find themselves)
-        self.kb_recall = (self.kb.choose_nprobe(va_vec, self.k) if va_vec is not None else
-                          self.kb.choose_nprobe_held_out(kb_fold == kb_fold.min(), self.k, self._seed("kb_recall")))
-        # out-of-fold neighbours for the final model's training rows (indices into the KB)
-        nb_idx, nb_dist = np.zeros((n, self.k), np.int64), np.zeros((n, self.k), np.float32)
+        # each fold's rows against the KB of the other folds (out-of-fold: a row never finds itself)
+        fold_kbs = {}
         for f in range(hp["n_folds"]):
+            if (folds == f).any():
+                rest = np.flatnonzero(kb_fold != f)
+                fold_kbs[f] = rest, KnowledgeBase(self.kb.vectors[rest], self.kb.scores[rest],
+                                                  seed=step_seed(seed, f"kb_fold{f}"))
+        # nprobe for queries outside the KB: the held-out sources while validating, else the first
+        # fold's rows against its out-of-fold KB (training rows would each find themselves)
+        first = kb_fold.min()
+        self.kb_recall = (self.kb.choose_nprobe(va.vec, self.k) if va is not None else
+                          self.kb.choose_nprobe_held_out(kb_fold == first, self.k, self._seed("kb_recall"),
+                                                         rest=fold_kbs[first][1]))
+        nb_idx, nb_dist = np.zeros((len(data), self.k), np.int64), np.zeros((len(data), self.k), np.float32)
+        for f, (rest, kbf) in fold_kbs.items():
             inside = folds == f
-            if not inside.any():
-                continue
-            rest = np.flatnonzero(kb_fold != f)
-            kbf = KnowledgeBase(self.kb.vectors[rest], self.kb.scores[rest], seed=training.step_seed(seed, f"kb_fold{f}"))
-            d, i = kbf.search(vec[inside], self.k, nprobe=min(self.kb.nprobe, kbf.nlist))
+            d, i = kbf.search(tr.vec[inside], self.k, nprobe=min(self.kb.nprobe, kbf.nlist))
             nb_idx[inside], nb_dist[inside] = rest[i], d
-        tr_nb = self._pack(nb_idx, nb_dist)
-        self.train_neighbours, self.train_folds = nb_idx, folds  # diagnostics: which KB rows each row read
-        va_nb = self._neighbours(va_vec) if va_vec is not None else None
-        # final model: all rows, seeded by (seed, "final")
+        self.train_neighbours = nb_idx  # diagnostics: which KB rows each row read
+        return (FinalInputs(tr.vec, tr.struct, self._pack(nb_idx, nb_dist)),
+                None if va is None else FinalInputs(va.vec, va.struct, self.neighbours(va.vec)))
+
+    def fit_final(self, data, tr: FinalInputs, va: FinalInputs | None = None, valid=None) -> None:
+        """Stage 5: the final model on every training row with its out-of-fold neighbours, seeded by
+        (seed, "final"); early stopping on ``valid``'s AUC when given. Sets ``final``."""
+        hp = self.hp
+        src, fe_init = self._source_effects(data)
         self._seed("final")
-        self.final = FinalModel(rag=hp["rag"] == "on", n_struct=0 if S is None else S.shape[1],
-                                n_sources=len(self.sources) if fe else 0)
-        if fe:
+        self.final = FinalModel(rag=hp["rag"] == "on", n_struct=0 if tr.struct is None else tr.struct.shape[1],
+                                n_sources=len(self.sources) if src is not None else 0)
+        if src is not None:
             self.final.source_bias.bias.weight.data.copy_(fe_init)
-        HeadTrainer.run(self, self.final, lambda idx: self._final_logits(vec, S, tr_nb, idx, src[idx] if fe else None),
-                        n, y, valid, hp["final_epochs"], hp["final_lr"], hp["weight_decay"], hp["batch_size"],
-                        seed, val_scores=lambda: self._strong_win(va_vec, va_S, va_nb),
+        HeadTrainer.run(self, self.final, lambda idx: self._final_logits(tr.vec, tr.struct, tr.nb, idx,
+                                                                          None if src is None else src[idx]),
+                        len(data), data.score.to_numpy() - 1, valid, hp["final_epochs"], hp["final_lr"],
+                        hp["weight_decay"], hp["batch_size"], hp["seed"],
+                        val_scores=None if va is None else (lambda: self.strong_win(va.vec, va.struct, va.nb)),
                         tag={"stage": "final"}, patience=hp["final_patience"])
-        self.fit_seconds = time.time() - t0
-        return self
 
     def _seed(self, step):
         import dgl  # noqa: F401  (loaded, so seed_step seeds DGL too)
@@ -249,7 +296,10 @@ class RAGRouter(TrainableRouter):
         return {"idx": idx, "vec": self.kb.vectors[idx], "score": self.kb.scores[idx],
                 "aligned": self.kb_aligned[idx], "dist": (dist / 100.0).astype(np.float32)}
 
-    def _neighbours(self, vec):
+    def neighbours(self, vec) -> dict:
+        """The ``k`` nearest KB rows of each query vector (scoring time: the KB of every training
+        row): ``idx`` (KB row indices, into ``kb_meta``/``kb_texts``), and per neighbour ``vec``,
+        ``score`` (1-5), ``aligned`` (within-source centred labels) and ``dist`` (L2 / 100)."""
         dist, idx = self.kb.search(vec, self.k)
         return self._pack(idx, dist)
 
@@ -261,7 +311,9 @@ class RAGRouter(TrainableRouter):
         return self.final(q, s, torch.from_numpy(nb["vec"][idx]), torch.from_numpy(nb["score"][idx]),
                           torch.from_numpy(nb["aligned"][idx]), torch.from_numpy(nb["dist"][idx]), source=source)
 
-    def _strong_win(self, vec, S, nb) -> np.ndarray:
+    def strong_win(self, vec, S, nb) -> np.ndarray:
+        """The final model's P(score <= 3) from query vectors, standardised structural features
+        (``structure``) and neighbours (``neighbours``)."""
         self.final.eval()
         with torch.no_grad():
             p = torch.softmax(self._final_logits(vec, S, nb, np.arange(len(vec))), -1)
@@ -270,7 +322,7 @@ class RAGRouter(TrainableRouter):
     def score(self, prompts):
         prompts = list(prompts)
         vec = self.embed(prompts)
-        return self._strong_win(vec, self._struct(prompts), self._neighbours(vec))
+        return self.strong_win(vec, self.structure(prompts), self.neighbours(vec))
 
     # -- persistence
     def state(self):
@@ -296,7 +348,7 @@ class RAGRouter(TrainableRouter):
         self.source_means, self.sources, self.k = st["source_means"], st["sources"], st["k"]
         self.kb_recall, self.data_summary = st["kb_recall"], st["data_summary"]
         self.extractor_key = st.get("extractor_key")
-        self._kb_texts = list(self.kb_meta.prompt)
+        self.kb_texts = list(self.kb_meta.prompt)
         self.kb_rows = st.get("kb_rows")
         self.train_neighbours, self.train_folds = st.get("train_neighbours"), st.get("train_folds")
 
@@ -306,8 +358,8 @@ def worked_example(router: RAGRouter, prompt: str, width: int = 90) -> pd.DataFr
     """One query through the RAG step: row 0 the query with the model's strong-win probability,
     then its K retrieved training queries (rank, text, score, strong_needed, source, L2 distance)."""
     vec = router.embed([prompt])
-    nb = router._neighbours(vec)
-    p = float(router._strong_win(vec, router._struct([prompt]), nb)[0])
+    nb = router.neighbours(vec)
+    p = float(router.strong_win(vec, router.structure([prompt]), nb)[0])
     rows = [{"rank": 0, "role": "query", "prompt": prompt[:width], "score": np.nan, "strong_needed": np.nan,
              "source": "", "distance": 0.0, "strong_win_prob": p}]
     for r, (j, d) in enumerate(zip(nb["idx"][0], nb["dist"][0] * 100.0), 1):

@@ -31,9 +31,11 @@ import torch
 from torch import nn
 
 from ..core import text
+from ..core.seeding import seed_step
 from ..features import encoders
 from .base import register
 from .ragrouter import RAGRouter
+from .training import train_epochs
 
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj")
 PROMPT_HEADER = "Rate how well a small model would answer the query (1 = poorly, 5 = perfectly)."
@@ -159,44 +161,41 @@ def encode(tok, texts, max_len: int, device=None):
 def train_scorer(scorer: LLMScorer, tok, texts, y, epochs: int = 1, lr: float = 2e-4, batch_size: int = 4,
                  grad_accum: int = 1, max_len: int = 512, seed: int = 0, optimizer=None, accelerator=None,
                  log=None) -> list[dict]:
-    """Cross-entropy training of ``scorer`` on (text, class 0-4); one history row per epoch
-    (train loss, tokens/s). With ``accelerator`` (accelerate), batches are sharded across processes
-    and the backward/step go through it (FSDP/DDP); otherwise a plain loop on the scorer's device."""
+    """Cross-entropy training of ``scorer`` on (text, class 0-4) through the one training loop
+    (``training.train_epochs``: shuffles and dropout seeded by ``seed_step(seed, "llm/loop")``,
+    ``grad_accum`` batches per optimiser step). One history row per epoch (train loss, rows,
+    tokens/s, optimiser), also passed to ``log``. With ``accelerator`` (accelerate), each global
+    batch of ``batch_size`` x processes rows (the same shuffle on every process: same seed) is
+    sharded across processes and the backward goes through it (FSDP/DDP); otherwise a plain loop on
+    the scorer's device."""
     y = torch.as_tensor(np.asarray(y), dtype=torch.long)
     texts = list(texts)
-    rng = np.random.default_rng(seed)
     opt = optimizer or adam([p for p in scorer.parameters() if p.requires_grad], lr)
     device = accelerator.device if accelerator else next(scorer.parameters()).device
     rank, world = (accelerator.process_index, accelerator.num_processes) if accelerator else (0, 1)
-    history = []
-    for epoch in range(epochs):
-        scorer.train()
-        perm = rng.permutation(len(texts))  # same order on every process (same seed)
-        total, n, tokens, t0 = 0.0, 0, 0, time.time()
-        steps = list(range(0, len(perm), batch_size * world))
-        for i, s in enumerate(steps):
-            idx = perm[s:s + batch_size * world][rank::world]
-            if len(idx) == 0:
-                continue
-            ids, mask = encode(tok, [texts[j] for j in idx], max_len, device)
-            loss = nn.functional.cross_entropy(scorer(ids, mask).float(), y[idx].to(device)) / grad_accum
-            if accelerator:
-                accelerator.backward(loss)
-            else:
-                loss.backward()
-            if (i + 1) % grad_accum == 0 or i == len(steps) - 1:
-                opt.step()
-                opt.zero_grad()
-            total += loss.item() * grad_accum * len(idx)
-            n += len(idx)
-            tokens += int(mask.sum())
-        dt = time.time() - t0
-        row = {"stage": "llm", "epoch": epoch + 1, "train_loss": total / max(n, 1), "rows": n,
-               "tokens_per_s": tokens / max(dt, 1e-9), "seconds": dt, "optimizer": type(opt).__name__}
-        history.append(row)
+    seen = {"rows": 0, "tokens": 0}
+
+    def loss_fn(idx):
+        local, weight = idx[rank::world], 1.0
+        if len(local) == 0:  # fewer rows than processes: a zero-weighted row keeps the processes in step
+            local, weight = idx[:1], 0.0
+        ids, mask = encode(tok, [texts[j] for j in local], max_len, device)
+        seen["rows"] += len(local) if weight else 0
+        seen["tokens"] += int(mask.sum()) if weight else 0
+        loss = nn.functional.cross_entropy(scorer(ids, mask).float(), y[local].to(device))
+        return loss if weight == 1.0 else loss * weight
+
+    def epoch_end(row):
+        out = {"rows": seen["rows"], "tokens_per_s": seen["tokens"] / max(row["seconds"], 1e-9),
+               "optimizer": type(opt).__name__}
+        seen.update(rows=0, tokens=0)
         if log:
-            log(row)
-    return history
+            log({**row, **out})
+        return out
+    rng = seed_step(seed, "llm/loop")
+    return train_epochs(scorer, loss_fn, len(texts), opt, epochs, batch_size * world, rng, tag={"stage": "llm"},
+                        accum_steps=grad_accum, backward=accelerator.backward if accelerator else None,
+                        epoch_end=epoch_end)
 
 
 @torch.no_grad()
@@ -226,15 +225,15 @@ class RAGRouterLLM(RAGRouter):
         t0 = time.time()
         super().fit(train, valid)  # extractor, KB and the vector final model (kept for comparison)
         hp = self.hp
-        torch.manual_seed(hp["seed"])
+        self.seed_step("llm_init")  # adapter and head init
         ckpt = torch.cuda.is_available() if hp["gradient_checkpointing"] is None else hp["gradient_checkpointing"]
         self.tok, backbone = load_backbone(hp["llm_path"], hp["load_4bit"], hp["lora_r"], hp["lora_alpha"],
                                            gradient_checkpointing=ckpt, n_layers=hp["llm_layers"])
         self.llm = LLMScorer(backbone, hidden_size(backbone))
         if torch.cuda.is_available():
             self.llm.head.to(next(backbone.parameters()).device)
-        texts = self.rag_prompts(list(self._final_rows.prompt))
-        self.history += train_scorer(self.llm, self.tok, texts, self._final_rows.score.to_numpy() - 1,
+        texts = self.rag_prompts(list(self.train_rows.prompt))
+        self.history += train_scorer(self.llm, self.tok, texts, self.train_rows.score.to_numpy() - 1,
                                      hp["llm_epochs"], hp["llm_lr"], hp["llm_batch_size"], hp["llm_grad_accum"],
                                      hp["llm_max_len"], hp["seed"])
         self.fit_seconds = time.time() - t0
@@ -251,7 +250,7 @@ class RAGRouterLLM(RAGRouter):
         _, idx = self.kb.search(vec, k + 1)
         out = []
         for p, row in zip(prompts, idx):
-            nb = [(self._kb_texts[j], int(self.kb.scores[j])) for j in row if self._kb_texts[j] != p][:k]
+            nb = [(self.kb_texts[j], int(self.kb.scores[j])) for j in row if self.kb_texts[j] != p][:k]
             out.append(augmented_prompt(p, nb, self.hp["prompt_chars"]))
         return out
 
@@ -263,7 +262,7 @@ class RAGRouterLLM(RAGRouter):
         trainable = {k for k, p in self.llm.named_parameters() if p.requires_grad}
         st["llm"] = {k: v.detach().cpu() for k, v in self.llm.state_dict().items()
                      if k in trainable or k.startswith("head.")}  # adapters + head only
-        st["kb_texts"] = self._kb_texts
+        st["kb_texts"] = self.kb_texts
         st["encoder_path"] = str(encoders.ENCODERS[self.hp["encoder"]]())  # see set_state
         return st
 
@@ -276,7 +275,7 @@ class RAGRouterLLM(RAGRouter):
             encoders.register_encoder(name, path)
         super().set_state(st)
         hp = self.hp
-        self._kb_texts = st["kb_texts"]
+        self.kb_texts = st["kb_texts"]
         self.tok, backbone = load_backbone(hp["llm_path"], hp["load_4bit"], hp["lora_r"], hp["lora_alpha"],
                                            n_layers=hp["llm_layers"])
         self.llm = LLMScorer(backbone, hidden_size(backbone))

@@ -13,6 +13,7 @@ as an extra input of the final model (our extension).
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -87,6 +88,15 @@ def pad_nodes(nodes, counts):
         mask[i, :c] = 1
         start += c
     return out, mask
+
+
+class FinalInputs(NamedTuple):
+    """One side's final-model inputs (training rows or validation rows): query vectors (n, 256),
+    standardised structural features (None: ``features="semantic"``) and neighbours (a
+    ``RAGRouter.neighbours`` dict; None until the KB is built)."""
+    vec: np.ndarray
+    struct: np.ndarray | None
+    nb: dict | None = None
 
 
 class FinalModel(nn.Module):

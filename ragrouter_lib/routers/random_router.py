@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.seeding import step_seed
+
 from .base import Router, register
 
 
@@ -12,7 +14,7 @@ class RandomRouter(Router):
         self.seed = int(seed)
 
     def score(self, prompts):
-        return np.random.default_rng(self.seed).random(len(prompts))
+        return np.random.default_rng(step_seed(self.seed, "random/score")).random(len(prompts))
 
     def params(self):
         return {"seed": self.seed}

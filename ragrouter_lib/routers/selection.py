@@ -31,6 +31,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from ..core.seeding import step_seed
 from ..labels import alignment
 
 MAX_CONFIGS = 3
@@ -54,7 +55,7 @@ def source_folds(frame: pd.DataFrame, n_folds: int | None = 3, seed: int = 0) ->
         return src.map({s: i for i, s in enumerate(order)}).rename("fold")
     if n_folds < 2:
         raise ValueError(f"source_folds: need n_folds >= 2 (got {n_folds})")
-    rng = np.random.default_rng([seed, 7103])
+    rng = np.random.default_rng(step_seed(seed, "selection-folds"))
     shuffled = [names[i] for i in rng.permutation(len(names))]
     ordered = sorted(shuffled, key=lambda s: -sizes[s])  # stable: shuffle breaks size ties
     load, assign = np.zeros(n_folds), {}

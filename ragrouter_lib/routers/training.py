@@ -1,15 +1,17 @@
 """The one training core: step seeding, mini-batch loop, early stopping, training history.
 
 Pipeline role: every trainable router (MF, BERT, causal-LLM, RAGRouter's extractor and final
-model) trains through ``train_epochs`` (directly, or via ``HeadTrainer.run`` for classifiers with a
-cross-entropy head), and persists through ``TrainableRouter``.
+model, the paper profile's LLM scorer with its gradient accumulation) trains through
+``train_epochs`` (directly, or via ``HeadTrainer.run`` for classifiers with a cross-entropy head),
+and persists through ``TrainableRouter``.
 
-Seeding: every random draw of a step derives from ``(seed, step name)`` (``seed_step``), never from
-process history or cache state. Call ``seed_step`` *immediately before* the draws it governs (a
-module's weight init, the loop's shuffles and dropout): anything run in between (a model loaded
-on a cold cache, a feature pass) could otherwise consume the global torch RNG. The loop also runs
-validation scoring under ``torch.random.fork_rng``, so a validation pass that computes features on
-a cold cache cannot shift the dropout masks of the following epochs.
+Seeding: every random draw of a step derives from ``(seed, step name)``
+(``core.seeding.seed_step``), never from process history or cache state. Call ``seed_step``
+*immediately before* the draws it governs (a module's weight init, the loop's shuffles and
+dropout): anything run in between (a model loaded on a cold cache, a feature pass) could otherwise
+consume the global torch RNG. The loop also runs validation scoring under
+``torch.random.fork_rng``, so a validation pass that computes features on a cold cache cannot
+shift the dropout masks of the following epochs.
 
 Early stopping: the selection criterion is validation ROC-AUC (``val_auc``) of the strong-win
 score; the best epoch's weights are restored. ``fit(train, valid=None)`` trains the fixed number of
@@ -21,11 +23,8 @@ notebook 03/05). ``set_verbose(True)`` (or env ``RAGROUTER_VERBOSE=1``) prints o
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import os
-import random
-import sys
 import time
 from pathlib import Path
 
@@ -34,6 +33,7 @@ import torch
 from torch import nn
 
 from ..core import cache
+from ..core.seeding import seed_step
 from ..features import encoders
 from .base import Router
 
@@ -43,23 +43,6 @@ _VERBOSE = {"on": os.environ.get("RAGROUTER_VERBOSE", "") == "1", "log": print}
 def set_verbose(on: bool = True, log=print) -> None:
     """Print one line per training epoch (stage, epoch, loss, validation AUC, seconds)."""
     _VERBOSE["on"], _VERBOSE["log"] = bool(on), log
-
-
-def step_seed(seed: int, step: str) -> int:
-    """A 31-bit seed derived from (seed, step name) by sha256 (independent of process state)."""
-    return int(hashlib.sha256(f"{int(seed)}:{step}".encode()).hexdigest()[:8], 16) & 0x7FFFFFFF
-
-
-def seed_step(seed: int, step: str) -> np.random.Generator:
-    """Seed torch's, numpy's legacy, Python's (and DGL's, if loaded) global RNGs from
-    ``step_seed(seed, step)``; return a fresh numpy Generator from the same derived seed."""
-    s = step_seed(seed, step)
-    torch.manual_seed(s)
-    np.random.seed(s)
-    random.seed(s)
-    if "dgl" in sys.modules:
-        sys.modules["dgl"].seed(s)
-    return np.random.default_rng(s)
 
 
 def val_auc(scores, y) -> float:
@@ -80,28 +63,45 @@ def _batches(n, batch_size, rng, lengths=None):
 
 def train_epochs(module: nn.Module, loss_fn, n: int, opt, epochs: int, batch_size: int,
                  rng: np.random.Generator, *, val_fn=None, patience=None, lengths=None,
-                 tag=None, history=None) -> list[dict]:
+                 tag=None, history=None, accum_steps: int = 1, backward=None, epoch_end=None) -> list[dict]:
     """The mini-batch loop: ``loss_fn(idx)`` -> mean loss of rows ``idx``; returns history rows.
 
     ``val_fn()`` -> validation AUC after each epoch, or a dict of validation numbers with key
     ``val_auc`` (the criterion) added to the history row (None: no validation, no early stopping; the
     fixed ``epochs`` are trained). The best epoch's weights are restored; ``patience`` stops after
     that many epochs without improvement. Rows are appended to ``history`` (a list) if given.
+
+    ``accum_steps`` = a: gradient accumulation, one optimiser step per a consecutive batches; each
+    batch's loss is weighted by its share of the group's rows, so a steps of batch b give the
+    gradient of one batch of a*b rows (also for a short last group). a = 1: a step per batch.
+    ``backward(loss)`` replaces ``loss.backward()`` (e.g. ``accelerator.backward``).
+    ``epoch_end(row)`` -> a dict of extra numbers for the epoch's history row (e.g. throughput),
+    called once the row has its loss, validation and seconds.
     """
     tag = dict(tag or {})
     tag.setdefault("stage", "train")
     history = [] if history is None else history
+    backward = backward or (lambda loss: loss.backward())
     rows = []
     best, best_state, best_epoch = -np.inf, None, 0
     for epoch in range(epochs):
         t0 = time.time()
         module.train()
         total = 0.0
-        for idx in _batches(n, batch_size, rng, lengths):
+        batches = _batches(n, batch_size, rng, lengths)
+        for i, idx in enumerate(batches):
             loss = loss_fn(idx)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+            if accum_steps == 1:
+                opt.zero_grad()
+                backward(loss)
+                opt.step()
+            else:
+                first = i - i % accum_steps
+                if i == first:
+                    opt.zero_grad()
+                backward(loss * (len(idx) / sum(len(b) for b in batches[first:first + accum_steps])))
+                if i == min(first + accum_steps, len(batches)) - 1:
+                    opt.step()
             total += loss.item() * len(idx)
         rec = {**tag, "epoch": epoch + 1, "train_loss": total / max(n, 1)}
         if val_fn is not None:
@@ -111,6 +111,8 @@ def train_epochs(module: nn.Module, loss_fn, n: int, opt, epochs: int, batch_siz
             if rec["val_auc"] > best:
                 best, best_state, best_epoch = rec["val_auc"], copy.deepcopy(module.state_dict()), epoch
         rec["seconds"] = time.time() - t0
+        if epoch_end is not None:
+            rec.update(epoch_end(rec))
         history.append(rec)
         rows.append(rec)
         if _VERBOSE["on"]:

@@ -189,6 +189,6 @@ def neighbour_vote(router, prompts) -> np.ndarray:
     "strong needed" (score <= 3). Shows how much routing signal retrieval carries on a benchmark."""
     import torch
     vec = router.embed(prompts)
-    nb = router._neighbours(vec)
+    nb = router.neighbours(vec)
     w = torch.softmax(-torch.from_numpy(nb["dist"].astype(np.float32)), -1).numpy()
     return (w * (nb["score"] <= 3)).sum(1)

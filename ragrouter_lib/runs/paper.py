@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..core.seeding import seed_step, step_seed
+
 from ..data.hub import HUB_DATASETS, load_arena_hub, load_gpt4_hub, model_path, standins
 
 # ----------------------------------------------------------------------------- notebook entry points
@@ -119,17 +121,17 @@ def small_llm_row(pool, evals, cfg, log=print, llm_path=None, **overrides):
     hp = {**SMALL_DEFAULTS, **overrides}
     seed = int(cfg.data_seed)
     sub = pool.sample(n=min(hp["n_train"], len(pool)), random_state=seed).reset_index(drop=True)
-    is_kb = np.random.default_rng([seed, 7]).random(len(sub)) < hp["kb_frac"]
+    is_kb = np.random.default_rng(step_seed(seed, "small_llm/kb_split")).random(len(sub)) < hp["kb_frac"]
     kb_rows, fin_rows = sub[is_kb].reset_index(drop=True), sub[~is_kb].reset_index(drop=True)
     emb = lambda texts: encoders.sentence_embeddings(list(texts), progress=False)  # noqa: E731
-    kb = KnowledgeBase(emb(kb_rows.prompt), kb_rows.score.to_numpy(), seed=seed)
+    kb = KnowledgeBase(emb(kb_rows.prompt), kb_rows.score.to_numpy(), seed=step_seed(seed, "small_llm/kb"))
     kb.nprobe = kb.nlist  # exact search over a small KB
 
     def prompts(texts):
         _, idx = kb.search(emb(texts), hp["k"])
         return [L.augmented_prompt(t, [(kb_rows.prompt[j], kb_rows.score[j]) for j in row], hp["prompt_chars"])
                 for t, row in zip(texts, idx)]
-    torch.manual_seed(seed)
+    seed_step(seed, "small_llm/init")
     tok, backbone = L.load_backbone(llm_path or models.smollm2_path(), load_4bit=False, lora_r=hp["lora_r"],
                                     lora_alpha=hp["lora_alpha"], n_layers=hp["n_layers"], dtype=torch.float32)
     scorer = L.LLMScorer(backbone, L.hidden_size(backbone))
