@@ -23,6 +23,7 @@ from pathlib import Path
 
 from .core import cache
 from .evaluation.calibration import threshold_for_strong_fraction
+from .routers import ROUTERS, load_router
 
 PROG = "ragrouter-score"
 
@@ -64,7 +65,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def available_routers(limit: int = 8) -> str:
     """The cached router folders (under the cache root) and the registered router names, one line."""
-    from .routers import ROUTERS
     folder = cache.root() / "routers"
     found = sorted(str(p) for p in folder.glob("*") if (p / "router.json").is_file()) if folder.is_dir() else []
     shown = ", ".join(found[:limit]) + (f" (+{len(found) - limit} more)" if len(found) > limit else "")
@@ -119,7 +119,6 @@ def run(args) -> str:
     folder = check_router_folder(args.router)
     records = read_prompts(args.input, args.field)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from .routers import load_router
     try:
         router = load_router(folder)
     except Exception as e:  # noqa: BLE001 - a corrupt or foreign folder: one line, not a traceback

@@ -54,6 +54,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .core.config import DEFAULT_OUT, PROFILES, ROOT, git_commit, run_out_dir
+from .data import hub
 
 NOTEBOOKS = ROOT / "notebooks"
 KERNEL = "ragrouter"
@@ -79,7 +80,7 @@ def notebooks(only=None) -> list[Path]:
 
 def to_ipynb(src: Path, dst: Path) -> Path:
     """Write the jupytext percent-format source ``src`` as the notebook ``dst`` (no outputs)."""
-    import jupytext
+    import jupytext  # heavy optional package: imported only when this runs
 
     nb = jupytext.read(src)
     nb.metadata.pop("jupytext", None)
@@ -101,7 +102,7 @@ def _relative(path: str) -> str:
 
 def _strip_machine_paths(executed: Path, source: Path) -> None:
     """Record papermill's input/output paths relative to the repository (no machine paths)."""
-    import nbformat
+    import nbformat  # heavy optional package: imported only when this runs
 
     nb = nbformat.read(executed, as_version=4)
     meta = nb.metadata.get("papermill")
@@ -135,7 +136,7 @@ def parse_sets(items) -> dict:
 
 def run(profile: str, out_dir: str | None = None, data_seed: int = 0, only=None,
         kernel: str = KERNEL, overrides: dict | None = None) -> dict:
-    import papermill as pm
+    import papermill as pm  # heavy optional package: imported only when this runs
 
     if profile not in PROFILES:
         raise SystemExit(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
@@ -198,7 +199,6 @@ def dry_run(out_dir: str | None = None, data_seed: int = 0, only=None, kernel: s
             overrides: dict | None = None) -> dict:
     """``run("paper")`` on stand-ins: see the module docstring. The stand-ins (and the cache, unless
     ``RAGROUTER_CACHE`` is set) live in temporary folders removed afterwards; env is restored."""
-    from .data import hub
     work = tempfile.TemporaryDirectory(prefix="ragrouter-paper-dry-")
     env = {hub.STANDINS_ENV: str(hub.stand_ins(Path(work.name) / "standins")),
            "RAGROUTER_CACHE": os.environ.get("RAGROUTER_CACHE") or str(Path(work.name) / "cache"),

@@ -129,6 +129,41 @@ def test_private_use_check_can_fail(monkeypatch):
         "encoders._SHARDS", "r._final_rows", "router._neighbours", "self.kb._quant")]
 
 
+def _hidden_imports(m):
+    """Imports inside functions or classes of module ``m`` that break the house rule: a library
+    module (it belongs at the top, where readers and ``cache.closure`` see it), or any package
+    imported without a comment on its line saying why it waits (heavy or optional)."""
+    import ast
+    src = cache.module_source(m)
+    tree, lines = ast.parse(src), src.splitlines()
+    top = {id(n) for n in tree.body}
+    bad = []
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.Import, ast.ImportFrom)) or id(node) in top:
+            continue
+        names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+        library = isinstance(node, ast.ImportFrom) and node.level or any(n.startswith("ragrouter_lib") for n in names)
+        if library:
+            bad.append(f"{m}:{node.lineno}: library import inside a function: move it to the top")
+        elif "#" not in lines[node.end_lineno - 1] and "#" not in lines[node.lineno - 1]:
+            bad.append(f"{m}:{node.lineno}: in-function import of {names[0]} without a comment saying why")
+    return bad
+
+
+def test_imports_sit_at_the_top_unless_heavy_and_explained():
+    bad = [b for m in _modules() for b in _hidden_imports(m)]
+    assert not bad, bad
+
+
+def test_hidden_import_check_can_fail(monkeypatch):
+    real = cache.module_source
+    planted = ("\ndef f():\n    from .core import cache\n    import json\n"
+               "    import torch  # heavy: imported only when f runs\n")
+    monkeypatch.setattr(cache, "module_source", lambda m: real(m) + (planted if m == "ragrouter_lib.cli" else ""))
+    got = _hidden_imports("ragrouter_lib.cli")
+    assert len(got) == 2 and "library import" in got[0] and "json without a comment" in got[1], got
+
+
 # ----------------------------------------------------------------------------- cache keys
 def test_closure_is_computed_and_covers_training_core_and_normalize():
     c = cache.closure(["ragrouter_lib.routers.ragrouter"])

@@ -280,14 +280,14 @@ def load_npz(p) -> dict | None:
 
 
 def save_torch(p, obj) -> Path:
-    import torch
+    import torch  # heavy optional package: imported only when this runs
     buf = io.BytesIO()
     torch.save(obj, buf)
     return write_bytes(p, buf.getvalue())
 
 
 def load_torch(p):
-    import torch
+    import torch  # heavy optional package: imported only when this runs
     return _decode(p, lambda b: torch.load(io.BytesIO(b), weights_only=False))
 
 

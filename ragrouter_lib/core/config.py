@@ -35,7 +35,6 @@ from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-
 from . import cache
 
 ROOT = Path(__file__).resolve().parents[2]

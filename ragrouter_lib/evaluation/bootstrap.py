@@ -21,7 +21,6 @@ import numpy as np
 import pandas as pd
 
 from ..core.seeding import step_seed
-
 from . import metrics
 
 METRIC_NAMES = {"apgr": "APGR", "cpt50": "CPT(50%)", "cpt80": "CPT(80%)"}

@@ -19,14 +19,15 @@ import numpy as np
 import pandas as pd
 
 from ..features import encoders
+from ..routers.routellm_baselines import BertRouter, CausalLLMRouter
 
 
 def _rss_mb() -> float:
     try:
-        import psutil
+        import psutil  # optional (ships with jupyter); resource below is the fallback
         return psutil.Process().memory_info().rss / 2**20
     except ImportError:  # pragma: no cover - psutil ships with jupyter
-        import resource
+        import resource  # POSIX only: imported where it is the fallback
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -77,7 +78,6 @@ def feature_cost(texts, n: int = 128, seed: int = 0) -> pd.DataFrame:
 
     Scoring a brand-new prompt costs its feature pass plus the router's own (cached-feature) score.
     """
-    from ..routers.routellm_baselines import BertRouter, CausalLLMRouter
     sample = list(pd.Series(list(texts)).sample(n=min(n, len(texts)), random_state=seed))
     b, c = BertRouter.defaults, CausalLLMRouter.defaults
     passes = {

@@ -29,6 +29,18 @@ Worked example (4 prompts, weak right on the first two only, strong right on all
 """
 from __future__ import annotations
 
+import contextlib
+import importlib
+import importlib.util
+import io
+import os
+import sys
+import tempfile
+import traceback
+import types
+import warnings
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -148,19 +160,7 @@ def routellm_reference(scores, weak_correct, strong_correct, num_results: int = 
     ``evaluate.py`` makes it (machine paths shortened). Scores with tied quantile edges make RouteLLM's
     ``pd.qcut`` raise; that error is re-raised. Returns dict(cpt50, cpt80, apgr, curve, crash, patches).
     """
-    import contextlib
-    import importlib
-    import importlib.util
-    import io
-    import os
-    import sys
-    import tempfile
-    import traceback
-    import types
-    import warnings
-    from pathlib import Path
-
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy optional package: imported only when this runs
 
     patches, stubbed = [], []
     stubs = {"litellm": {"acompletion": None, "completion": None},

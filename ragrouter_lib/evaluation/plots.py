@@ -14,6 +14,8 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ..routers import EXTRA_NAMES, THESIS_NAMES
+
 FONT = 10
 OURS_COLOR = "#d62728"
 # display name -> (colour, marker); Okabe-Ito and tab colours, distinguishable in grey print too
@@ -40,7 +42,6 @@ REFERENCE = dict(color="0.45", ls=":", lw=1.6, marker=None)
 
 def display_name(name: str) -> str:
     """Registry key (``bert``) -> display name (``BERT``); display names pass through."""
-    from ..routers import EXTRA_NAMES, THESIS_NAMES
     return {**THESIS_NAMES, **EXTRA_NAMES}.get(str(name), str(name))
 
 
@@ -242,7 +243,7 @@ def intervals(ints, benchmark: str, metric: str = "apgr", title: str = "", ax=No
 def heatmap(frame, title: str = "", fmt: str = "d", cmap: str = "Blues", xlabel: str = "", ylabel: str = ""):
     """Annotated heatmap of a small table (rows x columns, e.g. the pool card's sources x weak-quality
     scores); colour scale from zero, every cell printed."""
-    import seaborn as sns
+    import seaborn as sns  # heavy optional package: imported only when this runs
     fig, ax = plt.subplots(figsize=(1.0 * frame.shape[1] + 3.5, 0.42 * frame.shape[0] + 1.6))
     sns.heatmap(frame, annot=True, fmt=fmt, cmap=cmap, vmin=0, cbar_kws={"shrink": 0.8}, ax=ax,
                 annot_kws={"fontsize": FONT - 1}, linewidths=0.5, linecolor="white")

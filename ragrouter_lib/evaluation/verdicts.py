@@ -13,11 +13,14 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..data import loading
+from ..routers import EXTRA_NAMES, OURS, THESIS_NAMES
 from .bootstrap import METRIC_NAMES, N_BOOT, Bootstrap, difference, router_intervals
 
 _KEY = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -78,14 +81,12 @@ def ablation_key(table: int) -> str:
 def _eval_rows(evals, benchmark: str):
     if evals is not None and benchmark in evals:
         return evals[benchmark]
-    from ..data import loading
     return loading.load_eval(benchmark)
 
 
 def ours_key(have) -> str:
     """Our router's key among the saved ones (``routers.OURS``: offline "ragrouter", paper
     "ragrouter_llm"); the first of OURS when none is saved (the caller then names the missing file)."""
-    from ..routers import OURS
     return next((k for k in OURS if k in set(have)), OURS[0])
 
 
@@ -97,7 +98,6 @@ def comparison_verdicts(out_dir, benchmark: str, evals=None, ours: str | None = 
     ``names`` maps model keys to display names (default: the thesis rows, then the extra rows of
     ``routers``); keys without saved scores are skipped and listed in ``attrs["missing"]``.
     Returns (intervals, verdicts) with a ``benchmark`` column."""
-    from ..routers import EXTRA_NAMES, THESIS_NAMES
     names = names or {**THESIS_NAMES, **EXTRA_NAMES}
     ev = _eval_rows(evals, benchmark)
     boot = boot or Bootstrap(ev.weak_correct.values, ev.strong_correct.values, n_boot, seed)
@@ -158,7 +158,6 @@ def tables_1_2(out_dir, evals=None, benchmarks=("mmlu", "gsm8k"), n_boot: int = 
                save: bool = True, log=print) -> dict:
     """Notebook 06: intervals of every row and RAGRouter's verdict against each row, both benchmarks;
     written (when ``save``) to ``<out_dir>/results/intervals.csv`` and ``verdicts_tables_1_2.csv``."""
-    import time
     t0 = time.time()
     ints, comps = [], []
     for bench in benchmarks:
@@ -177,7 +176,6 @@ def tables_1_2(out_dir, evals=None, benchmarks=("mmlu", "gsm8k"), n_boot: int = 
 def tables_3_6(out_dir, evals=None, parts: dict | None = None, n_boot: int = N_BOOT, seed: int = 0,
                save: bool = True, log=print) -> dict:
     """Notebook 07: the full model against each ablation (MMLU); ``verdicts_tables_3_6.csv``."""
-    import time
     t0 = time.time()
     a = ablation_verdicts(out_dir, evals, n_boot=n_boot, seed=seed, parts=parts)
     if a.attrs["missing"]:

@@ -37,6 +37,7 @@ import contextlib
 import contextvars
 import hashlib
 import os
+import sys
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -173,7 +174,7 @@ def register_encoder(name: str, path) -> None:
 
 @lru_cache(maxsize=4)
 def load_encoder(name: str = "minilm"):
-    from transformers import AutoModel, AutoTokenizer
+    from transformers import AutoModel, AutoTokenizer  # heavy optional package: imported only when this runs
     path = ENCODERS[name]()
     tok = AutoTokenizer.from_pretrained(path)
     model = AutoModel.from_pretrained(path).eval()
@@ -219,11 +220,10 @@ def progress_bar(it, total, desc, show, every: float = 0.25):
     """``it`` with progress when ``show``: a tqdm bar on a terminal; anywhere else (a notebook,
     papermill, a log file) one plain line per ``every`` of the way and one at the end, so an
     executed notebook holds neither tqdm's IProgress widget warning nor carriage-return fragments."""
-    import sys
     if not show:
         return it
     if sys.stderr.isatty():
-        from tqdm import tqdm
+        from tqdm import tqdm  # a terminal only: notebooks get plain lines
         return tqdm(it, total=total, desc=desc, mininterval=5)
 
     def lines():
@@ -315,7 +315,7 @@ def unpack(packed: dict, idx) -> tuple[torch.Tensor, torch.Tensor]:
 # ----------------------------------------------------------------------------- causal LM states
 @lru_cache(maxsize=2)
 def load_lm(n_layers: int | None = None):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer  # heavy optional package: imported only when this runs
     path = models.smollm2_path()
     tok = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()

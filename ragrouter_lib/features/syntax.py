@@ -26,6 +26,8 @@ import numpy as np
 import torch
 
 from ..core import text
+from ..data import hub
+from ..data.models import CACHE, spacy_nlp
 from . import encoders
 
 UPOS = ["ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN",
@@ -51,7 +53,6 @@ class ParserUnavailable(RuntimeError):
 def parser_for(cfg) -> str:
     """The parser of a run: the profile parameter ``parser`` if set, else ``PROFILE_PARSER``; the
     ``paper`` dry run (stand-ins) keeps spaCy (Stanza's models are not obtainable offline)."""
-    from ..data import hub
     name = cfg.params.get("parser") or PROFILE_PARSER.get(cfg.profile, "spacy")
     if name == "stanza" and "parser" not in cfg.params and hub.standins() is not None:
         return "spacy"
@@ -80,7 +81,6 @@ def dep_labels(parser: str | None = None) -> list[str]:
 def _dep_labels(parser: str) -> list[str]:
     if parser == "stanza":
         return ["<unk>", "ROOT"] + sorted(UD_DEPRELS)
-    from ..data.models import spacy_nlp
     return ["<unk>", "ROOT"] + sorted(spacy_nlp().get_pipe("parser").labels)
 
 
@@ -122,7 +122,6 @@ def pack(g, dep_id: dict, pos_id: dict) -> np.ndarray:
 
 
 def stanza_dir():
-    from ..data.models import CACHE
     return CACHE.parent / "stanza_resources"
 
 
@@ -157,7 +156,6 @@ def _parse_stanza(texts, progress):
 
 def parse_uncached(texts, progress) -> dict:
     """spaCy parses of ``texts`` packed as in ``parses``, not cached (``parses`` caches them)."""
-    from ..data.models import spacy_nlp
     nlp = spacy_nlp()
     dep_id = {d: i for i, d in enumerate(dep_labels("spacy"))}
     pos_id = {p: i for i, p in enumerate(UPOS)}
@@ -182,7 +180,6 @@ def parses(texts, progress: bool = True, parser: str | None = None) -> dict:
         params = {"parser": f"stanza-{stanza.__version__}-en-default", "max_chars": 2000}
         return encoders.cached("parse", params, list(texts), lambda t: _parse_stanza(t, progress), verbose=progress,
                                modules=[__name__])
-    from ..data.models import spacy_nlp
     nlp = spacy_nlp()
     params = {"parser": f"{nlp.meta['name']}-{nlp.meta['version']}", "max_chars": 2000}
     return encoders.cached("parse", params, list(texts), lambda t: parse_uncached(t, progress), verbose=progress,
@@ -206,7 +203,7 @@ def build_graphs(parse_packed, idx, wp_offsets, sem_states, sem_offsets):
     Returns (graph, node_sem (N, d) float32, pos_ids (N,), dep_ids (N,), n_nodes per row).
     A row whose tokens all fall past the truncation keeps one node: its [CLS] state.
     """
-    import dgl
+    import dgl  # heavy optional package: imported only when this runs
     graphs, sem, pos, dep, counts = [], [], [], [], []
     off = parse_packed["offsets"]
     for r, i in enumerate(idx):

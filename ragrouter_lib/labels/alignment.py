@@ -144,8 +144,8 @@ def source_offsets(n_sources: int, n_out: int, init=None):
     training row, left out at scoring (source fixed effects for torch heads). A zero start learns
     too slowly at the heads' learning rates (measured in tests), so heads start from
     ``class_log_ratios`` and keep training them."""
-    import torch
-    from torch import nn
+    import torch  # heavy optional package: imported only when this runs
+    from torch import nn  # heavy optional package: imported only when this runs
     emb = nn.Embedding(max(n_sources, 1), n_out)
     with torch.no_grad():
         emb.weight.copy_(torch.zeros_like(emb.weight) if init is None

@@ -16,11 +16,15 @@ variants on a seeded sample (parse checks, an LM's perplexity, MiniLM similarity
 """
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pandas as pd
 
 from ..core.seeding import step_seed
-
+from ..data.models import wordnet
+from ..features.encoders import progress_bar, sentence_embeddings
+from .sampling import perplexities
 from .variants import STRUCTURE_CHECKS, semantic_variants, spacy_nlp, split_stem, structure_flags, syntactic_variants
 
 CODE_SOURCES = {"mbpp", "humaneval_train", "humaneval_test", "javascript"}
@@ -76,14 +80,12 @@ def quality_check(pairs: pd.DataFrame, n: int = 100, seed: int = 0, nlp=None, lm
     out = pd.concat([sample[["method", "source_text", "variant"]], pd.DataFrame(rows)], axis=1)
     checks = list(STRUCTURE_CHECKS)
     if lm and len(sample):
-        from .sampling import perplexities
         ps = perplexities([s for s, _ in stems], progress=False)
         pv = perplexities([v for _, v in stems], progress=False)
         out["ppl_ratio"] = pv / ps
         out["reads worse (LM)"] = out.ppl_ratio > max_ppl_ratio
         checks.append("reads worse (LM)")
     if encoder and len(sample):
-        from ..features.encoders import sentence_embeddings
         es = sentence_embeddings([s for s, _ in stems], progress=False)
         ev = sentence_embeddings([v for _, v in stems], progress=False)
         out["cosine"] = (es * ev).sum(1)
@@ -99,7 +101,6 @@ def quality_check(pairs: pd.DataFrame, n: int = 100, seed: int = 0, nlp=None, lm
 def row_seed(pool_id, draw: int = 0) -> int:
     """A row's own random stream (and visit priority): sha256 of (draw, pool_id), so a row's variant
     does not depend on which other rows are augmented in the same call or in what order."""
-    import hashlib
     return int.from_bytes(hashlib.sha256(f"{draw}:{pool_id}".encode()).digest()[:8], "little")
 
 
@@ -136,13 +137,11 @@ def augment_pool(train: pd.DataFrame, factor: float = 0.3, seed: int = 0, wn=Non
     callers compute each row once. Labels are inherited; provenance is kept.
     Returns (augmented rows, rejected variants with their reason).
     """
-    from ..data.models import wordnet
     memo = {} if memo is None else memo
     src = train[source_quality(train)]
     order = np.argsort([row_seed(p, seed) for p in src.pool_id], kind="stable")
     target = int(round(factor * len(train)))
     rows, rejected, nlp_wn = [], [], None
-    from ..features.encoders import progress_bar
     for i in progress_bar(order, len(order), "augment", progress):
         if len(rows) >= target:
             break

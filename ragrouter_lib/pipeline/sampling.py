@@ -105,7 +105,7 @@ def difficulty_levels(ppl, direction: int = 1, groups=None) -> np.ndarray:
     >>> difficulty_levels([1, 2, 3, 4, 10, 20, 30, 40], groups=list("aaaabbbb")).tolist()
     [0, 1, 2, 3, 0, 1, 2, 3]
     """
-    from scipy.stats import rankdata
+    from scipy.stats import rankdata  # heavy optional package: imported only when this runs
     ppl = np.asarray(ppl, float) * (1 if direction >= 0 else -1)
     if groups is not None:
         groups = np.asarray(groups)
@@ -131,7 +131,7 @@ def difficulty_direction(ppl, strong_needed, source) -> int:
 def difficulty_check(ppl, strong_needed, source, direction: int = 1) -> pd.DataFrame:
     """Per level: rows, median perplexity, strong-needed rate; ``attrs``: pooled and within-source
     (row-weighted) Spearman rho of perplexity vs strong-needed, and the tied-perplexity share."""
-    from scipy.stats import spearmanr
+    from scipy.stats import spearmanr  # heavy optional package: imported only when this runs
     ppl, y = np.asarray(ppl, float), np.asarray(strong_needed, float)
     df = pd.DataFrame({"ppl": ppl, "y": y, "source": np.asarray(source), "level": difficulty_levels(ppl, direction)})
     out = df.groupby("level").agg(rows=("ppl", "size"), median_ppl=("ppl", "median"),

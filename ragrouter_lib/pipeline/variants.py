@@ -19,12 +19,14 @@ reason. The pipeline step that picks sources and labels the variants: ``pipeline
 """
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..core.seeding import step_seed
+from ..data.models import spacy_nlp as shared
 
 CONTENT_POS = {"NOUN", "PROPN", "VERB", "ADJ", "NUM", "ADV"}
 MOVABLE_DEPS = {"prep", "advcl", "npadvmod", "advmod"}
@@ -41,7 +43,6 @@ class Variant:
 
 def spacy_nlp():
     """The shared spaCy pipeline (``models.spacy_nlp``)."""
-    from ..data.models import spacy_nlp as shared
     return shared()
 
 
@@ -334,7 +335,6 @@ def _dangling(doc) -> int:
 
 def structure_flags(sd, vd, method: str) -> list[str]:
     """Which ``STRUCTURE_CHECKS`` a variant's parse ``vd`` fails against its source's ``sd``."""
-    import difflib
     s, v = sd.text, vd.text
     out = []
     if sum(t.dep_ == "ROOT" for t in vd) != sum(t.dep_ == "ROOT" for t in sd):

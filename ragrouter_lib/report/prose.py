@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..core.config import ROOT
+from ..evaluation.bootstrap import METRIC_NAMES, RULE, RULE_ZH, WORDS_ZH
 from .results import RESULTS, run_summary
 
 # ----------------------------------------------------------------------------- generated prose
@@ -61,7 +62,6 @@ def _verdict_groups(ver: pd.DataFrame, metric: str) -> dict[str, list[str]]:
 
 def verdict_line(ver: pd.DataFrame, metric: str) -> str:
     """Canonical verdict clause ``<metric>: beats A, B; is beaten by C; inconclusive against D.``"""
-    from ..evaluation.bootstrap import METRIC_NAMES
     order = ("beats", "is beaten by", "inconclusive")
     g = _verdict_groups(ver, metric)
     parts = [f"{'inconclusive against' if w == 'inconclusive' else w} {', '.join(g[w])}"
@@ -83,7 +83,6 @@ def _ablation_rows(tab: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
 
 def reading_block(results=None) -> str:
     """README's "Reading the results" bullets, generated from the result and verdict tables."""
-    from ..evaluation.bootstrap import METRIC_NAMES, RULE
     results = Path(results or RESULTS)
     ints, v12, v36 = (read_table(results, f"{n}.csv") for n in
                       ("intervals", "verdicts_tables_1_2", "verdicts_tables_3_6"))
@@ -152,14 +151,12 @@ ZH_DIFFERENCES = (
 
 
 def _zh_verdicts(ver: pd.DataFrame, metric: str) -> str:
-    from ..evaluation.bootstrap import WORDS_ZH
     g = _verdict_groups(ver, metric)
     return "；".join(f"{WORDS_ZH[w]}：{'、'.join(g[w])}" for w in ("beats", "is beaten by", "inconclusive") if w in g)
 
 
 def _zh_result_lines(results: Path, tables=(1, 2, 3, 4, 5, 6)) -> list[str]:
     """One Chinese bullet per table (and its verdicts), shared by the README and notebooks 06/07."""
-    from ..evaluation.bootstrap import WORDS_ZH
     v12, v36 = read_table(results, "verdicts_tables_1_2.csv"), read_table(results, "verdicts_tables_3_6.csv")
     out = []
     for t in tables:
@@ -209,7 +206,6 @@ STALE_ZH = "注意：表 1–6 来自比最近一次运行更早的一次运行�
 
 def summary_zh(results=None) -> str:
     """README's opening 中文摘要, filled from the same tables as the English reading."""
-    from ..evaluation.bootstrap import RULE_ZH
     results = Path(results or RESULTS)
     card = read_table(results, "02_pool_card.csv")
     pool = int(card[card.panel == "All"]["All"].iloc[0]) if card is not None else "若干"
@@ -271,7 +267,6 @@ def conclusion_zh(notebook: int, out_dir=None) -> str:
             f"CPT(80%) {fmt_num(g.cpt80.mean(), 'cpt80')}（{g.seed.nunique()} 个种子）"
             for b, g in t.groupby("benchmark", sort=False))
     elif notebook == 6:
-        from ..evaluation.bootstrap import RULE_ZH
         body = "\n".join(_zh_result_lines(res, (1, 2)) + ["", RULE_ZH])
     else:
         body = ("四项消融（MMLU，完整模型与去掉一个部件的模型，同一配置与种子）：\n\n"

@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 
 from ..core.config import ROOT
+from ..evaluation.bootstrap import METRIC_NAMES, RULE, RULE_ZH
+from ..evaluation.verdicts import verdict_table
 from .prose import (
     BENCH,
     READ_END,
@@ -80,8 +82,6 @@ def _markdown(df: pd.DataFrame) -> str:
 
 def _verdict_sections(results) -> list[str]:
     """Intervals per router and the paired verdict tables, when notebook 06/07 saved them."""
-    from ..evaluation.bootstrap import METRIC_NAMES
-    from ..evaluation.verdicts import verdict_table
     parts = []
     ints = read_table(results, "intervals.csv")
     if ints is not None:
@@ -193,7 +193,6 @@ def check_readme_claims(readme_text: str, results_dir=None) -> list[str]:
     the printed precision) and every comparison word is a canonical verdict clause that the verdict
     tables confirm. Integers without a thousands separator (table numbers, seed counts, 95 %) are
     not checked."""
-    from ..evaluation.bootstrap import METRIC_NAMES, RULE, RULE_ZH
     results = Path(results_dir or RESULTS)
     allowed = _allowed_numbers(results)
     text = checked_sections(readme_text)

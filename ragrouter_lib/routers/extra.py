@@ -16,6 +16,7 @@ import time
 import numpy as np
 
 from ..core.seeding import step_seed
+from ..features.encoders import load_encoder
 from ..labels import alignment
 from .base import register
 from .training import TrainableRouter, val_auc
@@ -74,7 +75,7 @@ class KMeansRouter(_SklearnRouter):
     grid = [{"n_clusters": 8}, {"n_clusters": 16}, {"n_clusters": 32}]
 
     def _fit(self, x, y, frame, variant):
-        from sklearn.cluster import KMeans
+        from sklearn.cluster import KMeans  # heavy optional package: imported only when this runs
         km = KMeans(self.hp["n_clusters"], n_init=4, random_state=step_seed(self.hp["seed"], "kmeans/fit")).fit(x)
         yc = alignment.centred_labels(frame, y) if variant == "source_fe" else y.astype(float)
         w = alignment.sample_weights(frame, variant)
@@ -96,7 +97,7 @@ class SVMRouter(_SklearnRouter):
     grid = [{"C": 0.3}, {"C": 1.0}, {"C": 3.0}]
 
     def _fit(self, x, y, frame, variant):
-        from sklearn.svm import SVC
+        from sklearn.svm import SVC  # heavy optional package: imported only when this runs
         self.m_svc = SVC(C=self.hp["C"], kernel="rbf", random_state=step_seed(self.hp["seed"], "svm/fit")).fit(
             self._with_sources(x, frame, variant), y, sample_weight=alignment.sample_weights(frame, variant))
 
@@ -110,7 +111,7 @@ class LogRegRouter(_SklearnRouter):
     grid = [{"C": 0.1}, {"C": 0.3}, {"C": 1.0}]
 
     def _fit(self, x, y, frame, variant):
-        from sklearn.linear_model import LogisticRegression
+        from sklearn.linear_model import LogisticRegression  # heavy optional package: imported only when this runs
         self.m_lr = LogisticRegression(C=self.hp["C"], max_iter=2000).fit(
             self._with_sources(x, frame, variant), y, sample_weight=alignment.sample_weights(frame, variant))
 
@@ -128,7 +129,6 @@ class LengthRouter(TrainableRouter):
         return self
 
     def score(self, prompts):
-        from ..features.encoders import load_encoder
         tok = load_encoder(self.hp["encoder"])[0]
         n = np.array([len(t) for t in tok(list(prompts), truncation=False)["input_ids"]], float)
         return n / (n + 100.0)

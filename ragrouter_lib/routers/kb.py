@@ -28,7 +28,7 @@ class KnowledgeBase:
     """FAISS IVF (L2) index of KB vectors with their scores (k-means seeded by ``seed``)."""
 
     def __init__(self, vectors: np.ndarray, scores: np.ndarray, nlist: int | None = None, seed: int = 0):
-        import faiss
+        import faiss  # heavy optional package: imported only when this runs
         self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         self.scores = np.asarray(scores, dtype=np.int64)
         n, d = self.vectors.shape
@@ -49,7 +49,7 @@ class KnowledgeBase:
         return dist, idx
 
     def exact(self, q: np.ndarray, k: int):
-        import faiss
+        import faiss  # heavy optional package: imported only when this runs
         flat = faiss.IndexFlatL2(self.vectors.shape[1])
         flat.add(self.vectors)
         return flat.search(np.ascontiguousarray(q, dtype=np.float32), k)

@@ -66,13 +66,13 @@ def load_backbone(path, load_4bit: bool | None = None, lora_r: int = 8, lora_alp
     first layers (a cost switch for the small CPU run, recorded in its hp). ``lora_r = 0``: every
     parameter trains (the FSDP path).
     """
-    from transformers import AutoModel, AutoTokenizer
+    from transformers import AutoModel, AutoTokenizer  # heavy optional package: imported only when this runs
     load_4bit = torch.cuda.is_available() if load_4bit is None else load_4bit
     if load_4bit and not torch.cuda.is_available():
         raise RuntimeError("4-bit weights (bitsandbytes NF4) need CUDA; pass load_4bit=False on CPU")
     kw = {}
     if load_4bit:
-        from transformers import BitsAndBytesConfig
+        from transformers import BitsAndBytesConfig  # CUDA 4-bit path only
         kw["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
                                                        bnb_4bit_use_double_quant=True,
                                                        bnb_4bit_compute_dtype=torch.bfloat16)
@@ -90,7 +90,11 @@ def load_backbone(path, load_4bit: bool | None = None, lora_r: int = 8, lora_alp
         backbone.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if lora_r and lora_r > 0:
         with quiet_peft():
-            from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+            from peft import (  # heavy optional package: imported only when this runs
+                LoraConfig,
+                get_peft_model,
+                prepare_model_for_kbit_training,
+            )
             if load_4bit:
                 backbone = prepare_model_for_kbit_training(backbone, use_gradient_checkpointing=gradient_checkpointing)
             present = {name.rsplit(".", 1)[-1] for name, _ in backbone.named_modules()}
@@ -143,7 +147,7 @@ def adam(params, lr, eight_bit: bool | None = None):
     eight_bit = torch.cuda.is_available() if eight_bit is None else eight_bit
     if eight_bit:
         try:
-            import bitsandbytes as bnb
+            import bitsandbytes as bnb  # optional: 8-bit Adam on CUDA only
             return bnb.optim.Adam8bit(params, lr=lr)
         except ImportError:
             pass

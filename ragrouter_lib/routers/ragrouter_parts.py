@@ -31,7 +31,7 @@ class FeatureExtractor(nn.Module):
     def __init__(self, d_sem=384, d_syn=128, d_fuse=256, heads=4, n_pos=len(syntax.UPOS), n_dep=64,
                  d_tag=16, syntactic=True, dropout=0.1, n_sources=0):
         super().__init__()
-        from dgl.nn import SAGEConv
+        from dgl.nn import SAGEConv  # heavy optional package: imported only when this runs
         self.syntactic = syntactic
         self.pos = nn.Embedding(n_pos, d_tag)
         self.dep = nn.Embedding(n_dep, d_tag)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.seeding import step_seed
-
 from .base import Router, register
 
 

@@ -28,6 +28,7 @@ import os
 
 import numpy as np
 
+from ..data import hub
 from ..data.hub import RELEASED_CONFIG  # noqa: F401  (RouteLLM's checkpoint ids live with every Hub id)
 from .base import Router, register
 
@@ -56,7 +57,7 @@ def router_factory(router: str):
 
 def requirements_missing(router: str) -> str | None:
     """Why ``router`` cannot run here, or None."""
-    import torch
+    import torch  # heavy optional package: imported only when this runs
     if router in NEEDS_OPENAI and not openai_key():
         return ("needs OPENAI_API_KEY: RouteLLM embeds every query with OpenAI text-embedding-3-small "
                 "(released Arena embeddings are OpenAI embeddings too)")
@@ -67,7 +68,6 @@ def requirements_missing(router: str) -> str | None:
 
 def resolved_config(router: str) -> dict:
     """RouteLLM's config with checkpoint ids mapped to local stand-ins in the dry run."""
-    from ..data import hub
     conf = {k: (list(v) if isinstance(v, list) else v) for k, v in RELEASED_CONFIG[router].items()}
     idx = hub.standins()
     if idx is not None and "checkpoint_path" in conf:
@@ -80,7 +80,6 @@ def resolved_config(router: str) -> dict:
 @register("routellm_released")
 class ReleasedRouter(Router):
     def __init__(self, router: str = "mf", profile: str = "paper", config: dict | None = None):
-        from ..data import hub
         if router not in RELEASED_CONFIG:
             raise KeyError(f"no released RouteLLM router {router!r}; choose from {sorted(RELEASED_CONFIG)}")
         ids = RELEASED_CONFIG[router].get("checkpoint_path") or RELEASED_CONFIG[router]["arena_embedding_datasets"][0]

@@ -29,6 +29,7 @@ from torch import nn
 from ..features import encoders
 from ..labels import alignment, pairwise, pool_labels
 from .base import register
+from .selection import within_source_auc
 from .training import HeadTrainer, TrainableRouter, train_epochs, val_auc
 
 
@@ -136,7 +137,6 @@ class MFRouter(TrainableRouter):
             [{"params": off.parameters(), "lr": 10 * self.hp["lr"]}] if variant == "source_fe" else [])
         opt = torch.optim.Adam(groups, lr=self.hp["lr"], weight_decay=self.hp["weight_decay"])
         fe = variant == "source_fe"
-        from .selection import within_source_auc
 
         def loss_fn(i):
             i = torch.as_tensor(i)

@@ -69,7 +69,7 @@ def source_folds(frame: pd.DataFrame, n_folds: int | None = 3, seed: int = 0) ->
 def within_source_auc(scores, frame: pd.DataFrame) -> tuple[float, pd.DataFrame]:
     """(row-weighted mean within-source ROC-AUC, per-source table with columns source, n, auc).
     Sources with a single class get auc NaN and no weight; NaN overall if none is usable."""
-    from sklearn.metrics import roc_auc_score
+    from sklearn.metrics import roc_auc_score  # heavy optional package: imported only when this runs
     s = np.asarray(scores, float)
     y = frame["strong_needed"].to_numpy(bool)
     src = alignment.sources(frame).to_numpy()

@@ -47,7 +47,7 @@ def set_verbose(on: bool = True, log=print) -> None:
 
 def val_auc(scores, y) -> float:
     """Validation criterion shared by all routers: ROC-AUC of strong-win scores vs the label."""
-    from sklearn.metrics import roc_auc_score
+    from sklearn.metrics import roc_auc_score  # heavy optional package: imported only when this runs
     return float(roc_auc_score(np.asarray(y), np.asarray(scores)))
 
 

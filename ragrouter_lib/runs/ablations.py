@@ -35,6 +35,8 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
+from ..evaluation import verdicts
+from ..routers.selection import EPOCH_KEYS
 from . import experiments, router_runs
 
 
@@ -88,8 +90,6 @@ def run(pool, evals: dict, cfg, full_runs: pd.DataFrame, tables=(3, 4, 5, 6), lo
     Returns runs (per seed, columns ``table``, ``model`` and the grouped ``criterion``), fitted
     routers and seed-0 curves; with ``out_dir`` the per-prompt scores are saved for the verdicts.
     """
-    from ..routers.selection import EPOCH_KEYS
-    from ..evaluation import verdicts
     # the full model's settings without its epoch counts: each variant's epochs are re-chosen on the
     # same folds (and the rag="off" variant's fold extractors are the full model's, from the cache)
     name = router_name(full_runs)
@@ -187,7 +187,7 @@ def diagnostics(full_runs, abl_runs, fitted_full: dict, fitted_abl: dict, benchm
 def neighbour_vote(router, prompts) -> np.ndarray:
     """The KB alone as a router: distance-weighted share of retrieved neighbours whose label says
     "strong needed" (score <= 3). Shows how much routing signal retrieval carries on a benchmark."""
-    import torch
+    import torch  # heavy optional package: imported only when this runs
     vec = router.embed(prompts)
     nb = router.neighbours(vec)
     w = torch.softmax(-torch.from_numpy(nb["dist"].astype(np.float32)), -1).numpy()

@@ -7,11 +7,19 @@ Tables 1-2 beside the thesis and RouteLLM's published rows). Every router's scor
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 
-from ..evaluation import metrics
+from .. import routers
+from ..data import leakage, loading
+from ..evaluation import metrics, plots
+from ..features import encoders, syntax
+from ..labels import alignment, pool_labels
+from ..pipeline import sampling, training_data
+from ..routers import EXTRA_NAMES, THESIS_NAMES, published_display
+from ..routers.routellm_baselines import BertRouter, CausalLLMRouter
 from .router_runs import (
     METRICS,
     accuracies,
@@ -26,8 +34,6 @@ from .router_runs import (
 # ----------------------------------------------------------------------------- notebook drivers
 def load_pool(cfg, arena_path=None, gpt4_path=None) -> pd.DataFrame:
     """The training pool (plus user-supplied Arena / gpt4_dataset files); smoke: a seeded sample."""
-    from ..data import loading
-    from ..labels import pool_labels
     pool = pool_labels.build_pool(arena=loading.load_arena(arena_path) if arena_path else None,
                                   gpt4=loading.load_gpt4_dataset(gpt4_path) if gpt4_path else None,
                                   sources=getattr(cfg, "params", {}).get("pool_sources"),
@@ -38,7 +44,6 @@ def load_pool(cfg, arena_path=None, gpt4_path=None) -> pd.DataFrame:
 
 
 def load_evals(cfg) -> dict[str, pd.DataFrame]:
-    from ..data import loading
     return {b: loading.load_eval(b, limit=cfg.eval_limit, seed=cfg.data_seed) for b in ("mmlu", "gsm8k")}
 
 
@@ -46,8 +51,6 @@ def check_leakage(pool, evals, threshold: float = 0.95) -> pd.DataFrame:
     """Exact (normalised) and near-duplicate (MiniLM cosine >= threshold) matches; stops the run
     with ``LeakageError`` if any training prompt matches an evaluation prompt. Returns the closest
     pairs per benchmark for the log."""
-    from ..data import leakage
-    from ..features import encoders
     emb = encoders.sentence_embeddings(pool.prompt, progress=False)
     eemb = {b: encoders.sentence_embeddings(ev.prompt, progress=False) for b, ev in evals.items()}
     rep = leakage.leakage_report(pool.prompt, {b: list(ev.prompt) for b, ev in evals.items()},
@@ -61,9 +64,6 @@ def precompute_features(pool, evals) -> pd.DataFrame:
     """Every shared expensive pass, once (cached per text): MiniLM sentence embeddings and layer-5
     token states, SmolLM2 hidden states (for the pool from the full-model pass that also gives the
     perplexities notebook 04 needs). Prints per-pass cost; returns the feature shapes."""
-    from ..features import encoders
-    from ..pipeline import sampling, training_data
-    from ..routers.routellm_baselines import BertRouter, CausalLLMRouter
     b, c = BertRouter.defaults, CausalLLMRouter.defaults
     if c["max_len"] == training_data.PPL_MAX_LEN:  # one SmolLM2 pass serves both
         sampling.perplexities(list(pool.prompt), c["max_len"], lm_states_layers=c["n_layers"])
@@ -89,8 +89,6 @@ def main_variants(name: str) -> tuple:
     ("none") for the baselines; RAGRouter, our method, searches every variant it supports (once
     its ``defaults`` take an ``alignment``): 3 configurations + 2 variants, the same number of fold
     fits as a baseline's plain row plus its aligned row."""
-    from .. import routers
-    from ..labels import alignment
     if name in routers.OURS and "alignment" in getattr(routers.ROUTERS.get(name), "defaults", {}):
         return alignment.SUPPORTED["ragrouter"]  # the LLM final model (paper) searches the same variants
     return ("none",)
@@ -109,9 +107,6 @@ def run_baselines(pool, evals, cfg, names=None, aligned=None, log=print, setting
     ({key: {seed: router}}), curves (seed 0), per_source (every router's per-fold per-source AUC)
     and tuning (every fold fit).
     """
-    from types import SimpleNamespace
-
-    from ..labels import alignment
     names = names or BASELINES + EXTRAS
     if aligned is None:  # the profile may narrow it (offline: the CPU budget, see config.PROFILES)
         aligned = getattr(cfg, "aligned_routers", None) or ALIGNED
@@ -184,10 +179,8 @@ def baseline_tables(runs: pd.DataFrame, benchmark: str, names: dict, extra: dict
 
 def beside_published(table: pd.DataFrame, benchmark: str) -> pd.DataFrame:
     """Our rows beside RouteLLM's published (Arena + augmentation) rows and the thesis's rows."""
-    from ..data import loading
     rl = loading.load_reference("routellm_paper_tables")
     rl = rl[(rl.benchmark == benchmark) & rl.training_data.isin(["none", "D_arena+D_gold", "D_arena+D_judge"])]
-    from ..routers import published_display
     th = loading.load_reference("paper_tables").query("benchmark == @benchmark and experiment == 'comparison'")
     display = published_display(table.model)  # published row name -> our display name
     rl, th = rl.assign(router=rl.router.replace(display)), th.assign(model=th.model.replace(display))
@@ -218,7 +211,6 @@ def verdicts(table: pd.DataFrame, reference: str = "Random") -> list[str]:
 # ----------------------------------------------------------------------------- RAGRouter (05)
 def precompute_ragrouter_inputs(pool, evals) -> pd.DataFrame:
     """spaCy parses of the pool and both benchmarks, once (cached per text); prints the cost."""
-    from ..features import syntax
     rows = []
     for name, texts in [("pool", pool.prompt), *((k, ev.prompt) for k, ev in evals.items())]:
         p = syntax.parses(list(texts))
@@ -235,7 +227,6 @@ def curves_frame(curves: dict) -> pd.DataFrame:
 
 def comparison_table(runs: pd.DataFrame, benchmark: str) -> pd.DataFrame:
     """Table 1 / 2: thesis rows in the thesis's order, then the extra rows (``extra=True``)."""
-    from ..routers import EXTRA_NAMES, THESIS_NAMES
     order = ["ragrouter", "ragrouter_llm", "bert", "causal_llm", "mf", "sw_ranking", "random"]
     return baseline_tables(runs, benchmark, {k: THESIS_NAMES[k] for k in order}, EXTRA_NAMES)
 
@@ -258,17 +249,14 @@ def expectation(table: pd.DataFrame, ours: str = "RAGRouter") -> pd.DataFrame:
 
 def versus_thesis(table: pd.DataFrame, table_no: int) -> pd.DataFrame:
     """Rows of one thesis table beside ours (models the thesis does not list are left out)."""
-    from ..data import loading
-    from ..routers import published_display
     th = loading.load_reference("paper_tables").query("table == @table_no")
     th = th.assign(model=th.model.replace(published_display(table.model)))
     return compare_with_published(table[["model", *METRICS]], th, label="thesis", how="inner")
 
 
 def plot_curves_from_frame(cf: pd.DataFrame, evals: dict, path) -> None:
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy optional package: imported only when this runs
 
-    from ..evaluation import plots
     fig, axes = plt.subplots(2, len(evals), figsize=(6.5 * len(evals), 9), squeeze=False)
     for j, (bench, ev) in enumerate(evals.items()):
         curves = {r: g for r, g in cf[cf.benchmark == bench].groupby("router", sort=False)}

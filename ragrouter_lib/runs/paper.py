@@ -13,9 +13,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..core import cache
 from ..core.seeding import seed_step, step_seed
-
+from ..data import models
 from ..data.hub import HUB_DATASETS, load_arena_hub, load_gpt4_hub, model_path, standins
+from ..features import encoders, syntax
+from ..routers import ragrouter_llm as L
+from ..routers import released
+from ..routers.kb import KnowledgeBase
+from . import experiments, router_runs
 
 # ----------------------------------------------------------------------------- notebook entry points
 PAPER_ENCODER = "deberta-v3-base"
@@ -28,7 +34,6 @@ def register_encoder(cfg) -> str:
     """Make the thesis's semantic encoder (DeBERTa-v3-base, or its dry-run stand-in) available to
     ``encoders.token_states``/``syntax.wordpiece_offsets`` under ``PAPER_ENCODER`` (through the
     registration function encoders owns); returns the name."""
-    from ..features import encoders
     encoders.register_encoder(PAPER_ENCODER, model_path("encoder", cfg))
     return PAPER_ENCODER
 
@@ -48,7 +53,6 @@ def notebook_pool(cfg, arena_path=None, gpt4_path=None):
     through the same loaders, label alignment and leakage guard as user-supplied files (the offline
     sources stay, switchable by the profile's source list); other profiles: ``experiments.load_pool``
     unchanged (with the user-supplied files, if any)."""
-    from . import experiments
     if cfg.profile != "paper":
         return experiments.load_pool(cfg, arena_path, gpt4_path)
     files = hub_files(cfg)
@@ -70,9 +74,8 @@ def notebook_final_model(cfg) -> tuple[str, dict]:
     local model folders are only known here, at run time); other profiles: ``ragrouter``, none."""
     if cfg.profile != "paper":
         return "ragrouter", {}
-    import torch
+    import torch  # heavy optional package: imported only when this runs
 
-    from ..features import syntax
     syntax.use_parser(syntax.parser_for(cfg))  # the thesis's Stanza (one line if it cannot load); dry run: spaCy
     hp = {"llm_path": str(model_path("llm", cfg)), "encoder": register_encoder(cfg), "layer": -1,
           "load_4bit": torch.cuda.is_available()}
@@ -109,15 +112,8 @@ def small_llm_row(pool, evals, cfg, log=print, llm_path=None, **overrides):
     info = sizes, hp, timings (train/score tokens per wall second and per CPU second of this process,
     the latter comparable across machine loads) for the cost extrapolation.
     """
-    import time
+    import torch  # heavy optional package: imported only when this runs
 
-    import torch
-
-    from ..data import models
-    from ..features import encoders
-    from ..routers import ragrouter_llm as L
-    from ..routers.kb import KnowledgeBase
-    from . import router_runs
     hp = {**SMALL_DEFAULTS, **overrides}
     seed = int(cfg.data_seed)
     sub = pool.sample(n=min(hp["n_train"], len(pool)), random_state=seed).reset_index(drop=True)
@@ -178,8 +174,6 @@ def notebook_small_llm(pool, evals, cfg, log=print) -> tuple[pd.DataFrame, dict]
     if not over:
         log(f"small real-data LLM row: not run in profile {cfg.profile!r} (it runs the full-scale final model)")
         return pd.DataFrame(columns=RUN_COLUMNS), {}
-    from ..core import cache
-    from ..data import models
     inputs = {"pool": cache.digest_frame(pool, ["prompt", "score", "source"]),
               **{b: cache.digest_frame(ev, ["prompt", "weak_correct", "strong_correct"]) for b, ev in evals.items()}}
     k = cache.key("small_llm_row", {"hp": {**SMALL_DEFAULTS, **over}, "data_seed": int(cfg.data_seed),
@@ -197,8 +191,6 @@ def score_released(evals: dict, cfg, names=("sw_ranking", "mf", "bert", "causal_
     ``released_<name>``, seed = cfg.data_seed, CPT50/CPT80/APGR, seconds); ``status`` one row per router
     (``ran`` or ``missing`` with the reason). A router that cannot run is logged and skipped.
     """
-    from ..routers import released
-    from . import router_runs
     runs, status = [], []
     for name in names:
         t0 = time.time()

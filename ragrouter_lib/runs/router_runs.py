@@ -9,12 +9,17 @@ rows only, refitted on all of them, cached by ``cache.key`` and scored on the ev
 from __future__ import annotations
 
 import json
+import time as _time
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .. import routers
-from ..evaluation import metrics
+from ..core import cache
+from ..evaluation import metrics, verdicts
+from ..routers import selection
 from ..routers.base import get_grid
 
 # RouteLLM's evaluation sizes and both models' accuracies after decontamination (RouteLLM's files, data/raw).
@@ -167,8 +172,6 @@ def _router_key(name, hp, seed, train, valid) -> str:
     """``cache.key`` of one fit: name, hyper-parameters, seed, every column of the training and
     validation rows, and the code closure of the router's module (training core, labels, features
     ... whatever it imports, computed by ``cache.closure``)."""
-    from .. import routers
-    from ..core import cache
     cls = routers.ROUTERS[name]
     inputs = {"train": cache.digest_frame(train, sorted(map(str, train.columns))),
               "valid": None if valid is None else cache.digest_frame(valid, sorted(map(str, valid.columns)))}
@@ -181,11 +184,6 @@ def fit_router(name, hp, seed, train, valid, cache_dir):
     The folder is written under a temporary name and renamed when complete (``cache.atomic_dir``);
     a folder that fails to load (corrupt or truncated file) is removed with a warning and refitted.
     """
-    import warnings
-    from pathlib import Path
-
-    from .. import routers
-    from ..core import cache
     path = Path(cache_dir) / f"{name}-{_router_key(name, hp, seed, train, valid)}"
     if (path / "router.json").exists():
         try:
@@ -213,9 +211,6 @@ def score_cached(r, prompts) -> tuple[np.ndarray, float, bool]:
     """``r.score(prompts)``, stored beside the cached router (its folder's key covers the code and
     the training data; the file's name is the digest of the prompts; checksummed, atomic). Returns
     (scores, seconds the scoring took when it was computed, whether it came from the cache)."""
-    import time as _time
-
-    from ..core import cache
     prompts = list(prompts)
     path = getattr(r, "cache_path", None)
     f = path / f"scores-{cache.digest_texts(prompts)}.npz" if path is not None else None
@@ -242,7 +237,6 @@ def train_and_evaluate(name, pool, evals, seeds, cache_dir, grid=None, log=print
     ``name``). Returns (per-seed rows, {seed: router}, the ``Selection`` (None for untrained
     routers), {benchmark: first seed's scores}).
     """
-    from ..routers import selection
     grid = grid or get_grid(name)
     key = model_key or name
 
@@ -277,7 +271,6 @@ def train_and_evaluate(name, pool, evals, seeds, cache_dir, grid=None, log=print
         log(f"{key} seed {seed}: hp={hp} criterion={crit:.3f} " +
             " ".join(f"{x['benchmark']}: apgr={x['apgr']:.3f}" for x in rows[-len(evals):]))
     if out_dir is not None:
-        from ..evaluation import verdicts
         for bench, sc in all_scores.items():
             verdicts.save_scores(out_dir, bench, key, list(seeds), np.stack(sc))
     return pd.DataFrame(rows), fitted, sel, {b: sc[0] for b, sc in all_scores.items()}
