@@ -3,6 +3,7 @@ current code would compute: its folders carry the keys the current code asks for
 the manifest's checksums, the library reads it instead of recomputing, and a random sample
 recomputed from scratch agrees with it."""
 import hashlib
+import inspect
 import json
 
 import numpy as np
@@ -19,6 +20,10 @@ DERIVED = cache.REPO / "data" / "derived"
 MANIFEST = DERIVED / "MANIFEST.json"
 C = CausalLLMRouter.defaults
 pytestmark = pytest.mark.skipif(not MANIFEST.exists(), reason="no committed derived data")
+
+# the row count of a forward pass is part of a feature's bits (encoders.length_batches): the library's defaults
+BATCH = {"lm_states": inspect.signature(encoders.lm_states).parameters["batch_size"].default,
+         "perplexities": inspect.signature(sampling.perplexities).parameters["batch_size"].default}
 
 
 def manifest():
@@ -58,7 +63,7 @@ def test_library_reads_derived_lm_states_and_a_sample_recomputes_equal(monkeypat
     monkeypatch.setattr(encoders, "lm_encode", refuse)
     got = encoders.lm_states(prompts, C["n_layers"], C["max_len"], progress=False)
     monkeypatch.undo()
-    ref = encoders.lm_encode(prompts, C["n_layers"], C["max_len"], 32, False)
+    ref = encoders.lm_encode(prompts, C["n_layers"], C["max_len"], BATCH["lm_states"], False)
     ref = np.concatenate([ref["last"], ref["mean"]], axis=1).astype(np.float32)
     np.testing.assert_allclose(got, ref, rtol=1e-2, atol=1e-2 * np.abs(ref).max())
 
@@ -73,4 +78,4 @@ def test_library_reads_derived_perplexities_and_a_sample_recomputes_equal(monkey
     monkeypatch.setattr(sampling, "perplexities_uncached", refuse)
     got = sampling.perplexities(prompts, C["max_len"], progress=False)
     monkeypatch.undo()
-    np.testing.assert_allclose(got, sampling.perplexities_uncached(prompts, C["max_len"], 32, False)["ppl"], rtol=1e-3)
+    np.testing.assert_allclose(got, sampling.perplexities_uncached(prompts, C["max_len"], BATCH["perplexities"], False)["ppl"], rtol=1e-3)
