@@ -207,7 +207,7 @@ def cpu_plan(profile: str = "paper", **overrides) -> pd.DataFrame:
                  "items": int(ex_rows), "hours": ex_rows * CPU_RATES["extractor"][0] / 3600, "source": CPU_RATES["extractor"][1]})
     rows.append({"stage": f"retrained baselines, notebook 03 ({n_cfg} configurations, aligned: {', '.join(aligned)})",
                  "items": int(base.fold_fits.iloc[-1] + base.final_fits.iloc[-1]), "hours": base.minutes.iloc[-1] / 60,
-                 "source": "fold-fit seconds of 03_tuning.csv x rows, selection.cold_cost"})
+                 "source": "fold-fit seconds of 03_tuning.csv x rows, plan.baseline_cost"})
     return pd.DataFrame(rows)
 
 
