@@ -152,6 +152,14 @@ for b, t in tables.items():
 rel_runs, rel_status = rr.paper.notebook_released(evals, cfg)
 rel_status
 
+# %% [markdown]
+# Their rows (they enter Tables 1-2 in notebook 06) beside RouteLLM's published numbers for the same training
+# data, D_arena + D_judge (published for GSM8K only; a router that is missing or failed has no row):
+
+# %%
+{b: rr.experiments.released_beside_published(rr.experiments.comparison_table(rel_runs, b), b).round(3)
+ for b in evals} if len(rel_runs) else "no released router ran in this profile"
+
 # %%
 rr.router_runs.save_tables(cfg, **{"03_baselines_mmlu": tables["mmlu"], "03_baselines_gsm8k": tables["gsm8k"],
                                     rr.results.BASELINE_RUNS: res.runs, "03_tuning": res.tuning.drop(columns="history"), "03_training_curves": hist,

@@ -15,6 +15,8 @@
 # Rows below the thesis's routers are extra (semantic-router selectors, references) and marked `extra=True`.
 # The row "RAGRouter, LLM final model at CPU scale" (notebook 05) is one seed on seeded subsamples of the pool
 # and of each benchmark: it shows the thesis's LLM final-model code path on real data, not a rival of the others.
+# In the `paper` profile RouteLLM's released checkpoints (notebook 03, one run each) are rows too, named
+# "… (RouteLLM released checkpoint)", beside the baselines retrained on our pool, which keep their own names.
 
 # %% tags=["parameters"]
 # parameters (papermill overrides these)
@@ -29,6 +31,7 @@ cfg = rr.setup(profile, data_seed, out_dir, **overrides)
 
 # %%
 runs = rr.results.load_result(cfg.out, rr.results.ALL_RUNS)  # notebooks 03 and 05, one row per router, benchmark, seed
+runs = rr.experiments.with_released(runs, cfg.out)  # + RouteLLM's released checkpoints (paper, notebook 03), if any ran
 runs.groupby(["router", "benchmark"]).seed.apply(sorted).unstack()
 
 # %% [markdown]
@@ -44,6 +47,13 @@ t1.round(3)
 # %%
 rr.experiments.versus_thesis(t1, 1).round(3)
 
+# %% [markdown]
+# RouteLLM's released checkpoints (rows "… (RouteLLM released checkpoint)", `paper` profile only) beside RouteLLM's
+# published D_arena + D_judge numbers, which RouteLLM gives for GSM8K only (empty when no released router ran):
+
+# %%
+rr.experiments.released_beside_published(t1, "mmlu").round(3)
+
 
 # %% [markdown]
 # ## Table 2 — GSM8K
@@ -54,6 +64,9 @@ t2.round(3)
 
 # %%
 rr.experiments.versus_thesis(t2, 2).round(3)
+
+# %%
+rr.experiments.released_beside_published(t2, "gsm8k").round(3)
 
 
 # %% [markdown]

@@ -31,7 +31,7 @@ from ragrouter_lib.routers import ragrouter_llm as L  # noqa: E402
 from ragrouter_lib.routers import released  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-PAPER = SimpleNamespace(profile="paper", data_seed=0, pool_limit=None, out=Path("/nonexistent"))
+PAPER = SimpleNamespace(profile="paper", data_seed=0, pool_limit=None, eval_limit=40, out=Path("/nonexistent"))
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +79,9 @@ def test_hub_loaders_map_to_the_offline_schemas(stand_ins):
     assert gpt4.mixtral_score.between(1, 5).all()
     idx = json.loads((stand_ins / "index.json").read_text())
     assert set(idx) >= {hub.HUB_DATASETS[k]["id"] for k in hub.HUB_DATASETS} | \
-        {hub.HUB_MODELS[k]["id"] for k in hub.HUB_MODELS} | {released.RELEASED_CONFIG["bert"]["checkpoint_path"]}
+        {hub.HUB_MODELS[k]["id"] for k in hub.HUB_MODELS} | \
+        {c["checkpoint_path"] for c in released.RELEASED_CONFIG.values() if "checkpoint_path" in c} | \
+        {hub.SW_PREFIX + d for d in released.RELEASED_CONFIG["sw_ranking"]["arena_battle_datasets"]}
 
 
 def test_paper_pool_adds_the_hub_sources_to_the_offline_pool(stand_ins):
@@ -182,13 +184,17 @@ def fake_routellm(monkeypatch):
 def test_released_routers_without_openai_key_are_marked_missing(fake_routellm, stand_ins, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     ev = tiny_eval()
-    runs, status = paper.score_released({"mmlu": ev}, SimpleNamespace(profile="paper", data_seed=0), log=lambda *_: None)
+    # embed=None: OpenAI's embedding (the dry run's default injects the local stand-in, tests/test_released.py)
+    runs, status = paper.score_released({"mmlu": ev}, SimpleNamespace(profile="paper", data_seed=0),
+                                        names=("sw_ranking", "mf", "bert"), embed=None, log=lambda *_: None)
     st = status.set_index("router")
     assert st.loc["released_bert", "status"] == "ran"
     for name in ("released_mf", "released_sw_ranking"):
         assert st.loc[name, "status"] == "missing" and "OPENAI_API_KEY" in st.loc[name, "reason"]
-    if not torch.cuda.is_available():
-        assert "CUDA" in st.loc["released_causal_llm", "reason"]
+    if not torch.cuda.is_available():  # outside the dry run causal_llm needs CUDA
+        with monkeypatch.context() as mp:
+            mp.delenv(hub.STANDINS_ENV)
+            assert "CUDA" in released.requirements_missing("causal_llm")
     # the dry run maps the released checkpoint id to its local stand-in
     assert fake_routellm[0]["checkpoint_path"] == json.loads((stand_ins / "index.json").read_text())[
         released.RELEASED_CONFIG["bert"]["checkpoint_path"]]

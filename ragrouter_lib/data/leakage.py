@@ -7,6 +7,11 @@ punctuation, whitespace) or when the cosine similarity of their normalised embed
 The same test finds duplicate twins inside the pool (``pool_twins``). Deviation: none from the
 thesis, which names no check.
 
+Hub training sources (``paper`` profile: Chatbot Arena 55k, ``gpt4_dataset``) hold prompts copied
+from MMLU/GSM8K, as RouteLLM found (its ``contaminated_prompts.jsonl`` lists). Their matching rows
+are removed and counted by the same rule before the guard runs (``drop_eval_matches``); the guard
+still fails loudly on anything left. The offline pool is never filtered: the guard stops it.
+
 >>> normalize("  Héllo,   World! ")
 'hello world'
 >>> len(leakage_report(["What is 2+2?"], {"gsm8k": ["what is 2 + 2"]}))
@@ -116,6 +121,32 @@ def closest_pairs(train_prompts, eval_prompts, train_emb, eval_emb, k: int = 3) 
     best.sort(reverse=True)
     return pd.DataFrame([{"similarity": s, "eval_prompt": eval_prompts[e][:70],
                           "train_prompt": train_prompts[t][:70]} for s, e, t in best[:k]])
+
+
+def drop_eval_matches(pool: pd.DataFrame, eval_prompts: dict, emb=None, eval_emb: dict | None = None,
+                      panels=("arena", "gpt4_dataset"), threshold: float = 0.95) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Remove the rows of ``panels`` (the Hub sources) whose prompt matches an evaluation prompt by
+    ``leakage_report``'s rule (exact after ``normalize``; near-duplicate when ``emb``/``eval_emb``,
+    the pool's and each benchmark's embeddings, are given). Rows of other panels are kept, whatever
+    they match (the guard decides about them). Returns (kept rows, counts): one row per panel of
+    ``panels`` with its rows before, rows removed, of which exact and near-duplicate only, and
+    the matches per benchmark."""
+    on = pool["panel"].isin(panels).to_numpy()
+    rep = leakage_report(pool.prompt, eval_prompts, emb, eval_emb, threshold)
+    rep = rep[on[rep.train_idx.to_numpy(int)]] if len(rep) else rep
+    exact = set(rep.train_idx[rep.kind.eq("exact")])
+    rows = []
+    for panel in panels:
+        idx = np.flatnonzero(pool["panel"].to_numpy() == panel)
+        hit = set(rep.train_idx) & set(idx)
+        row = {"panel": panel, "rows": len(idx), "removed": len(hit), "exact": len(hit & exact),
+               "near-duplicate only": len(hit - exact)}
+        for bench in eval_prompts:
+            row[f"{bench} matches"] = len(hit & set(rep.train_idx[rep.benchmark.eq(bench)]))
+        rows.append(row)
+    drop = np.zeros(len(pool), bool)
+    drop[list(set(rep.train_idx))] = True
+    return pool[~drop], pd.DataFrame(rows)
 
 
 def assert_no_leakage(report: pd.DataFrame) -> None:

@@ -31,6 +31,13 @@ EXTRA_NAMES = {"knn": "KNN (semantic router)", "kmeans": "KMeans (semantic route
                "logreg_aligned": "LogReg on MiniLM (reference, aligned)",
                # the thesis's LLM final-model form on real data at CPU scale (paper.small_llm_row; one seed)
                "ragrouter_llm_small": "RAGRouter, LLM final model at CPU scale (SmolLM2-135M + LoRA, subsample)"}
+# RouteLLM's released checkpoints (paper profile, released.py; notebook 03's ``03_released_runs``): rows of
+# Tables 1-2 beside the retrained rows above, compared with RouteLLM's published D_arena + D_judge rows
+RELEASED_NAMES = {"released_bert": "BERT (RouteLLM released checkpoint)",
+                  "released_causal_llm": "Causal LLM (RouteLLM released checkpoint)",
+                  "released_mf": "Matrix Factorization (RouteLLM released checkpoint)",
+                  "released_sw_ranking": "SW Ranking (RouteLLM released checkpoint)"}
+RELEASED_PAPER_NAME_OF = {v: PAPER_NAMES[k.removeprefix("released_")] for k, v in RELEASED_NAMES.items()}
 # display name -> published row name (for the merges with paper_tables / routellm_paper_tables)
 PAPER_NAME_OF = {THESIS_NAMES[k]: v for k, v in PAPER_NAMES.items()}
 

@@ -7,6 +7,7 @@ Tables 1-2 beside the thesis and RouteLLM's published rows). Every router's scor
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -18,7 +19,7 @@ from ..evaluation import metrics, plots
 from ..features import encoders, syntax
 from ..labels import alignment, pool_labels
 from ..pipeline import sampling, training_data
-from ..routers import EXTRA_NAMES, THESIS_NAMES, published_display
+from ..routers import EXTRA_NAMES, RELEASED_NAMES, RELEASED_PAPER_NAME_OF, THESIS_NAMES, published_display
 from ..routers.routellm_baselines import BertRouter, CausalLLMRouter
 from .router_runs import (
     METRICS,
@@ -226,9 +227,40 @@ def curves_frame(curves: dict) -> pd.DataFrame:
 
 
 def comparison_table(runs: pd.DataFrame, benchmark: str) -> pd.DataFrame:
-    """Table 1 / 2: thesis rows in the thesis's order, then the extra rows (``extra=True``)."""
+    """Table 1 / 2: thesis rows in the thesis's order (RouteLLM's released checkpoints, when ``runs``
+    holds them, before the retrained baselines), then the extra rows (``extra=True``)."""
     order = ["ragrouter", "ragrouter_llm", "bert", "causal_llm", "mf", "sw_ranking", "random"]
-    return baseline_tables(runs, benchmark, {k: THESIS_NAMES[k] for k in order}, EXTRA_NAMES)
+    names = {k: THESIS_NAMES[k] for k in order[:2]} | RELEASED_NAMES | {k: THESIS_NAMES[k] for k in order[2:]}
+    return baseline_tables(runs, benchmark, names, EXTRA_NAMES)
+
+
+RELEASED_RUNS = "03_released_runs"  # notebook 03 (paper): RouteLLM's released routers, one row per benchmark
+
+
+def with_released(runs: pd.DataFrame, out_dir) -> pd.DataFrame:
+    """Tables 1-2's runs plus the released routers' runs (``RELEASED_RUNS``) when notebook 03 scored
+    any (``paper``); otherwise ``runs`` itself, unchanged (offline: the table is empty)."""
+    path = Path(out_dir) / "results" / f"{RELEASED_RUNS}.csv"
+    try:
+        rel = pd.read_csv(path)
+    except (FileNotFoundError, pd.errors.EmptyDataError):
+        return runs
+    return pd.concat([runs, rel], ignore_index=True) if len(rel) else runs
+
+
+def released_beside_published(table: pd.DataFrame, benchmark: str) -> pd.DataFrame:
+    """The released-checkpoint rows of a Table 1 / 2 beside RouteLLM's published numbers for the
+    same training data, D_arena + D_judge (the ``*_gpt4_augmented`` checkpoints). RouteLLM published
+    them for GSM8K only (its MMLU table has D_arena and D_arena + D_gold): there the published
+    columns stay empty and ``published_training_data`` says so. Empty when no released row exists."""
+    rel = table[table.model.isin(RELEASED_NAMES.values())][["model", *METRICS]]
+    rl = loading.load_reference("routellm_paper_tables")
+    rl = rl[(rl.benchmark == benchmark) & (rl.training_data == "D_arena+D_judge")]
+    display = {v: k for k, v in RELEASED_PAPER_NAME_OF.items()}
+    out = compare_with_published(rel, rl.assign(model=rl.router.map(display)), label="routellm")
+    out.insert(1, "published_training_data", "D_arena+D_judge" if len(rl) else
+               f"none published for {benchmark} (RouteLLM's table: D_arena, D_arena+D_gold)")
+    return out
 
 
 def expectation(table: pd.DataFrame, ours: str = "RAGRouter") -> pd.DataFrame:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..core import cache
 from ..core.seeding import seed_step, step_seed
-from ..data import models
+from ..data import leakage, models
 from ..data.hub import HUB_DATASETS, load_arena_hub, load_gpt4_hub, model_path, standins
 from ..features import encoders, syntax
 from ..routers import ragrouter_llm as L
@@ -51,12 +51,14 @@ def hub_files(cfg, cache_dir=None) -> dict[str, Path]:
 def notebook_pool(cfg, arena_path=None, gpt4_path=None):
     """Notebooks 02, 03, 05, 07: ``paper`` adds Chatbot Arena 55k and gpt4_dataset (Hub) to the pool
     through the same loaders, label alignment and leakage guard as user-supplied files (the offline
-    sources stay, switchable by the profile's source list); other profiles: ``experiments.load_pool``
-    unchanged (with the user-supplied files, if any)."""
+    sources stay, switchable by the profile's source list); their rows that match an evaluation
+    prompt are removed and counted first (``drop_hub_eval_matches``). Other profiles:
+    ``experiments.load_pool`` unchanged (with the user-supplied files, if any)."""
     if cfg.profile != "paper":
         return experiments.load_pool(cfg, arena_path, gpt4_path)
     files = hub_files(cfg)
-    return experiments.load_pool(cfg, arena_path=files["arena"], gpt4_path=files["gpt4"])
+    pool = experiments.load_pool(cfg, arena_path=files["arena"], gpt4_path=files["gpt4"])
+    return drop_hub_eval_matches(pool, experiments.load_evals(cfg), cfg)  # then the notebooks' guard
 
 
 def notebook_released(evals, cfg, log=print):
@@ -184,27 +186,63 @@ def notebook_small_llm(pool, evals, cfg, log=print) -> tuple[pd.DataFrame, dict]
     return runs[RUN_COLUMNS], info
 
 
-def score_released(evals: dict, cfg, names=("sw_ranking", "mf", "bert", "causal_llm"), log=print):
+HUB_MATCHES = "02_hub_eval_matches_removed"  # result table: Hub rows removed per source (paper)
+HUB_PANELS = ("arena", "gpt4_dataset")  # the pool panels of the Hub sources (pool_labels.build_pool)
+
+
+def drop_hub_eval_matches(pool, evals, cfg, threshold: float = 0.95, log=print):
+    """``paper``: remove the Hub sources' rows (Arena 55k, gpt4_dataset) that match an MMLU/GSM8K
+    evaluation prompt by the leakage guard's rule (exact after ``leakage.normalize``, or MiniLM cosine
+    >= ``threshold``, the embeddings ``experiments.check_leakage`` uses), as RouteLLM removes its
+    contaminated prompts. Logs the count per source, saves it (``HUB_MATCHES``; also
+    ``pool.attrs["hub_eval_matches"]``) and returns the remaining pool; the guard runs afterwards
+    and still stops on anything left (e.g. in an offline source)."""
+    on = pool.panel.isin(HUB_PANELS).to_numpy()  # only the Hub rows are candidates (embedded here)
+    emb = encoders.sentence_embeddings(pool.prompt[on], progress=False)
+    eemb = {b: encoders.sentence_embeddings(ev.prompt, progress=False) for b, ev in evals.items()}
+    hub_kept, counts = leakage.drop_eval_matches(pool[on], {b: list(ev.prompt) for b, ev in evals.items()}, emb,
+                                                 eemb, panels=HUB_PANELS, threshold=threshold)
+    kept = pool[~on | pool.index.isin(hub_kept.index)]
+    for r in counts.to_dict("records"):
+        log(f"{r['panel']}: {r['removed']} of {r['rows']} rows match an evaluation prompt and are removed "
+            f"({r['exact']} exact, {r['near-duplicate only']} near-duplicate only)")
+    if hasattr(cfg, "path"):
+        router_runs.save_tables(cfg, **{HUB_MATCHES: counts})
+    kept.attrs = {**pool.attrs, "hub_eval_matches": counts.to_dict("records")}
+    return kept
+
+
+def score_released(evals: dict, cfg, names=("sw_ranking", "mf", "bert", "causal_llm"), log=print, embed="auto"):
     """Score every released router on every benchmark with our metrics.
 
     Returns (runs, status): ``runs`` has one row per router x benchmark (router key
-    ``released_<name>``, seed = cfg.data_seed, CPT50/CPT80/APGR, seconds); ``status`` one row per router
-    (``ran`` or ``missing`` with the reason). A router that cannot run is logged and skipped.
+    ``released_<name>``, seed = cfg.data_seed, CPT50/CPT80/APGR, seconds); ``status`` one row per router:
+    ``ran``; ``missing`` with the reason (cannot run here: no OpenAI key, no CUDA, no Hub); or
+    ``failed`` naming the error it raised (its runs are left out; the next router goes on).
+    ``embed``: the query-embedding function of MF and SW Ranking (None: OpenAI's, as RouteLLM;
+    "auto": ``released.default_embed``, which is the local stand-in in the dry run, else None).
     """
+    embed = released.default_embed() if embed == "auto" else embed
     runs, status = [], []
     for name in names:
-        t0 = time.time()
+        t0, rows, bench = time.time(), [], None
         try:
-            r = released.ReleasedRouter(name, cfg.profile)
+            r = released.ReleasedRouter(name, cfg.profile, embed=embed)
             for bench, ev in evals.items():
                 t1 = time.time()
                 scores = r.score(list(ev.prompt))
                 m, _ = router_runs.evaluate_scores(scores, ev, seed=cfg.data_seed)
-                runs.append({"router": f"released_{name}", "seed": cfg.data_seed, "benchmark": bench, **m,
+                rows.append({"router": f"released_{name}", "seed": cfg.data_seed, "benchmark": bench, **m,
                              "score_seconds": time.time() - t1})
+            runs += rows
             status.append({"router": f"released_{name}", "status": "ran", "reason": "",
                            "seconds": round(time.time() - t0, 1)})
         except released.ReleasedUnavailable as e:
             status.append({"router": f"released_{name}", "status": "missing", "reason": str(e), "seconds": 0.0})
+        except Exception as e:  # noqa: BLE001  one router's runtime error: its row fails, the others go on
+            where = f" (scoring {bench})" if bench else " (loading)"
+            status.append({"router": f"released_{name}", "status": "failed",
+                           "reason": f"{type(e).__name__}{where}: {str(e).splitlines()[0] if str(e) else ''}",
+                           "seconds": round(time.time() - t0, 1)})
         log(f"released {name}: {status[-1]['status']} {status[-1]['reason']}")
     return pd.DataFrame(runs), pd.DataFrame(status)
