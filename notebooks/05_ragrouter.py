@@ -79,6 +79,9 @@ rr.experiments.precompute_ragrouter_inputs(pool, evals)
 # library module it imports (`rr.cache.closure`); every random draw derives from (seed, step name).
 
 # %%
+rr.launch.use_all_gpus(cfg)  # paper, >1 GPU: every LLM fit below runs via `accelerate launch` on all GPUs
+
+# %%
 name, hp = rr.paper.notebook_final_model(cfg)  # offline: "ragrouter"; paper: the LLM final model and its model folders
 print("configurations tried:", rr.router_runs.run_grid(name, cfg, hp))  # the class grid with this run's overrides
 res = rr.experiments.run_baselines(pool, evals, cfg, names=[name], settings={name: hp})

@@ -14,7 +14,7 @@ Sub-packages in the order data flows (``core.layout.FLOW`` says which module may
                  (source-grouped model selection), the baselines, RAGRouter (kb, ragrouter_parts,
                  ragrouter), ragrouter_llm, released
     evaluation - metrics, bootstrap, verdicts, costs, calibration, plots
-    runs       - the runner floor: router_runs, experiments, ablations, paper (the notebooks' drivers)
+    runs       - the runner floor: router_runs, experiments, ablations, paper, launch (the notebooks' drivers)
     report     - readme (generated README blocks and checks), prose, results
 Entry points: runner (run_all.sh's driver), cli (``ragrouter-score``).
 
@@ -31,7 +31,7 @@ from .labels import alignment, pairwise, pool_labels, sources  # noqa: F401
 from .pipeline import augmentation, sampling, training_data, variants  # noqa: F401
 from .report import prose, readme, results  # noqa: F401
 from .routers import selection, training  # noqa: F401
-from .runs import ablations, experiments, paper, router_runs  # noqa: F401
+from .runs import ablations, experiments, launch, paper, router_runs  # noqa: F401
 
 config.CHECKS["data"] = loading.verify_all  # setup prints the data checksums (config imports no data)
 for _name in routers.OURS:  # setup(..., k=20, augment=False) may override our router's settings

@@ -40,7 +40,9 @@ synthetic Hub datasets are written to a temporary folder (``hub.stand_ins``), en
 ``RAGROUTER_PAPER_STANDINS`` points the kernels at it (``config.setup`` then uses the tiny sizes of
 ``config.PAPER_DRY_RUN``), the cache root is a temporary folder unless ``RAGROUTER_CACHE`` is set
 (stand-in results never enter ``outputs/cache``), and the executed notebooks go to
-``outputs/paper/dry-run`` (git-ignored). Its numbers are meaningless by design.
+``outputs/paper/dry-run`` (git-ignored). Its numbers are meaningless by design. Without
+``--dry-run``, ``paper`` stops with one line before any notebook when torch sees no CUDA
+(``config.cuda_decision``).
 """
 from __future__ import annotations
 
@@ -53,7 +55,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .core.config import DEFAULT_OUT, PROFILES, ROOT, git_commit, run_out_dir
+from .core.config import DEFAULT_OUT, PROFILES, ROOT, CudaMissing, cuda_decision, git_commit, run_out_dir
 from .data import hub
 
 NOTEBOOKS = ROOT / "notebooks"
@@ -140,6 +142,7 @@ def run(profile: str, out_dir: str | None = None, data_seed: int = 0, only=None,
 
     if profile not in PROFILES:
         raise SystemExit(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
+    cuda_decision(profile)  # paper without CUDA and not a dry run: CudaMissing before any notebook starts
     overrides = dict(overrides or {})
     chosen = run_out_dir(profile, out_dir, data_seed, overrides)  # checks the override names too
     if chosen != (out_dir or DEFAULT_OUT[profile]):
@@ -234,8 +237,11 @@ def main(argv=None) -> int:
     if args.dry_run and args.profile != "paper":
         ap.error("--dry-run is for the paper profile")
     sets = parse_sets(args.set)
-    summary = (dry_run(args.out_dir, args.data_seed, args.only, overrides=sets) if args.dry_run
-               else run(args.profile, args.out_dir, args.data_seed, args.only, overrides=sets))
+    try:
+        summary = (dry_run(args.out_dir, args.data_seed, args.only, overrides=sets) if args.dry_run
+                   else run(args.profile, args.out_dir, args.data_seed, args.only, overrides=sets))
+    except CudaMissing as e:
+        raise SystemExit(str(e)) from None  # one line on stderr, exit status 1
     print(json.dumps({k: summary[k] for k in ("profile", "status", "total_seconds")}))
     return 0 if summary["status"] == "ok" else 1
 

@@ -164,6 +164,33 @@ def _dry_run(profile: str) -> bool:
     return profile == "paper" and bool(os.environ.get("RAGROUTER_PAPER_STANDINS"))  # = hub.STANDINS_ENV
 
 
+class CudaMissing(RuntimeError):
+    """The ``paper`` profile without CUDA and without its dry run: one line, also in a notebook
+    (IPython shows ``_render_traceback_`` instead of the traceback)."""
+
+    def _render_traceback_(self):
+        return [f"{type(self).__name__}: {self}"]
+
+
+def cuda_decision(profile: str) -> bool:
+    """Whether the run uses CUDA, decided once where the run starts (runner, ``setup``,
+    ``paper.notebook_final_model``, which derives 4-bit weights and 8-bit Adam from it). ``paper``:
+    True with CUDA; its dry run on CPU stand-ins (env RAGROUTER_PAPER_STANDINS): False; otherwise
+    ``CudaMissing``, never a silent CPU fallback (Qwen-7B would train for weeks). Other profiles:
+    False (CPU by design; torch is not even imported)."""
+    if profile != "paper":
+        return False
+    import torch  # heavy package: imported only for the paper profile
+
+    if torch.cuda.is_available():
+        return True
+    if _dry_run(profile):
+        return False
+    raise CudaMissing(f"profile 'paper' needs CUDA, and torch {torch.__version__} sees no GPU: install the CUDA "
+                      "torch (bash setup.sh --cuda, docs/PAPER.md), or run the CPU stand-ins with "
+                      "python -m ragrouter_lib.runner paper --dry-run")
+
+
 def resolve(profile: str, overrides: dict | None = None) -> dict:
     """The run's parameters: the profile's (plus the dry-run sizes), with ``overrides`` laid over.
     An override must name a profile parameter or a registered setting (``SETTINGS``)."""
@@ -209,9 +236,11 @@ def run_out_dir(profile: str, out_dir: str | None = None, data_seed: int = 0, ov
 def setup(profile: str = "offline", data_seed: int = 0, out_dir: str = "outputs",
           verbose: bool = True, **overrides) -> Config:
     """Resolve a profile and the run's overrides, choose the output folder (``run_out_dir``), run the
-    registered checks (data checksums) and print the run's identity."""
+    registered checks (data checksums) and print the run's identity. ``paper`` without CUDA and
+    without its dry run stops first (``cuda_decision``)."""
     params = resolve(profile, overrides)
     dry_run = _dry_run(profile)
+    cuda_decision(profile)  # paper without CUDA (and no dry run): stops here with one line
     diff = changes(profile, data_seed, overrides)
     out_dir = run_out_dir(profile, out_dir, data_seed, overrides)
     cfg = Config(profile=profile, data_seed=int(data_seed), out_dir=str(out_dir), params=params)

@@ -9,15 +9,20 @@ maps the last token's hidden state to 5 logits (softmax; strong-win = P(score <=
 Deviations from the thesis (stated in docs/PAPER.md):
 - the thesis fine-tunes *all* of Qwen-7B's parameters; on one 24 GB card that does not fit, so the
   default here is LoRA through ``peft`` (``lora_r > 0``), with 4-bit NF4 weights through
-  ``bitsandbytes`` (QLoRA) only when CUDA is present. ``lora_r=0`` trains every parameter: that is
-  the multi-GPU mode run by ``accelerate launch --config_file configs/fsdp_full_finetune.yaml
-  scripts/finetune_llm.py`` (FSDP), never on one card;
-- the optimiser is bitsandbytes' 8-bit Adam when CUDA and bitsandbytes are present, else torch Adam.
+  ``bitsandbytes`` (QLoRA) when the run says so (``load_4bit``: the ``paper`` profile sets it from its
+  CUDA decision, ``config.cuda_decision``; never a silent probe). ``lora_r=0`` trains every parameter:
+  that is the multi-GPU mode (FSDP, ``configs/fsdp_full_finetune.yaml``) that ``runs.launch`` starts
+  with ``accelerate launch`` when several GPUs are visible, never on one card;
+- the optimiser is bitsandbytes' 8-bit Adam for 4-bit (QLoRA) weights, else torch Adam.
+
+Several GPUs: ``train_scorer`` hands the fit to the launcher ``runs.launch`` installs (``LAUNCHER``),
+which trains in ``accelerate``-launched processes and loads the result back (``fresh_state`` /
+``load_trained``); inside those processes ``train_scorer`` runs with their ``accelerator``.
 
 ``llm_path`` names a local folder or, with the Hub reachable (``paper`` profile), a model id such as
 ``Qwen/Qwen2.5-7B``. Tests and the dry run use tiny randomly initialised stand-ins
-(``hub.stand_ins``); ``train_scorer``/``score_texts`` are shared by this router, the distributed
-script and the small real-data run (``paper.small_llm_row``).
+(``hub.stand_ins``); ``train_scorer``/``score_texts`` are shared by this router, the launched
+processes (``runs.launch``) and the small real-data run (``paper.small_llm_row``).
 """
 from __future__ import annotations
 
@@ -62,12 +67,12 @@ def load_backbone(path, load_4bit: bool | None = None, lora_r: int = 8, lora_alp
     """Tokenizer and backbone (``AutoModel``, no LM head) of the causal LM at ``path``.
 
     ``lora_r > 0``: the backbone is frozen and LoRA adapters (``peft``) are added on ``targets``;
-    ``load_4bit`` (default: CUDA present) loads NF4 weights for QLoRA; ``n_layers`` keeps only the
+    ``load_4bit`` (explicit; None = False) loads NF4 weights for QLoRA; ``n_layers`` keeps only the
     first layers (a cost switch for the small CPU run, recorded in its hp). ``lora_r = 0``: every
     parameter trains (the FSDP path).
     """
     from transformers import AutoModel, AutoTokenizer  # heavy optional package: imported only when this runs
-    load_4bit = torch.cuda.is_available() if load_4bit is None else load_4bit
+    load_4bit = bool(load_4bit)  # the caller's decision (paper: config.cuda_decision), no probe here
     if load_4bit and not torch.cuda.is_available():
         raise RuntimeError("4-bit weights (bitsandbytes NF4) need CUDA; pass load_4bit=False on CPU")
     kw = {}
@@ -140,18 +145,19 @@ def hidden_size(backbone) -> int:
     return int(getattr(cfg, "hidden_size", None) or cfg.get_text_config().hidden_size)
 
 
-def adam(params, lr, eight_bit: bool | None = None):
-    """bitsandbytes' 8-bit Adam when CUDA and bitsandbytes are present (or ``eight_bit=True``),
-    else torch's Adam. Returns the optimiser; its class name is logged by the callers."""
+def adam(params, lr, eight_bit: bool = False):
+    """bitsandbytes' 8-bit Adam when ``eight_bit`` (the QLoRA path; an ImportError if bitsandbytes is
+    missing, no silent fallback), else torch's Adam. Its class name is logged by the callers."""
     params = list(params)
-    eight_bit = torch.cuda.is_available() if eight_bit is None else eight_bit
     if eight_bit:
-        try:
-            import bitsandbytes as bnb  # optional: 8-bit Adam on CUDA only
-            return bnb.optim.Adam8bit(params, lr=lr)
-        except ImportError:
-            pass
+        import bitsandbytes as bnb  # optional package: 8-bit Adam on the CUDA QLoRA path only
+        return bnb.optim.Adam8bit(params, lr=lr)
     return torch.optim.Adam(params, lr=lr)
+
+
+def is_4bit(scorer: LLMScorer) -> bool:
+    """Whether the backbone holds 4-bit weights: the run's ``load_4bit`` decision, read off the model."""
+    return getattr(getattr(scorer.backbone, "config", None), "quantization_config", None) is not None
 
 
 def encode(tok, texts, max_len: int, device=None):
@@ -162,27 +168,48 @@ def encode(tok, texts, max_len: int, device=None):
         (enc["input_ids"], enc["attention_mask"])
 
 
+# The multi-GPU launcher (``runs.launch.use_all_gpus`` sets it; None: in-process). Called as
+# ``fn(scorer, tok, texts, y, hp)`` with ``hp`` the training settings below; trains in launched
+# processes, loads the result into ``scorer`` (``load_trained``) and returns the history rows.
+LAUNCHER: dict = {"fn": None}
+
+
 def train_scorer(scorer: LLMScorer, tok, texts, y, epochs: int = 1, lr: float = 2e-4, batch_size: int = 4,
                  grad_accum: int = 1, max_len: int = 512, seed: int = 0, optimizer=None, accelerator=None,
                  log=None) -> list[dict]:
     """Cross-entropy training of ``scorer`` on (text, class 0-4) through the one training loop
     (``training.train_epochs``: shuffles and dropout seeded by ``seed_step(seed, "llm/loop")``,
     ``grad_accum`` batches per optimiser step). One history row per epoch (train loss, rows,
-    tokens/s, optimiser), also passed to ``log``. With ``accelerator`` (accelerate), each global
-    batch of ``batch_size`` x processes rows (the same shuffle on every process: same seed) is
-    sharded across processes and the backward goes through it (FSDP/DDP); otherwise a plain loop on
-    the scorer's device."""
+    tokens/s, optimiser), also passed to ``log``. Optimiser: ``adam``, 8-bit for 4-bit weights.
+
+    With ``accelerator`` (accelerate), each global batch of ``batch_size`` x processes rows (the same
+    shuffle on every process: same seed) is sharded across processes (process r takes rows r, r+P, ...)
+    and the backward goes through it (DDP/FSDP, which average gradients over processes). Each
+    process's loss is weighted by its share of the batch x P, so the average is the gradient of the
+    whole batch also when the shards are uneven. A process whose shard of a short last batch is
+    empty still runs forward and backward on one row with weight 0: every process takes part in
+    every collective, none waits forever (the old loop's ``continue`` did). Its ``train_loss`` is
+    this process's weighted share. Without ``accelerator`` and with a launcher installed
+    (``LAUNCHER``: several GPUs), the fit runs in launched processes; otherwise a plain loop on the
+    scorer's device."""
+    if accelerator is None and optimizer is None and LAUNCHER["fn"] is not None:
+        hp = dict(epochs=epochs, lr=lr, batch_size=batch_size, grad_accum=grad_accum, max_len=max_len, seed=seed)
+        hist = LAUNCHER["fn"](scorer, tok, list(texts), np.asarray(y).tolist(), hp)
+        for row in hist if log else ():
+            log(row)
+        return hist
     y = torch.as_tensor(np.asarray(y), dtype=torch.long)
     texts = list(texts)
-    opt = optimizer or adam([p for p in scorer.parameters() if p.requires_grad], lr)
+    opt = optimizer or adam([p for p in scorer.parameters() if p.requires_grad], lr, eight_bit=is_4bit(scorer))
     device = accelerator.device if accelerator else next(scorer.parameters()).device
     rank, world = (accelerator.process_index, accelerator.num_processes) if accelerator else (0, 1)
     seen = {"rows": 0, "tokens": 0}
 
     def loss_fn(idx):
-        local, weight = idx[rank::world], 1.0
-        if len(local) == 0:  # fewer rows than processes: a zero-weighted row keeps the processes in step
-            local, weight = idx[:1], 0.0
+        local = idx[rank::world]
+        weight = len(local) * world / len(idx)  # 1.0 exactly in one process and for even shards
+        if len(local) == 0:  # empty shard of a short last batch: a zero-weighted row keeps every process in step
+            local = idx[:1]
         ids, mask = encode(tok, [texts[j] for j in local], max_len, device)
         seen["rows"] += len(local) if weight else 0
         seen["tokens"] += int(mask.sum()) if weight else 0
@@ -200,6 +227,33 @@ def train_scorer(scorer: LLMScorer, tok, texts, y, epochs: int = 1, lr: float = 
     return train_epochs(scorer, loss_fn, len(texts), opt, epochs, batch_size * world, rng, tag={"stage": "llm"},
                         accum_steps=grad_accum, backward=accelerator.backward if accelerator else None,
                         epoch_end=epoch_end)
+
+
+def fresh_state(scorer: LLMScorer) -> dict:
+    """The weights not read from the backbone's checkpoint (LoRA adapters and the head), on the CPU:
+    what a launched process needs to start where the in-process fit would."""
+    return {k: v.detach().cpu() for k, v in scorer.state_dict().items() if k.startswith("head.") or ".lora_" in k}
+
+
+def trainable_names(scorer: LLMScorer) -> set[str]:
+    """Names of the weights a fit changes: adapters + head (every weight for ``lora_r = 0``). Take
+    them before ``accelerator.prepare`` wraps the scorer (wrappers rename submodules)."""
+    return {k for k, p in scorer.named_parameters() if p.requires_grad} | \
+        {k for k in scorer.state_dict() if k.startswith("head.")}
+
+
+def trained_state(state: dict, names) -> dict:
+    """The ``names`` entries of a full state dict (e.g. accelerate's gathered one), on the CPU."""
+    return {k: v.detach().cpu() for k, v in state.items() if k in names}
+
+
+def load_trained(scorer: LLMScorer, state: dict) -> None:
+    """Copy ``state`` (``fresh_state`` / ``trained_state`` of the same architecture) into ``scorer``;
+    a name the scorer does not have is an error (a wrong model or adapter layout)."""
+    unknown = set(state) - set(scorer.state_dict())
+    if unknown:
+        raise RuntimeError(f"ragrouter_llm: weights do not fit this scorer: {sorted(unknown)[:3]}")
+    scorer.load_state_dict(state, strict=False)
 
 
 @torch.no_grad()

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import cache
+from ..core.config import cuda_decision
 from ..core.seeding import seed_step, step_seed
 from ..data import leakage, models
 from ..data.hub import HUB_DATASETS, load_arena_hub, load_gpt4_hub, model_path, standins
@@ -72,28 +73,19 @@ def notebook_released(evals, cfg, log=print):
 def notebook_final_model(cfg) -> tuple[str, dict]:
     """Notebooks 05 and 07: the final router's name and the run-time settings laid over every entry of
     its class grid (``experiments.run_baselines(..., settings={name: hp})``). ``paper``:
-    ``ragrouter_llm`` over Qwen2.5-7B (LoRA; QLoRA on CUDA) with the DeBERTa-v3-base encoder (the
-    local model folders are only known here, at run time); other profiles: ``ragrouter``, none."""
+    ``ragrouter_llm`` over Qwen2.5-7B (LoRA) with the DeBERTa-v3-base encoder (the local model
+    folders are only known here, at run time); 4-bit QLoRA weights (and with them 8-bit Adam) follow
+    the run's CUDA decision (``config.cuda_decision``: CUDA -> on; the dry run on CPU stand-ins -> off;
+    no CUDA otherwise -> one-line stop). Other profiles: ``ragrouter``, none."""
     if cfg.profile != "paper":
         return "ragrouter", {}
-    import torch  # heavy optional package: imported only when this runs
-
+    cuda = cuda_decision(cfg.profile)
     syntax.use_parser(syntax.parser_for(cfg))  # the thesis's Stanza (one line if it cannot load); dry run: spaCy
     hp = {"llm_path": str(model_path("llm", cfg)), "encoder": register_encoder(cfg), "layer": -1,
-          "load_4bit": torch.cuda.is_available()}
+          "load_4bit": cuda}
     if standins() is not None:  # dry run: every stage runs, with tiny budgets
         hp.update(DRY_RUN_HP)
     return "ragrouter_llm", hp
-
-
-def write_finetune_data(router, prompts, scores, path) -> Path:
-    """JSON lines {text, label} of the textual augmented prompts of a fitted ``ragrouter_llm``, the
-    input of ``scripts/finetune_llm.py`` (the multi-GPU full fine-tune)."""
-    texts = router.rag_prompts(list(prompts))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(json.dumps({"text": t, "label": int(s) - 1}) for t, s in zip(texts, scores)) + "\n")
-    return path
 
 
 # ----------------------------------------------------------------------------- item 7: small real-data row
