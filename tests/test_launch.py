@@ -134,7 +134,7 @@ def test_launched_fit_with_uneven_last_batch_equals_in_process(stand_ins, monkey
     assert L.LAUNCHER["fn"] is None
     assert "2 processes (DistributedType.MULTI_CPU, ddp_lora.yaml)" in lines[0] and "global batch 4" in lines[0]
     assert len(hist) == 2 and hist[0]["rows"] == 5  # process 0's shards: 2 + 2 + 1 of 9 rows
-    L.LAUNCHER["fn"] = None
+    L.set_launcher(None)
     L.train_scorer(local, tok, texts, y, epochs=2, lr=1e-3, batch_size=PER_PROCESS * PROCESSES, grad_accum=2, max_len=24)
     assert max_diff(launched.state_dict(), local.state_dict()) < 1e-5
     assert max_diff(launched.state_dict(), init) > 1e-4  # every weight trains (lora_r = 0) and came back

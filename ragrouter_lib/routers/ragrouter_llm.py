@@ -168,10 +168,15 @@ def encode(tok, texts, max_len: int, device=None):
         (enc["input_ids"], enc["attention_mask"])
 
 
-# The multi-GPU launcher (``runs.launch.use_all_gpus`` sets it; None: in-process). Called as
+# The multi-GPU launcher (``runs.launch.use_all_gpus`` sets it through ``set_launcher``; None: in-process). Called as
 # ``fn(scorer, tok, texts, y, hp)`` with ``hp`` the training settings below; trains in launched
 # processes, loads the result into ``scorer`` (``load_trained``) and returns the history rows.
 LAUNCHER: dict = {"fn": None}
+
+
+def set_launcher(fn) -> None:
+    """Install (``fn``) or remove (None) the multi-GPU launcher ``train_scorer`` hands its fits to."""
+    LAUNCHER["fn"] = fn
 
 
 def train_scorer(scorer: LLMScorer, tok, texts, y, epochs: int = 1, lr: float = 2e-4, batch_size: int = 4,

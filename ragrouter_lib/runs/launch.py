@@ -145,10 +145,10 @@ def use_all_gpus(cfg, processes: int | None = None, log=print, timeout=None) -> 
     Returns the line that says which."""
     n = processes or (torch.cuda.device_count() if cfg.profile == "paper" else 0)
     if n <= 1:
-        L.LAUNCHER["fn"] = None
+        L.set_launcher(None)
         where = f"{n} GPU visible" if cfg.profile == "paper" else f"profile {cfg.profile!r}"
         return f"LLM fits: in-process ({where})"
-    L.LAUNCHER["fn"] = lambda scorer, tok, texts, y, hp: fit_launched(scorer, tok, texts, y, hp, n, timeout, log)
+    L.set_launcher(lambda scorer, tok, texts, y, hp: fit_launched(scorer, tok, texts, y, hp, n, timeout, log))
     return (f"LLM fits: accelerate launch on {n} processes ({CONFIGS['ddp'].name} for LoRA/QLoRA, "
             f"{CONFIGS['fsdp'].name} for lora_r=0)")
 
