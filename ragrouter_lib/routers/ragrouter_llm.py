@@ -12,7 +12,16 @@ Deviations from the thesis (stated in docs/PAPER.md):
   ``bitsandbytes`` (QLoRA) only when CUDA is present. ``lora_r=0`` trains every parameter: that is
   the multi-GPU mode run by ``accelerate launch --config_file configs/fsdp_full_finetune.yaml
   scripts/finetune_llm.py`` (FSDP), never on one card;
-- the optimiser is bitsandbytes' 8-bit Adam when CUDA and bitsandbytes are present, else torch Adam.
+- the optimiser is bitsandbytes' 8-bit Adam when the router's device is CUDA and bitsandbytes is
+  present, else torch Adam.
+
+One device per model: hp ``device`` (default the run's: "cuda" if present, else "cpu") holds every
+parameter, buffer and input of the LLM scorer after ``fit`` and after a reload (``set_state``,
+``ragrouter-score --device``); ``place`` moves and checks (a mix raises). The vector half runs on the CPU.
+Bounded memory: a reloaded router builds its scorer when it first scores; ``release`` frees it once
+its scores are computed (weights kept on the CPU), so the selection and ablation loops hold one LLM.
+Training prompts are out-of-fold (``training_prompts``): the other cross-fit folds' KB, as the
+vector final model reads it, never a copy of the row's own label.
 
 ``llm_path`` names a local folder or, with the Hub reachable (``paper`` profile), a model id such as
 ``Qwen/Qwen2.5-7B``. Tests and the dry run use tiny randomly initialised stand-ins
@@ -22,6 +31,8 @@ script and the small real-data run (``paper.small_llm_row``).
 from __future__ import annotations
 
 import contextlib
+import gc
+import itertools
 import logging
 import time
 import warnings
@@ -58,25 +69,28 @@ def augmented_prompt(query: str, neighbours, max_chars: int = 300) -> str:
 
 def load_backbone(path, load_4bit: bool | None = None, lora_r: int = 8, lora_alpha: int = 16,
                   targets=LORA_TARGETS, gradient_checkpointing: bool = False, n_layers: int | None = None,
-                  dtype=None):
+                  dtype=None, device=None):
     """Tokenizer and backbone (``AutoModel``, no LM head) of the causal LM at ``path``.
 
     ``lora_r > 0``: the backbone is frozen and LoRA adapters (``peft``) are added on ``targets``;
     ``load_4bit`` (default: CUDA present) loads NF4 weights for QLoRA; ``n_layers`` keeps only the
     first layers (a cost switch for the small CPU run, recorded in its hp). ``lora_r = 0``: every
-    parameter trains (the FSDP path).
+    parameter trains (the FSDP path). ``device``: the CUDA device the 4-bit weights are loaded on
+    (default GPU 0); other weights load on the CPU and ``place`` moves them.
     """
     from transformers import AutoModel, AutoTokenizer  # heavy optional package: imported only when this runs
     load_4bit = torch.cuda.is_available() if load_4bit is None else load_4bit
     if load_4bit and not torch.cuda.is_available():
         raise RuntimeError("4-bit weights (bitsandbytes NF4) need CUDA; pass load_4bit=False on CPU")
+    if load_4bit and device is not None and torch.device(device).type != "cuda":
+        raise RuntimeError(f"4-bit weights (bitsandbytes NF4) need a CUDA device, not {device}; pass load_4bit=False")
     kw = {}
     if load_4bit:
         from transformers import BitsAndBytesConfig  # CUDA 4-bit path only
         kw["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
                                                        bnb_4bit_use_double_quant=True,
                                                        bnb_4bit_compute_dtype=torch.bfloat16)
-        kw["device_map"] = {"": 0}
+        kw["device_map"] = {"": 0 if device is None else run_device(device).index}
     if n_layers:
         kw["num_hidden_layers"] = int(n_layers)
     if dtype is not None:
@@ -119,6 +133,43 @@ def quiet_peft():
             yield
     finally:
         log.setLevel(level)
+
+
+def run_device(device=None) -> torch.device:
+    """``device`` (name or ``torch.device``; default "cuda" if present, else "cpu"), "cuda" with its
+    index (tensors report "cuda:0"); CUDA asked for without CUDA fails here, never falls back."""
+    device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if device is None else device)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError(f"device {device} asked for, but this torch has no CUDA device")
+        if device.index is None:
+            device = torch.device("cuda", torch.cuda.current_device())
+    return device
+
+
+def tensor_devices(module: nn.Module) -> dict[str, torch.device]:
+    """{name: device} of every parameter and buffer of ``module``."""
+    return {n: t.device for n, t in itertools.chain(module.named_parameters(), module.named_buffers())}
+
+
+def place(scorer: nn.Module, device) -> nn.Module:
+    """Every parameter and buffer of ``scorer`` on ``device``: children moved (a 4-bit backbone is
+    loaded there by ``load_backbone(device=...)``, never moved), then checked: a mix raises."""
+    device = run_device(device)
+    for child in scorer.children():
+        if not getattr(child, "is_loaded_in_4bit", False):
+            child.to(device)
+    wrong = {n: d for n, d in tensor_devices(scorer).items() if d != device}
+    if wrong:
+        name, d = next(iter(wrong.items()))
+        raise RuntimeError(f"LLM scorer: {len(wrong)} tensors are not on {device} (e.g. {name} on {d})")
+    return scorer
+
+
+def free_memory() -> None:
+    gc.collect()  # dropped models now, and CUDA's cached blocks back to the device
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 class LLMScorer(nn.Module):
@@ -223,30 +274,79 @@ def score_texts(scorer: LLMScorer, tok, texts, max_len: int = 512, batch_size: i
 class RAGRouterLLM(RAGRouter):
     defaults = {**RAGRouter.defaults, "llm_path": "", "lora_r": 8, "lora_alpha": 16, "llm_epochs": 1,
                 "llm_lr": 2e-4, "llm_batch_size": 4, "llm_grad_accum": 4, "llm_max_len": 512,
-                "load_4bit": None, "gradient_checkpointing": None, "llm_layers": None, "prompt_chars": 300}
+                "load_4bit": None, "gradient_checkpointing": None, "llm_layers": None, "prompt_chars": 300,
+                "device": None}
+    _llm = tok = llm_state = None  # the built scorer and its tokenizer; the saved adapter + head weights
 
-    def fit(self, train, valid=None):
+    def __init__(self, **hp):
+        super().__init__(**hp)
+        if self.hp["device"] is not None:  # a name (router.json is JSON), checked here
+            self.hp["device"] = str(torch.device(self.hp["device"]))
+
+    @property
+    def device(self) -> torch.device:
+        """Where every parameter, buffer and input of the LLM scorer lives (``run_device``)."""
+        return run_device(self.hp["device"])
+
+    @property
+    def llm(self) -> LLMScorer:
+        """The scorer on ``device``: the one ``fit`` trained, or, after ``set_state``/``release``, one
+        built from ``llm_path`` and the saved adapter and head weights (``llm_state``)."""
+        if self._llm is None:
+            self.build_scorer(self.llm_state)
+        return self._llm
+
+    def set_device(self, device) -> None:
+        """Run on ``device`` from now on (a built scorer is dropped and rebuilt there when needed)."""
+        self.release()
+        self.hp["device"] = str(run_device(device))
+
+    def build_scorer(self, weights=None, gradient_checkpointing: bool = False) -> LLMScorer:
+        """Tokenizer, backbone (LoRA adapters) and head, ``weights`` loaded (on the CPU), then
+        ``place``d on ``device``. Sets ``tok`` and the scorer."""
+        hp, device = self.hp, self.device
+        load_4bit = device.type == "cuda" if hp["load_4bit"] is None else hp["load_4bit"]
+        self.tok, backbone = load_backbone(hp["llm_path"], load_4bit, hp["lora_r"], hp["lora_alpha"],
+                                           gradient_checkpointing=gradient_checkpointing,
+                                           n_layers=hp["llm_layers"], device=device)
+        scorer = LLMScorer(backbone, hidden_size(backbone))
+        if weights is not None:
+            missing = set(weights) - set(scorer.state_dict())
+            if missing:
+                raise RuntimeError(f"ragrouter_llm: saved weights do not fit {hp['llm_path']}: {sorted(missing)[:3]}")
+            scorer.load_state_dict(weights, strict=False)
+        self._llm = place(scorer, device)
+        return self._llm
+
+    def fit(self, train, valid=None, prepared=None):
         t0 = time.time()
-        super().fit(train, valid)  # extractor, KB and the vector final model (kept for comparison)
+        super().fit(train, valid, prepared)  # extractor, KB and the vector final model (kept for comparison)
         hp = self.hp
+        self._llm = self.tok = self.llm_state = None
         self.seed_step("llm_init")  # adapter and head init
-        ckpt = torch.cuda.is_available() if hp["gradient_checkpointing"] is None else hp["gradient_checkpointing"]
-        self.tok, backbone = load_backbone(hp["llm_path"], hp["load_4bit"], hp["lora_r"], hp["lora_alpha"],
-                                           gradient_checkpointing=ckpt, n_layers=hp["llm_layers"])
-        self.llm = LLMScorer(backbone, hidden_size(backbone))
-        if torch.cuda.is_available():
-            self.llm.head.to(next(backbone.parameters()).device)
-        texts = self.rag_prompts(list(self.train_rows.prompt))
-        self.history += train_scorer(self.llm, self.tok, texts, self.train_rows.score.to_numpy() - 1,
+        ckpt = self.device.type == "cuda" if hp["gradient_checkpointing"] is None else hp["gradient_checkpointing"]
+        llm = self.build_scorer(gradient_checkpointing=ckpt)
+        opt = adam([p for p in llm.parameters() if p.requires_grad], hp["llm_lr"], eight_bit=self.device.type == "cuda")
+        self.history += train_scorer(llm, self.tok, self.training_prompts(), self.train_rows.score.to_numpy() - 1,
                                      hp["llm_epochs"], hp["llm_lr"], hp["llm_batch_size"], hp["llm_grad_accum"],
-                                     hp["llm_max_len"], hp["seed"])
+                                     hp["llm_max_len"], hp["seed"], optimizer=opt)
         self.fit_seconds = time.time() - t0
         return self
 
+    def training_prompts(self) -> list[str]:
+        """The training rows' (``train_rows``) textual augmented prompts, each with its out-of-fold
+        neighbours (``train_neighbours``: from the KB of the other cross-fit folds, as the vector
+        final model reads them), so no prompt lists a copy of its own row (an augmented variant, a
+        sampled duplicate) with its label. ``rag="off"``: the query alone."""
+        prompts, chars = list(self.train_rows.prompt), self.hp["prompt_chars"]
+        if self.hp["rag"] != "on":
+            return [augmented_prompt(p, [], chars) for p in prompts]
+        return [augmented_prompt(p, [(self.kb_texts[j], int(self.kb.scores[j])) for j in row], chars)
+                for p, row in zip(prompts, self.train_neighbours)]
+
     def rag_prompts(self, prompts) -> list[str]:
-        """Each prompt with its top-K knowledge-base neighbours and their labels, as text. A KB row
-        with the prompt's own text is skipped (training rows are in the KB: their own label must
-        not be in their input). ``rag="off"`` (Table 6's variant): the query alone, no neighbours."""
+        """Each prompt (scoring time) with its top-K neighbours in the full KB and their labels, as text;
+        a KB row with the prompt's own text is skipped. ``rag="off"`` (Table 6's variant): the query alone."""
         if self.hp["rag"] != "on":
             return [augmented_prompt(p, [], self.hp["prompt_chars"]) for p in prompts]
         vec = self.embed(prompts)
@@ -259,13 +359,29 @@ class RAGRouterLLM(RAGRouter):
         return out
 
     def score(self, prompts):
-        return score_texts(self.llm, self.tok, self.rag_prompts(list(prompts)), self.hp["llm_max_len"])
+        llm = self.llm  # built (and tok set) first
+        return score_texts(llm, self.tok, self.rag_prompts(list(prompts)), self.hp["llm_max_len"])
+
+    def adapter_state(self) -> dict:
+        """The trained weights, on the CPU: adapters and head (the backbone is ``llm_path``'s)."""
+        if self._llm is None:
+            return self.llm_state
+        trainable = {k for k, p in self._llm.named_parameters() if p.requires_grad}
+        return {k: v.detach().cpu() for k, v in self._llm.state_dict().items()
+                if k in trainable or k.startswith("head.")}
+
+    def release(self) -> None:
+        """Free the scorer (its GPU memory) once its scores are computed: its adapter and head weights
+        stay on the CPU (``llm_state``, a few MB), and the next ``score`` rebuilds it from them and the
+        backbone on disk."""
+        if self._llm is not None:
+            self.llm_state = self.adapter_state()
+        self._llm = self.tok = None
+        free_memory()
 
     def state(self):
         st = super().state()
-        trainable = {k for k, p in self.llm.named_parameters() if p.requires_grad}
-        st["llm"] = {k: v.detach().cpu() for k, v in self.llm.state_dict().items()
-                     if k in trainable or k.startswith("head.")}  # adapters + head only
+        st["llm"] = self.adapter_state()  # adapters + head only
         st["kb_texts"] = self.kb_texts
         st["encoder_path"] = str(encoders.ENCODERS[self.hp["encoder"]]())  # see set_state
         return st
@@ -278,12 +394,6 @@ class RAGRouterLLM(RAGRouter):
         if name not in encoders.ENCODERS and path:
             encoders.register_encoder(name, path)
         super().set_state(st)
-        hp = self.hp
         self.kb_texts = st["kb_texts"]
-        self.tok, backbone = load_backbone(hp["llm_path"], hp["load_4bit"], hp["lora_r"], hp["lora_alpha"],
-                                           n_layers=hp["llm_layers"])
-        self.llm = LLMScorer(backbone, hidden_size(backbone))
-        missing = set(st["llm"]) - set(self.llm.state_dict())
-        if missing:
-            raise RuntimeError(f"ragrouter_llm: saved weights do not fit {hp['llm_path']}: {sorted(missing)[:3]}")
-        self.llm.load_state_dict(st["llm"], strict=False)
+        self.release()
+        self.llm_state = st["llm"]  # the scorer is built on ``device`` when first needed (``llm``)
