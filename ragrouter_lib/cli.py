@@ -2,10 +2,13 @@
 
     ragrouter-score --router outputs/cache/routers/mf-<hash> --input prompts.jsonl \\
                     --output scores.jsonl [--field prompt] (--strong-fraction 0.3 | --threshold 0.5)
+                    [--device cuda]
 
 Each input line is a JSON object with the prompt under ``--field`` (default ``prompt``); each
 output line repeats it with ``strong_win`` and, when a threshold is given or calibrated, ``route``
 (``strong``/``weak``). ``--strong-fraction`` calibrates the threshold on the input prompts.
+``--device`` (the LLM final model only; default its saved setting, else "cuda" when present, else
+"cpu") is where the whole model is built: every parameter and the inputs on that one device.
 
 Bad input gets one line on stderr and exit code 2, checked cheapest first: the arguments (exactly
 one of ``--threshold`` in [0, 1] and ``--strong-fraction`` in (0, 1)), the router folder (a wrong
@@ -60,6 +63,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     g.add_argument("--threshold", type=_unit(False), help="route to strong when strong_win >= this, in [0, 1]")
     g.add_argument("--strong-fraction", type=_unit(True),
                    help="calibrate the threshold so this fraction of the input goes strong, in (0, 1)")
+    ap.add_argument("--device", help="device of a router with a device setting (LLM final model), e.g. cuda:1, cpu")
     return ap.parse_args(argv)
 
 
@@ -115,12 +119,27 @@ def write_jsonl(path: str, rows) -> None:
             f.write(json.dumps(row) + "\n")
 
 
+def load(folder, device=None):
+    """The saved router with its model built (a reloaded LLM final model builds its scorer lazily:
+    here, so a folder that does not fit fails at load), on ``device`` when given (routers with a
+    ``set_device``; others run on the CPU and refuse it)."""
+    router = load_router(folder)
+    if device is not None:
+        if not hasattr(router, "set_device"):
+            raise BadInput(f"--device {device}: router {router.name} has no device setting (it runs on the CPU)")
+        router.set_device(device)
+    getattr(router, "llm", None)  # the LLM final model's scorer, built now
+    return router
+
+
 def run(args) -> str:
     folder = check_router_folder(args.router)
     records = read_prompts(args.input, args.field)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
-        router = load_router(folder)
+        router = load(folder, args.device)
+    except BadInput:
+        raise
     except Exception as e:  # noqa: BLE001 - a corrupt or foreign folder: one line, not a traceback
         raise BadInput(f"--router {folder}: cannot load ({type(e).__name__}: {e})") from None
     t0 = time.time()

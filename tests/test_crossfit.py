@@ -142,3 +142,25 @@ def test_source_fixed_effects_change_training_not_scoring_inputs():
     none = routers.get_router("ragrouter", seed=0, alignment="none", **TINY).fit(None, None, prepared=data)
     assert not none.final.source_bias.active
     assert fe.extractor_key != none.extractor_key
+
+
+def test_llm_training_prompts_never_list_a_copy_of_their_own_row(tmp_path, monkeypatch):
+    """The LLM final model's training prompts take the out-of-fold neighbours: a row's augmented copy
+    (same origin, other text, same label) is in the KB but never among that row's listed neighbours."""
+    from ragrouter_lib.data import hub
+    from ragrouter_lib.routers import ragrouter_llm as L
+    data = _with_variants(_pool())
+    got = {}
+    monkeypatch.setattr(L, "train_scorer", lambda scorer, tok, texts, y, *a, **k: got.update(texts=texts) or [])
+    r = routers.get_router("ragrouter_llm", seed=0, llm_path=str(hub.tiny_llm(tmp_path / "llm")), load_4bit=False,
+                           **TINY).fit(None, None, prepared=data)
+    assert len(got["texts"]) == len(data) == len(r.train_rows)
+    copies = dict(zip(data.source_id.dropna(), data.prompt[data.source_id.notna()]))  # origin -> copy
+    own = dict(zip(data.pool_id, data.prompt))
+    pairs = [(own[o], c) for o, c in copies.items()] + [(c, own[o]) for o, c in copies.items()]
+    assert pairs and set(copies.values()) <= set(r.kb_texts)
+    listed = {t.split("\n")[1][len("Query: "):]: {line[len("- (s) "):] for line in t.splitlines() if line.startswith("- (")}
+              for t in got["texts"]}
+    assert all(len(v) == r.k for v in listed.values())
+    leaks = [(row, copy) for row, copy in pairs if copy in listed[row]]
+    assert not leaks, f"{len(leaks)} of {len(pairs)} rows list their own copy, e.g. {leaks[0]}"

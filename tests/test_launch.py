@@ -33,7 +33,7 @@ from ragrouter_lib import runner  # noqa: E402
 from ragrouter_lib.core import config  # noqa: E402
 from ragrouter_lib.core.seeding import seed_step  # noqa: E402
 from ragrouter_lib.data import hub  # noqa: E402
-from ragrouter_lib.routers import ragrouter_llm as L  # noqa: E402
+from ragrouter_lib.routers import llm_scorer as L  # noqa: E402
 from ragrouter_lib.runs import launch, paper  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

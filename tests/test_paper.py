@@ -26,7 +26,7 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 from ragrouter_lib.data import hub, loading
 from ragrouter_lib.runs import paper  # noqa: E402
-from ragrouter_lib.routers import ragrouter_llm as L  # noqa: E402
+from ragrouter_lib.routers import llm_scorer as L  # noqa: E402
 from ragrouter_lib.routers import released  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

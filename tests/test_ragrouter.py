@@ -155,7 +155,7 @@ def test_paper_llm_path_on_a_tiny_stand_in(split_, tmp_path):
     from transformers import AutoTokenizer, LlamaConfig, LlamaModel
 
     from ragrouter_lib.data import models
-    from ragrouter_lib.routers import ragrouter_llm as rl
+    from ragrouter_lib.routers import llm_scorer
     tok = AutoTokenizer.from_pretrained(models.smollm2_path())
     cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                       num_attention_heads=2, num_key_value_heads=2)
@@ -169,7 +169,7 @@ def test_paper_llm_path_on_a_tiny_stand_in(split_, tmp_path):
     assert trainable and all(".lora_A." in n or ".lora_B." in n or n.startswith("head.") for n in trainable)
     s = r.score(list(valid.prompt[:6]))
     assert s.shape == (6,) and ((s >= 0) & (s <= 1)).all()
-    prompt = rl.augmented_prompt("What is 2+2?", [("What is 3+3?", 5), ("Prove P != NP.", 1)])
+    prompt = llm_scorer.augmented_prompt("What is 2+2?", [("What is 3+3?", 5), ("Prove P != NP.", 1)])
     assert "(5) What is 3+3?" in prompt and prompt.endswith("Rating:")
     before = LlamaModel.from_pretrained(tmp_path / "tiny").state_dict()
     after = {k.replace("base_model.model.", "").replace(".base_layer.", "."): v

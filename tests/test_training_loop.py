@@ -3,7 +3,7 @@ paper profile's LLM scorer trains through it.
 
 - ``accum_steps=a`` with batch b gives the parameters of one step per batch of a*b rows (also for a
   short last group); ``accum_steps=1`` is bit-identical to the loop before accumulation existed;
-- ``ragrouter_llm.train_scorer`` calls ``train_epochs`` (a tiny Qwen2 stand-in), and its
+- ``llm_scorer.train_scorer`` calls ``train_epochs`` (a tiny Qwen2 stand-in), and its
   ``grad_accum`` is that accumulation.
 """
 from __future__ import annotations
@@ -87,7 +87,7 @@ def tiny_llm(tmp_path_factory):
 
 
 def _scorer(path):
-    from ragrouter_lib.routers import ragrouter_llm as L
+    from ragrouter_lib.routers import llm_scorer as L
     seed_step(0, "test/llm_init")
     tok, bb = L.load_backbone(path, load_4bit=False, lora_r=0, dtype=torch.float32)  # no LoRA dropout
     return tok, L.LLMScorer(bb, L.hidden_size(bb))
@@ -99,7 +99,7 @@ Y = np.array([4, 0, 3, 4, 1, 0, 2, 3])
 
 
 def test_llm_scorer_trains_through_train_epochs_with_its_accumulation(tiny_llm, monkeypatch):
-    from ragrouter_lib.routers import ragrouter_llm as L
+    from ragrouter_lib.routers import llm_scorer as L
     calls = []
     real = L.train_epochs
 

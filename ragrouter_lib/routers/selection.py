@@ -19,6 +19,10 @@ like. Here every router, RAGRouter included, gets the same budget and the same c
 4. **Final models**: for each seed, the chosen settings are retrained on ALL training rows,
    ``fit(train, valid=None)`` with the chosen epochs, seed-specific randomness.
 
+Memory: a fitted router's large model (the LLM final model's scorer) is freed (``release``) once a
+fold fit is scored and once a final fit is done (the caller's ``fit`` has saved it; it is rebuilt
+when scored), so a loop holds one such model at a time; fold fits are dropped after scoring.
+
 The random 15 % split (``pool_labels.split``) may still be shown as a diagnostic; it chooses nothing.
 Evaluation rows never enter here.
 """
@@ -140,6 +144,14 @@ def per_source_table(selections: dict) -> pd.DataFrame:
     return pd.concat([out, pd.DataFrame([{"n": out.n.sum(), **crit}], index=["criterion (row-weighted)"])])
 
 
+def release(router) -> None:
+    """Free what a fitted router holds beyond its saved files (``router.release()``: the LLM final
+    model's scorer, rebuilt when it scores again); a router without ``release`` is left as it is."""
+    fn = getattr(router, "release", None)
+    if callable(fn):
+        fn()
+
+
 def cross_validate(name: str, pool: pd.DataFrame, configs: list[dict], fit: Callable, folds: pd.Series,
                    seed: int = 0, log=print) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fit every configuration on every fold's training sources and score the held-out sources.
@@ -160,6 +172,8 @@ def cross_validate(name: str, pool: pd.DataFrame, configs: list[dict], fit: Call
                          "cached": bool(getattr(r, "cached", False)),
                          **{f"best_{k}": v for k, v in best_epochs(getattr(r, "history", []), name).items()},
                          "history": json.dumps(getattr(r, "history", []))})  # the fold fit's curves
+            release(r)  # scored: nothing later needs this fold fit
+            del r
             log(f"  {name} {tag} fold {f}: within-source AUC {mean:.3f}")
     return pd.concat(per_source, ignore_index=True), pd.DataFrame(fits)
 
@@ -169,7 +183,7 @@ def select(name: str, pool: pd.DataFrame, grid: list[dict], fit: Callable, seeds
     """The protocol (module docstring). ``grid``: at most ``MAX_CONFIGS`` configurations, searched
     with ``variants[0]``; the remaining ``variants`` are then tried with the chosen configuration.
     ``fit(name, hp, seed, train, valid)`` trains one router (``valid=None``: final fit on all rows
-    with the hp's epochs). Returns a ``Selection`` with ``finals = {seed: router}``."""
+    with the hp's epochs). Returns a ``Selection`` with ``finals = {seed: router}``, each ``release``d."""
     if len(grid) > MAX_CONFIGS:
         raise ValueError(f"{name}: {len(grid)} configurations > MAX_CONFIGS={MAX_CONFIGS} (equal budget)")
     variants = [alignment.check(v) for v in variants]
@@ -200,5 +214,6 @@ def select(name: str, pool: pd.DataFrame, grid: list[dict], fit: Callable, seeds
     sel = Selection(name, per_source, scores, best, epochs, fits=fits)
     if retrain:
         for seed in seeds:
-            sel.finals[int(seed)] = fit(name, {**best, **epochs}, int(seed), pool, None)
+            sel.finals[int(seed)] = r = fit(name, {**best, **epochs}, int(seed), pool, None)
+            release(r)  # one large model at a time: it is rebuilt when scored
     return sel

@@ -2,12 +2,12 @@
 
 Thesis step: "final model: fine-tune of Qwen-7B into a 5-class predictor" (``paper`` profile), on all
 visible GPUs. With more than one GPU, notebook 05 calls ``use_all_gpus(cfg)``; from then on every
-LLM fit of the kernel (``ragrouter_llm.train_scorer``: the selection folds' and the seeds' final fits)
+LLM fit of the kernel (``llm_scorer.train_scorer``: the selection folds' and the seeds' final fits)
 goes through ``fit_launched``:
 
 1. it writes its input itself into a work folder: the router's training prompts and labels
    (``data.jsonl``: the texts ``RAGRouterLLM.fit`` trains on), the scorer's freshly initialised
-   weights (``init.pt``: LoRA adapters + head, ``ragrouter_llm.fresh_state``) and the settings
+   weights (``init.pt``: LoRA adapters + head, ``llm_scorer.fresh_state``) and the settings
    (``spec.json``: model folder, LoRA layout, epochs, lr, batches, seed);
 2. it runs ``accelerate launch --config_file <config> --num_processes <n> -m ragrouter_lib.runs.launch
    <folder>`` with the committed config (``config_for``): ``configs/ddp_lora.yaml`` (DDP) for LoRA /
@@ -16,7 +16,7 @@ goes through ``fit_launched``:
    ``train_scorer`` (its shard of every global batch; uneven last batches handled there) and the
    main process writes ``scorer.pt`` (the trained weights: adapters + head, or every weight for
    ``lora_r = 0``) and ``history.json``;
-4. the kernel loads ``scorer.pt`` into its scorer (``ragrouter_llm.load_trained``), so the router
+4. the kernel loads ``scorer.pt`` into its scorer (``llm_scorer.load_trained``), so the router
    scores, saves and caches exactly as after an in-process fit, and the notebook scores its output.
 
 On one GPU or the CPU nothing is installed: the in-process fit stays. Batches: each process takes
@@ -46,7 +46,7 @@ import torch
 
 from ..core import cache
 from ..core.config import ROOT
-from ..routers import ragrouter_llm as L
+from ..routers import llm_scorer as L
 
 CONFIGS = {"ddp": ROOT / "configs" / "ddp_lora.yaml", "fsdp": ROOT / "configs" / "fsdp_full_finetune.yaml"}
 
@@ -74,7 +74,7 @@ def check_uniform_dtypes(module: torch.nn.Module) -> None:
 
 
 def spec_of(scorer: L.LLMScorer) -> dict:
-    """Model folder and LoRA layout of a scorer built by ``ragrouter_llm.load_backbone``."""
+    """Model folder and LoRA layout of a scorer built by ``llm_scorer.load_backbone``."""
     bb = scorer.backbone
     peft_cfg = getattr(bb, "peft_config", {}).get("default")
     base = bb.get_base_model() if peft_cfg is not None else bb

@@ -19,7 +19,7 @@ from ..core.seeding import seed_step, step_seed
 from ..data import leakage, models
 from ..data.hub import HUB_DATASETS, load_arena_hub, load_gpt4_hub, model_path, standins
 from ..features import encoders, syntax
-from ..routers import ragrouter_llm as L
+from ..routers import llm_scorer as L
 from ..routers import released
 from ..routers.kb import KnowledgeBase
 from . import experiments, router_runs

@@ -109,7 +109,7 @@ def _chars(kind: str, cap: int) -> float:
 
 
 def prompt_tokens(hp: dict, kind: str = "pool") -> float:
-    """Mean tokens of one textual augmented prompt (``ragrouter_llm.augmented_prompt``), capped at
+    """Mean tokens of one textual augmented prompt (``llm_scorer.augmented_prompt``), capped at
     ``llm_max_len`` (the encoder's head+tail window)."""
     q = _chars(kind, hp["prompt_chars"]) / CHARS_PER_TOKEN
     nb = hp["k"] * (_chars("pool", hp["prompt_chars"]) / CHARS_PER_TOKEN + NEIGHBOUR_TOKENS) if hp["rag"] == "on" else 0

@@ -235,7 +235,8 @@ def train_and_evaluate(name, pool, evals, seeds, cache_dir, grid=None, log=print
     (``valid=None``). Evaluation rows are only scored, never used to choose anything. With
     ``out_dir`` the per-prompt scores go to ``verdicts.save_scores`` under ``model_key`` (default:
     ``name``). Returns (per-seed rows, {seed: router}, the ``Selection`` (None for untrained
-    routers), {benchmark: first seed's scores}).
+    routers), {benchmark: first seed's scores}); each router ``selection.release``d after scoring
+    (an LLM final model's scorer is rebuilt from its weights if a later stage scores again).
     """
     grid = grid or get_grid(name)
     key = model_key or name
@@ -268,6 +269,7 @@ def train_and_evaluate(name, pool, evals, seeds, cache_dir, grid=None, log=print
                          "hp": json.dumps(hp, sort_keys=True), "fit_seconds": r.fit_seconds or 0.0,
                          "fit_cached": bool(getattr(r, "cached", False)), "score_seconds": dt,
                          "prompts_per_s": len(ev) / max(dt, 1e-9), "scores_cached": s_hit})
+        selection.release(r)  # its scores and weights are on disk: one large model in memory at a time
         log(f"{key} seed {seed}: hp={hp} criterion={crit:.3f} " +
             " ".join(f"{x['benchmark']}: apgr={x['apgr']:.3f}" for x in rows[-len(evals):]))
     if out_dir is not None:
