@@ -164,7 +164,8 @@ lat
 import json, subprocess, sys, tempfile, pathlib
 tmp = pathlib.Path(tempfile.mkdtemp())
 (tmp / "in.jsonl").write_text("".join(json.dumps({"prompt": q}) + "\n" for q in rr.loading.load_mmlu_questions("val").question.head(5)))
-subprocess.run([sys.executable, "-m", "ragrouter_lib.cli", "--router", str(r0.save(tmp / "router")), "--input", str(tmp / "in.jsonl"), "--output", str(tmp / "out.jsonl"), "--strong-fraction", "0.4"], check=True)
+cli = subprocess.run([sys.executable, "-m", "ragrouter_lib.cli", "--router", str(r0.save(tmp / "router")), "--input", str(tmp / "in.jsonl"), "--output", str(tmp / "out.jsonl"), "--strong-fraction", "0.4"], check=True, capture_output=True, text=True)
+print(cli.stderr.strip())  # the scorer's own log line (its stderr), shown as the cell's output
 pd.read_json(tmp / "out.jsonl", lines=True).assign(prompt=lambda d: d.prompt.str[:60])
 
 # %% [markdown]
