@@ -203,3 +203,17 @@ def test_length_rule_on_a_long_prompt_writes_nothing_to_stderr(capfd):
     assert s[0] > s[1]
     err = capfd.readouterr().err  # (the weights' loading bar is off in the runner's kernels: runner.KERNEL_ENV)
     assert "Token indices sequence length" not in err and "warn" not in err.lower(), err
+
+
+def test_undefined_metrics_on_resamples_raise_no_warning():
+    """Small sets (smoke) leave a metric undefined on some resamples: NaN, counted, never a RuntimeWarning
+    on the log's stderr (notebook 03's smoke log had 'invalid value encountered in reduce')."""
+    import warnings
+    rng = np.random.default_rng(0)
+    weak = rng.random(40) < 0.6
+    strong = weak | (rng.random(40) < 0.3)
+    boot = bootstrap.Bootstrap(weak, strong, n_boot=300)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        d = bootstrap.difference(boot, ("a", rng.random((2, 40)), [0, 1]), ("b", rng.random((2, 40)), [0, 1]))
+    assert d.n_undefined.sum() > 0  # the case really occurred

@@ -228,7 +228,8 @@ class Bootstrap:
                     raise AssertionError(f"bootstrap {m} {a} != metrics {b} (seed {sd})")
             per_seed.append(self._draws_one_seed(sc, sd, self.counts))
         idx, cols = self.seed_draws(len(seeds)), np.arange(self.n_boot)[:, None]
-        draws = {m: np.stack([d[m] for d in per_seed])[idx, cols].mean(axis=1) for m in METRIC_NAMES}
+        with np.errstate(invalid="ignore"):  # NaN = metric undefined on a resample; counted by _interval
+            draws = {m: np.stack([d[m] for d in per_seed])[idx, cols].mean(axis=1) for m in METRIC_NAMES}
         res = {"point": point, "draws": draws}
         if key is not None:
             self._cache[key] = res
@@ -269,7 +270,8 @@ def difference(boot: Bootstrap, a: tuple, b: tuple, kind: str = "compare") -> pd
     shared = sorted(set(pa.index) & set(pb.index))
     rows = []
     for m in METRIC_NAMES:
-        lo, hi, n_nan = _interval(ra["draws"][m] - rb["draws"][m])
+        with np.errstate(invalid="ignore"):  # NaN = metric undefined on a resample; counted by _interval
+            lo, hi, n_nan = _interval(ra["draws"][m] - rb["draws"][m])
         va, vb = float(pa[m].mean()), float(pb[m].mean())
         rows.append({"model_a": a[0], "model_b": b[0], "metric": m, "a": va, "b": vb, "diff": va - vb,
                      "ci_low": lo, "ci_high": hi,
