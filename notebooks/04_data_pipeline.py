@@ -122,8 +122,8 @@ rr.experiments.check_leakage(td.both, evals).round(3)
 # ### Perplexity and difficulty levels
 # Perplexity of every training query (original + augmented) under SmolLM2-135M, first 48 tokens. Difficulty levels
 # 0–3 are rank-based quartiles *within each source* (ties kept together), oriented by the measured within-source
-# sign of perplexity against "strong model needed" (the pooled sign mostly reflects differences between sources,
-# checked below); sampling weight = level weight (1, 1.25, 1.5, 2) × (source share)^-½. The thesis takes high
+# sign of perplexity against "strong model needed" (the pooled sign also carries differences between sources;
+# both signs are printed below); sampling weight = level weight (1, 1.25, 1.5, 2) × (source share)^-½. The thesis takes high
 # perplexity as hard; here the direction is measured, and the table below prints the measured sign and the
 # strong-needed rate per level. Perplexities of texts found in committed derived data (`data/derived`, when present
 # and its parameters, weights and code match) are read from it; the rest are computed and cached.

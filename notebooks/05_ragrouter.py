@@ -14,7 +14,7 @@
 #    base, ~30% → final model. **Here (deviation): cross-fit.** Rows are put in folds grouped by origin (a pool row,
 #    its augmented variants and its sampled duplicates share one fold). The extractor and the final model both see
 #    every training row. While the final model trains, a row's neighbours come only from the other folds, so it
-#    never reads a copy of its own label. At scoring time the KB holds all training rows.
+#    never reads a copy of its own label. At scoring time the KB contains all training rows.
 # 2. **H_sem**: contextual word-piece embeddings, MiniLM-L6 (384-d). 3. **H_syn**: spaCy dependency graph, node =
 #    token with its aligned semantic vector + POS and dependency-label embeddings (never random), two GraphSAGE
 #    layers (DGL) → 128-d. 4. **Fusion**: multi-head attention, Q = H_sem, K/V = H_syn → 256-d fused tokens → mean
@@ -75,7 +75,7 @@ rr.experiments.precompute_ragrouter_inputs(pool, evals)
 # held out; within-source ROC-AUC), then each seed's RAGRouter is retrained on all pool rows and both benchmarks are
 # scored. **Cross-fit** (deviation from the thesis's 70/30 split): folds grouped by origin (a row and its augmented
 # variants together); during training each row's neighbours come from the other folds only; the KB at scoring time
-# holds every training row once. Every cached step is keyed by its parameters, input digests and the source of every
+# contains every training row once. Every cached step is keyed by its parameters, input digests and the source of every
 # library module it imports (`rr.cache.closure`); every random draw derives from (seed, step name).
 
 # %%
@@ -95,7 +95,7 @@ rr.cache.closure(["ragrouter_lib.routers.ragrouter"])  # the code that keys a tr
 
 # %% [markdown]
 # ### Training data per seed
-# With cross-fit, the extractor and the final model use every training row; the KB holds each distinct
+# With cross-fit, the extractor and the final model use every training row; the KB contains each distinct
 # (prompt, score) once, so sampled duplicates appear in it only once.
 
 # %%
@@ -144,10 +144,10 @@ rr.routers.ragrouter.worked_example(r0, rr.loading.load_mmlu_questions("val").qu
 # ### Scores on MMLU and GSM8K (interim; Tables 1–2 put them beside the baselines)
 
 # %%
-rr.experiments.baseline_tables(res.runs, "mmlu", {name: "RAGRouter"}, {}).round(3)
+rr.experiments.baseline_tables(res.runs, "mmlu", {name: rr.routers.THESIS_NAMES[name]}, {}).round(3)
 
 # %%
-rr.experiments.baseline_tables(res.runs, "gsm8k", {name: "RAGRouter"}, {}).round(3)
+rr.experiments.baseline_tables(res.runs, "gsm8k", {name: rr.routers.THESIS_NAMES[name]}, {}).round(3)
 
 # %% [markdown]
 # ## Routing a live query: cost beside every baseline
@@ -167,7 +167,8 @@ lat
 import json, subprocess, sys, tempfile, pathlib
 tmp = pathlib.Path(tempfile.mkdtemp())
 (tmp / "in.jsonl").write_text("".join(json.dumps({"prompt": q}) + "\n" for q in rr.loading.load_mmlu_questions("val").question.head(5)))
-subprocess.run([sys.executable, "-m", "ragrouter_lib.cli", "--router", str(r0.save(tmp / "router")), "--input", str(tmp / "in.jsonl"), "--output", str(tmp / "out.jsonl"), "--strong-fraction", "0.4"], check=True)
+cli = subprocess.run([sys.executable, "-m", "ragrouter_lib.cli", "--router", str(r0.save(tmp / "router")), "--input", str(tmp / "in.jsonl"), "--output", str(tmp / "out.jsonl"), "--strong-fraction", "0.4"], check=True, capture_output=True, text=True)
+print(cli.stderr.strip())  # the scorer's own log line (its stderr), shown as the cell's output
 pd.read_json(tmp / "out.jsonl", lines=True).assign(prompt=lambda d: d.prompt.str[:60])
 
 # %% [markdown]

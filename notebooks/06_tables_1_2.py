@@ -36,6 +36,18 @@ runs.groupby(["router", "benchmark"]).seed.apply(sorted).unstack()
 
 # %% [markdown]
 # ## Table 1 — MMLU
+#
+# **What each row is (deviations from the thesis, carried by every number below).**
+# - *RAGRouter (CPU stand-in: MiniLM + spaCy, attention network)*: our CPU stand-in of the thesis's method, not the thesis's model. MiniLM-L6 for
+#   DeBERTa-v3-base (semantic features), spaCy for Stanza (parses), WordNet for ConceptNet (augmentation), an attention
+#   network over the query vector, structural parse features and K retrieved neighbours for the fine-tuned Qwen-7B
+#   final model, and cross-fit (folds grouped by origin; the KB contains every training row at scoring time) instead
+#   of the 70/30 knowledge-base / final-model split (notebook 05).
+# - *Every row*: trained on the offline pool of notebook 02 (RouterBench + RouterDC rows, labels from recorded 0/1
+#   correctness) instead of Chatbot Arena 55k + `gpt4_dataset` with LLM-judge labels; settings chosen by the
+#   source-grouped folds of `ragrouter_lib/routers/selection.py`, not a random validation split.
+# - *RouteLLM rows (BERT, Causal LLM, Matrix Factorization, SW Ranking)*: retrained here on that pool (MiniLM for
+#   OpenAI embeddings and for BERT-base, SmolLM2-135M features for Llama-3-8B), not RouteLLM's released checkpoints.
 
 # %%
 t1 = rr.experiments.comparison_table(runs, "mmlu")
@@ -78,11 +90,11 @@ cf = rr.results.load_result(cfg.out, rr.results.ALL_CURVES)
 rr.experiments.plot_curves_from_frame(cf, evals, cfg.path("figures", "06_tables_1_2_curves.png"))
 
 # %% [markdown]
-# ## Verdicts: 95 % paired bootstrap intervals over evaluation prompts
-# The customer's expectation (RAGRouter beats every RouteLLM router) is tested by the rule printed below, the
-# one rule every verdict of this project follows (README states it too). GSM8K-train rows are part of the
-# training pool (notebook 02), so every trained router has an in-distribution advantage on Table 2 that it
-# does not have on MMLU.
+# ## Verdicts: 95 % seed-aware paired bootstrap intervals (seeds and evaluation prompts)
+# The customer's expectation (RAGRouter ahead of every RouteLLM router on every metric) is judged only by the rule
+# printed below, the one rule every verdict word of this project follows (README states it too); the words appear
+# only in the output of that code. GSM8K-train rows are part of the training pool (notebook 02), so every trained
+# router has an in-distribution advantage on Table 2 that it does not have on MMLU.
 
 # %%
 from ragrouter_lib.evaluation import bootstrap, verdicts
@@ -98,10 +110,11 @@ for ax, b in zip(axes, evals):
 rr.plots.save(fig, cfg.path("figures", "06_intervals_apgr.png"))
 
 # %% [markdown]
-# ## Where a router ranks the pool's held-out sources well but not the evaluation sets
+# ## The selection criterion beside the evaluation sets
 # The grouped selection criterion (within-source AUC on held-out pool sources, the only signal used for model
-# selection) beside the APGR on the evaluation sets: a gap between the two columns is shift between the pool's
-# sources and MMLU/GSM8K, not tuning.
+# selection) beside the APGR on the evaluation sets. The two measure different things on different rows; this
+# table shows them side by side and tests no cause (a gap could come from shift between the pool's sources and
+# MMLU/GSM8K or from the selection itself; nothing here separates the two).
 
 # %%
 runs.groupby(["router", "benchmark"])[["criterion", "apgr"]].mean().unstack().round(3)

@@ -69,13 +69,25 @@ for stage in ("extractor", "final"):
 
 # %% [markdown]
 # ## The four tables beside the thesis
-# Each table: the variant without the part, then the full model (mean ± sd over the same `ablation_seeds`); below it the thesis's numbers and the differences (ours − thesis), and the verdict with the per-seed paired difference (same split, so seed-to-seed noise of the split cancels).
+# Each table: the variant without the part, then the full model (mean ± sd over the same `ablation_seeds`); below it
+# the thesis's numbers and the differences (ours − thesis). The line printed per table gives the numbers, the
+# per-seed paired differences and the verdict of the rule printed below (95 % two-level bootstrap over the seeds and
+# the MMLU prompts, paired by seed; `rr.bootstrap.RULE`): the only place a verdict word is written.
+#
+# **What every row is (deviations from the thesis).** The full model and each variant are our CPU stand-in of
+# RAGRouter, not the thesis's model: MiniLM-L6 for DeBERTa-v3-base, spaCy for Stanza, WordNet for ConceptNet, an
+# attention network over the query vector, structural parse features and K retrieved neighbours for the fine-tuned
+# Qwen-7B final model, cross-fit (folds grouped by origin) instead of the 70/30 knowledge-base / final-model split,
+# trained on the offline pool (RouterBench + RouterDC rows, labels from recorded 0/1 correctness) instead of Chatbot
+# Arena 55k + `gpt4_dataset`; the `ablation_seeds` (offline: 3) instead of the thesis's single run.
 
 # %%
 tabs = {t: rr.ablations.table(full, abl.runs, t) for t in rr.ablations.ABLATIONS}
 diffs = pd.concat([rr.ablations.paired(full, abl.runs, t) for t in tabs], ignore_index=True)
+print(rr.bootstrap.RULE)
+v36 = rr.verdicts.tables_3_6(cfg.out, evals, {t: a.part for t, a in rr.ablations.ABLATIONS.items()})["verdicts_tables_3_6"]
 for t, tab in tabs.items():
-    print(f"Table {t}:", rr.ablations.verdict(tab, diffs[diffs.table == t]))
+    print(f"Table {t}:", rr.ablations.summary(tab, diffs[diffs.table == t], v36[v36.table == t] if len(v36) else None))
 
 # %% [markdown]
 # ### Table 3 — multi-source data augmentation
@@ -112,14 +124,12 @@ rr.ablations.versus_thesis(tabs[6], 6).round(3)
 diffs.round(3)
 
 # %% [markdown]
-# ## Verdicts: 95 % paired bootstrap intervals over MMLU prompts
-# The same rule as Tables 1–2 (notebook 06): "holds" where the paired interval of (with − without) excludes
-# zero in the part's favour, "hurts" where it excludes zero against the part, "inconclusive" otherwise.
+# ## Verdicts: 95 % seed-aware paired bootstrap intervals (seeds and MMLU prompts)
+# The same rule as Tables 1–2 (notebook 06, printed above), one row per table: (with − without) per metric, its
+# interval and the rule's word.
 
 # %%
-from ragrouter_lib.evaluation import verdicts
-v36 = verdicts.tables_3_6(cfg.out, evals, {t: a.part for t, a in rr.ablations.ABLATIONS.items()})
-verdicts.verdict_table(v36["verdicts_tables_3_6"])
+rr.verdicts.verdict_table(v36)
 
 # %% [markdown]
 # ## Figures: APGR per variant and seed; routing curves (seed 0)
@@ -137,11 +147,11 @@ cf = pd.concat([cf, *[c.assign(benchmark="mmlu", router=m) for m, by in abl.curv
 rr.experiments.plot_curves_from_frame(cf, {"mmlu": evals["mmlu"]}, cfg.path("figures", "07_ablations_curves.png"))
 
 # %% [markdown]
-# ## Why a part helps or does not: a first look
+# ## What each variant was trained on: a first look
 # Per variant: the training data it had (mean over seeds), its grouped criterion on held-out pool sources
 # (the only signal used for model selection) and its MMLU APGR. The full model's means cover all its router
-# seeds; each variant's cover the `ablation_seeds`. A part whose removal changes the criterion but
-# not MMLU APGR points at the shift between the training pool and MMLU rather than at the part itself.
+# seeds; each variant's cover the `ablation_seeds`. The table shows the two numbers side by side; it tests no
+# cause for a difference between them.
 
 # %%
 fits = rr.ablations.full_models(pool, cfg, full)

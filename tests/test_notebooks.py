@@ -1,6 +1,8 @@
 """Notebooks written as code: the jupytext sources ``notebooks/NN_*.py`` are short, lint-clean
 cells calling the library (each rule with a planted counter-example); every notebook runs with the
-smoke profile through papermill (via the runner); the delivered offline logs are complete."""
+smoke profile through papermill (via the runner) with clean logs (no stderr stream, no comparison word
+outside generated verdict text: ``report.readme``'s checks) and tables that agree with their intervals
+(``verdicts.table_consistency``); the delivered offline logs are complete."""
 import ast
 import json
 import re
@@ -13,6 +15,8 @@ import pandas as pd
 import pytest
 
 from ragrouter_lib import runner
+from ragrouter_lib.evaluation import verdicts
+from ragrouter_lib.report import readme
 from ragrouter_lib.core.config import ROOT
 
 MAX_LINES = 10  # per code cell
@@ -126,13 +130,18 @@ def test_every_notebook_runs_with_smoke_profile(tmp_path):
     summary = runner.run("smoke", out_dir=str(tmp_path))
     assert summary["status"] == "ok", summary
     assert set(summary["notebooks"]) == {p.stem + ".ipynb" for p in runner.notebooks()}
+    logs = {}
     for nb in (tmp_path / "executed").glob("*.ipynb"):
         errors, _ = _errors_and_empty(nb)
         assert not errors, nb.name
         meta = json.loads(nb.read_text())["metadata"]["papermill"]
         assert meta["input_path"] == f"notebooks/{nb.stem}.py"
+        data = json.loads(nb.read_text())  # clean logs: no stderr, comparison words only in generated text
+        logs[nb.name] = readme.stderr_outputs(data) + readme.comparison_words_outside_verdicts(data)
     saved = json.loads((tmp_path / "results" / "run_summary.json").read_text())
     assert saved["profile"] == "smoke" and saved["total_seconds"] > 0
+    assert not {k: v for k, v in logs.items() if v}, logs
+    assert verdicts.table_consistency(tmp_path) == []  # every table number is its interval's point estimate
 
 
 def test_runner_stops_on_failure(tmp_path, monkeypatch):

@@ -64,7 +64,8 @@ def test_generated_readme_passes(results):
     assert readme.check_readme_claims(text, results) == []
     # the planted scores: ours beats BERT, is beaten by the near-oracle MF, part of Table 3 holds
     assert f"- APGR: beats {BERT}; is beaten by {MF}." in text
-    assert "expectation (RAGRouter better than every thesis row on every metric): not met." in text
+    assert ("expectation (RAGRouter ahead of every thesis row on every metric, each by an interval that "
+            "excludes zero): not met.") in text  # MF's interval excludes zero against ours
     assert re.search(r"- APGR: holds \(with - without \+0\.\d{3}", text)
     assert "0.612" in text and f"优于：{BERT}" in text and f"劣于：{MF}" in text
 
@@ -82,8 +83,9 @@ def test_planted_wrong_verdict_fails(results):
     swapped = good.replace(f"- APGR: beats {BERT}; is beaten by {MF}.", f"- APGR: beats {BERT}, {MF}.")
     assert swapped != good
     assert any(MF in p and "'beats'" in p for p in readme.check_readme_claims(swapped, results))
-    flipped = good.replace("every metric): not met.", "every metric): met.")
-    assert any("expectation" in p for p in readme.check_readme_claims(flipped, results))
+    for said in ("met", "not shown"):
+        flipped = good.replace("excludes zero): not met.", f"excludes zero): {said}.")
+        assert flipped != good and any("expectation" in p for p in readme.check_readme_claims(flipped, results))
     abl = re.sub(r"- APGR: holds", "- APGR: hurts", good)
     assert any("Table 3" in p for p in readme.check_readme_claims(abl, results))
     prose = good.replace("### Reading the results (plainly)",
@@ -172,7 +174,7 @@ def test_run_block_is_generated_from_the_run_summary_and_the_manifest(tmp_path):
                                "sets": [{"set": "mmlu", "pass": "lm_states", "n": 10, "seconds": 540.0}]}))
     block = readme.run_block(tmp_path, man)
     assert "commit `abc123`" in block and "**cold**" in block and "90.5 min in total" in block and "within" in block
-    assert "| `02_y` | 90.4 | ok |" in block and "10.0 min from scratch" in block and "mmlu lm_states (10 prompts, 9.0 min)" in block
+    assert "| `02_y` | 90.4 | ok |" in block and "10.0 min from scratch" in block and "mmlu lm_states (10 prompts, 9.0 min, 0.0 prompts/s)" in block
     over = json.loads((tmp_path / "run_summary.json").read_text()) | {"within_budget": False}
     (tmp_path / "run_summary.json").write_text(json.dumps(over))
     assert "OVER" in readme.run_block(tmp_path, man)

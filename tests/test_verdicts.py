@@ -22,8 +22,8 @@ def test_scores_roundtrip_and_errors(tmp_path):
     p = verdicts.save_scores(tmp_path, "mmlu", "bert", [3, 4], s)
     assert p == tmp_path / "results" / "scores" / "mmlu__bert.npz"
     got = verdicts.load_scores(tmp_path, "mmlu", "bert")
-    assert got["seeds"].tolist() == [3, 4] and got["scores"].dtype == np.float32
-    np.testing.assert_allclose(got["scores"], s, rtol=1e-6)
+    assert got["seeds"].tolist() == [3, 4] and got["scores"].dtype == np.float64
+    np.testing.assert_array_equal(got["scores"], s)  # stored exactly: no rounding into new ties
     assert verdicts.saved_keys(tmp_path, "mmlu") == ["bert"] and verdicts.saved_keys(tmp_path, "gsm8k") == []
     with pytest.raises(ValueError):
         verdicts.save_scores(tmp_path, "mmlu", "bert", [0], s)  # 2 rows, 1 seed
@@ -123,9 +123,44 @@ def test_ablation_on_fewer_seeds_is_paired_with_the_full_models_same_seeds(tmp_p
     assert abs(apgr["diff"]) < 1e-9 and apgr.verdict == "inconclusive"  # seed 2 left out of the pair
 
 
+def test_one_reversed_seed_makes_the_seed_aware_interval_inconclusive(tmp_path):
+    """Seeds 0-1: the ablation is clearly better than the full model; seed 2 reverses it strongly.
+    Prompt-only intervals (seeds fixed) say "hurts"; the two-level bootstrap says "inconclusive"."""
+    ev = _rows(3000, seed=11)
+    rng = np.random.default_rng(12)
+    gain = (ev.strong_correct & ~ev.weak_correct).to_numpy(float)
+    noise = rng.random((3, 3000))
+    full = noise + 0.6 * gain
+    abl = np.vstack([noise[0] + 2.0 * gain, noise[1] + 2.0 * gain, noise[2] + 0.45 * gain])  # seed 2: weaker
+    verdicts.save_scores(tmp_path, "mmlu", "ragrouter", [0, 1, 2], full)
+    verdicts.save_scores(tmp_path, "mmlu", verdicts.ablation_key(5), [0, 1, 2], abl)
+    words = {}
+    for seeds_too in (False, True):
+        boot = bootstrap.Bootstrap(ev.weak_correct, ev.strong_correct, n_boot=400, seed=0, resample_seeds=seeds_too)
+        out = verdicts.ablation_verdicts(tmp_path, {"mmlu": ev}, tables=(5,), boot=boot)
+        words[seeds_too] = out.set_index("metric").verdict["apgr"]
+        d = out.set_index("metric").loc["apgr"]
+        signs = [float(x) > 0 for x in d.seed_diffs.split()]
+        assert signs == [False, False, True] and d["diff"] < 0  # one seed reverses the sign of the mean
+    assert words == {False: "hurts", True: "inconclusive"}
+    assert bootstrap.Bootstrap(ev.weak_correct, ev.strong_correct, n_boot=5).seed_draws(1).tolist() == [[0]] * 5
+
+
+def test_seed_draws_pair_routers_with_the_same_seeds():
+    ev = _rows(200, seed=13)
+    boot = bootstrap.Bootstrap(ev.weak_correct, ev.strong_correct, n_boot=50, seed=0)
+    s = np.random.default_rng(14).random((3, 200))
+    a = boot.metric_draws(s, [2, 0, 1])["draws"]["apgr"]  # any seed order: rows sorted by seed first
+    b = boot.metric_draws(s[[1, 2, 0]], [0, 1, 2])["draws"]["apgr"]
+    np.testing.assert_array_equal(a, b)
+    assert (boot.seed_draws(3) != np.arange(3)).any()  # seeds really are resampled
+
+
 def test_rule_is_stated_in_both_languages():
     for word in ("beats", "is beaten by", "holds", "hurts", "inconclusive", "95"):
         assert word in bootstrap.RULE and word in bootstrap.RULE_ZH
+    assert "seeds" in bootstrap.RULE and "prompts" in bootstrap.RULE  # what the interval covers
+    assert "种子" in bootstrap.RULE_ZH and "提示" in bootstrap.RULE_ZH
 
 
 def test_notebook_entry_points_write_tables(tmp_path):

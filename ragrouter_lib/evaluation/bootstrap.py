@@ -1,16 +1,22 @@
-"""Paired bootstrap intervals over evaluation prompts and the verdict rule of Tables 1-6.
+"""Seed-aware paired bootstrap intervals and the verdict rule of Tables 1-6.
 
 Thesis step: the comparison words of Tables 1-6 ("RAGRouter beats ...", "the part holds ...").
 The thesis reports point values only; this module adds 95 % paired bootstrap confidence intervals
-over evaluation prompts (deviation, stated in README and notebook 06).
+that cover both sources of variation of a row: the evaluation prompts and the retraining seeds
+(deviation, stated in README and notebook 06).
 
-Choice: a router's number is the mean over seeds of the per-seed metric (as in the tables); a
-bootstrap replicate resamples the prompts once (the same draw for every router and seed: paired),
-computes each seed's metric on that resample and averages over seeds; the 95 % interval is the
-2.5-97.5 percentile of the replicates (of the replicate differences, for a comparison). The seed
-spread (sd over seeds) is reported beside it; the interval covers prompt sampling, not retraining.
+Choice: a router's number is the mean over seeds of the per-seed metric (as in the tables:
+``point_metrics`` is the one function both use). A bootstrap replicate is two-level: it draws the
+seeds with replacement (n_seeds draws out of the router's n_seeds; the same draw for every router
+with as many seeds, and rows are sorted by seed, so a comparison stays paired by seed), then the
+prompts with replacement (the same draw for every router and seed: paired), computes each drawn
+seed's metric on that prompt resample and averages over the drawn seeds. The 95 % interval is the
+2.5-97.5 percentile of the replicates (of the replicate differences, for a comparison), so a
+comparison word needs the prompts and the seeds to agree: one seed that reverses the sign keeps
+the interval across zero. ``Bootstrap(..., resample_seeds=False)`` gives the prompt-only interval
+(used by the tests to show the difference). With a single seed the seed level adds nothing.
 Cost: 1000 replicates of 14,037 MMLU prompts take about 0.7 s per router and seed on one CPU core
-(11 routers x 5 seeds: 39 s, measured).
+(11 routers x 5 seeds: 39 s, measured; the seed draws add nothing measurable).
 
 >>> verdict_word(0.01, 0.03, "apgr"), verdict_word(-0.01, 0.03, "apgr"), verdict_word(0.01, 0.03, "cpt50")
 ('beats', 'inconclusive', 'is beaten by')
@@ -28,21 +34,24 @@ HIGHER_IS_BETTER = {"apgr": True, "cpt50": False, "cpt80": False}
 LEVEL = 0.95
 N_BOOT = 1000
 RULE = ("Verdict rule: every number is the mean over seeds of the per-seed metric (APGR, CPT(50%), "
-        "CPT(80%)), with a 95 % paired bootstrap confidence interval over evaluation prompts "
-        f"({N_BOOT} resamples of the prompts; each resample is scored by every router and every seed, "
-        "and the metric is averaged over seeds within the resample). A comparison word is used only "
-        "when the 95 % interval of the paired difference excludes zero: \"beats\" / \"is beaten by\" "
-        "(Tables 1-2, RAGRouter against each other row), \"holds\" / \"hurts\" (Tables 3-6, the "
-        "full model against the model without the part); \"inconclusive\" otherwise. Higher APGR "
-        "and lower CPT are better. The seed spread (sd over seeds) is reported beside the interval; "
-        "the interval covers prompt sampling only, not retraining.")
-RULE_ZH = ("判定规则：每个数字都是各随机种子上指标（APGR、CPT(50%)、CPT(80%)）的平均值，并给出在评测提示上"
-           f"做配对 bootstrap 得到的 95% 置信区间（对提示重采样 {N_BOOT} 次；每次重采样由所有路由器、所有种子"
-           "共同打分，指标先在种子间平均）。只有当配对差值的 95% 区间不包含零时才使用比较词："
+        "CPT(80%)), with a 95 % paired two-level bootstrap confidence interval that covers both the "
+        f"evaluation prompts and the retraining seeds ({N_BOOT} replicates; each replicate draws the seeds "
+        "with replacement, then the prompts with replacement, scores the drawn prompts with every drawn "
+        "seed of every router - the same draws for both sides of a comparison - and averages the metric "
+        "over the drawn seeds). A comparison word is used only when the 95 % interval of the paired "
+        "difference excludes zero: \"beats\" / \"is beaten by\" (Tables 1-2, RAGRouter against each "
+        "other row), \"holds\" / \"hurts\" (Tables 3-6, the full model against the model without the "
+        "part); \"inconclusive\" otherwise. Higher APGR and lower CPT are better. So a word needs the "
+        "prompts and the seeds to agree: a seed that reverses the sign keeps the interval across zero. "
+        "The seed spread (sd over seeds) is reported beside the interval.")
+RULE_ZH = ("判定规则：每个数字都是各随机种子上指标（APGR、CPT(50%)、CPT(80%)）的平均值，并给出两层配对 "
+           f"bootstrap 的 95% 置信区间，同时覆盖评测提示的抽样和重新训练（随机种子）的波动（共 {N_BOOT} 次重采样；"
+           "每次先对种子有放回抽样，再对提示有放回抽样，比较双方使用相同的抽样，指标在抽到的种子间平均）。"
+           "只有当配对差值的 95% 区间不包含零时才使用比较词："
            "表 1-2 中 RAGRouter 与其他每一行相比为 \"beats\"（优于）/ \"is beaten by\"（劣于），"
            "表 3-6 中完整模型与去掉某部件的模型相比为 \"holds\"（该部件有益，预期成立）/ \"hurts\"（该部件有害）；"
-           "否则为 \"inconclusive\"（无定论）。APGR 越高越好，CPT 越低越好。区间旁给出种子间标准差；"
-           "区间只反映提示抽样的不确定性，不包括重新训练的波动。")
+           "否则为 \"inconclusive\"（无定论）。APGR 越高越好，CPT 越低越好。因此比较词要求提示与种子两方面"
+           "一致：只要有一个种子的差值方向相反，区间就会跨过零。区间旁给出种子间标准差。")
 WORDS = {"compare": ("beats", "is beaten by"), "ablation": ("holds", "hurts")}
 WORDS_ZH = {"beats": "优于", "is beaten by": "劣于", "holds": "成立（该部件有益）",
             "hurts": "不成立（该部件有害）", "inconclusive": "无定论", "n/a": "无数据"}
@@ -64,6 +73,20 @@ def verdict_word(lo: float, hi: float, metric: str, kind: str = "compare") -> st
 
 
 # ----------------------------------------------------------------------------- bootstrap
+def as_stored(scores) -> np.ndarray:
+    """Scores as every table and interval reads them (float64; ``verdicts.save_scores`` stores
+    exactly this, so no rounding can create ties that the seeded tie-break orders differently)."""
+    return np.asarray(scores, dtype=np.float64)
+
+
+def point_metrics(scores, weak_correct, strong_correct, seed: int) -> tuple[dict, pd.DataFrame]:
+    """The one per-seed computation behind a table row and its interval's point estimate:
+    ``metrics.summarize(metrics.routing_curve(..))`` of the stored scores; returns (metrics, curve)."""
+    weak, strong = np.asarray(weak_correct, bool), np.asarray(strong_correct, bool)
+    curve = metrics.routing_curve(as_stored(scores), weak, strong, seed=int(seed))
+    return metrics.summarize(curve, float(weak.mean()), float(strong.mean())), curve
+
+
 def _edge_counts(n: int, n_bins: int) -> np.ndarray:
     """Strong calls at each quantile edge of ``metrics.routing_curve`` (edge order, 100 % first).
 
@@ -100,10 +123,12 @@ def _summaries(pct: np.ndarray, acc: np.ndarray, w: np.ndarray, s: np.ndarray) -
 
 
 class Bootstrap:
-    """Paired bootstrap over the prompts of one benchmark.
+    """Two-level paired bootstrap over the seeds and the prompts of one benchmark.
 
     Replicate b draws n prompts with replacement (seeded, the same draws for every router that
-    this object scores - that is what makes differences paired). A router's scores are turned into
+    this object scores - that is what makes differences paired) and, with ``resample_seeds``
+    (default), the router's seeds with replacement (``seed_draws``: depends only on the number of
+    seeds, so two routers with the same sorted seeds get the same seed draws: paired by seed). A router's scores are turned into
     its routing curve on each replicate exactly as ``metrics.routing_curve`` does on the full set
     (ties broken by the same seeded permutation, strong calls at the same quantile edges), then
     CPT(50%), CPT(80%) and APGR as ``metrics.summarize``. ``metric_draws`` checks on the full set
@@ -111,12 +136,13 @@ class Bootstrap:
     """
 
     def __init__(self, weak_correct, strong_correct, n_boot: int = N_BOOT, seed: int = 0,
-                 chunk: int = 100):
+                 chunk: int = 100, resample_seeds: bool = True):
         self.weak = np.asarray(weak_correct, dtype=bool)
         self.strong = np.asarray(strong_correct, dtype=bool)
         if len(self.weak) != len(self.strong) or len(self.weak) < 2:
             raise ValueError("weak/strong correctness: equal lengths >= 2 required")
         self.n, self.n_boot, self.seed, self.chunk = len(self.weak), int(n_boot), int(seed), int(chunk)
+        self.resample_seeds = bool(resample_seeds)
         self.n_bins = metrics.N_BINS
         self.k = _edge_counts(self.n, self.n_bins)
         self.gain = self.strong.astype(np.int32) - self.weak.astype(np.int32)
@@ -128,6 +154,14 @@ class Bootstrap:
             flat = (idx + self.n * np.arange(b)[:, None]).ravel()
             self.counts.append(np.bincount(flat, minlength=b * self.n).reshape(b, self.n).astype(np.int16))
         self._cache: dict = {}
+
+    def seed_draws(self, n_seeds: int) -> np.ndarray:
+        """(n_boot, n_seeds) indices into a router's seeds (sorted): replicate b averages the seeds
+        ``idx[b]`` (drawn with replacement); without ``resample_seeds`` every seed once."""
+        if not self.resample_seeds or n_seeds == 1:
+            return np.tile(np.arange(n_seeds), (self.n_boot, 1))
+        rng = np.random.default_rng(step_seed(self.seed, f"bootstrap/seeds={n_seeds}"))
+        return rng.integers(0, n_seeds, size=(self.n_boot, n_seeds))
 
     def _curve_acc(self, order: np.ndarray, counts: np.ndarray) -> np.ndarray:
         """(b, n_edges) accuracies of the routing curve for multiplicities ``counts`` (b, n)."""
@@ -163,24 +197,25 @@ class Bootstrap:
         return {m: np.concatenate(v) for m, v in out.items()}
 
     def point(self, scores, seeds) -> pd.DataFrame:
-        """Per-seed metrics on the full set by ``metrics.summarize(metrics.routing_curve(..))``."""
-        scores = np.atleast_2d(np.asarray(scores, dtype=float))
-        w, s = self.weak.mean(), self.strong.mean()
-        rows = [{"seed": int(sd), **metrics.summarize(
-            metrics.routing_curve(sc, self.weak, self.strong, seed=int(sd)), w, s)}
-            for sc, sd in zip(scores, seeds)]
+        """Per-seed metrics on the full set by ``point_metrics`` (the tables' own computation)."""
+        scores = np.atleast_2d(as_stored(scores))
+        rows = [{"seed": int(sd), **point_metrics(sc, self.weak, self.strong, int(sd))[0]}
+                for sc, sd in zip(scores, seeds)]
         return pd.DataFrame(rows)
 
     def metric_draws(self, scores, seeds, key: str | None = None) -> dict:
-        """``{"point": per-seed DataFrame, "draws": {metric: (n_boot,) seed-averaged values}}``.
+        """``{"point": per-seed DataFrame, "draws": {metric: (n_boot,) values averaged over each
+        replicate's drawn seeds}}`` (rows sorted by seed first, so seed draws pair across routers).
 
         Raises AssertionError if the vectorised full-set numbers differ from ``metrics``'."""
         if key is not None and key in self._cache:
             return self._cache[key]
-        scores = np.atleast_2d(np.asarray(scores, dtype=float))
+        scores = np.atleast_2d(as_stored(scores))
         seeds = [int(x) for x in np.asarray(seeds).reshape(-1)]
         if scores.shape != (len(seeds), self.n):
             raise ValueError(f"scores shape {scores.shape}, expected ({len(seeds)}, {self.n})")
+        order = np.argsort(seeds, kind="stable")
+        scores, seeds = scores[order], [seeds[i] for i in order]
         point = self.point(scores, seeds)
         ones = [np.ones((1, self.n), np.int16)]
         per_seed = []
@@ -192,7 +227,9 @@ class Bootstrap:
                 if not (np.isclose(a, b, rtol=0, atol=1e-9) or (np.isnan(a) and np.isnan(b))):
                     raise AssertionError(f"bootstrap {m} {a} != metrics {b} (seed {sd})")
             per_seed.append(self._draws_one_seed(sc, sd, self.counts))
-        draws = {m: np.mean([d[m] for d in per_seed], axis=0) for m in METRIC_NAMES}
+        idx, cols = self.seed_draws(len(seeds)), np.arange(self.n_boot)[:, None]
+        with np.errstate(invalid="ignore"):  # NaN = metric undefined on a resample; counted by _interval
+            draws = {m: np.stack([d[m] for d in per_seed])[idx, cols].mean(axis=1) for m in METRIC_NAMES}
         res = {"point": point, "draws": draws}
         if key is not None:
             self._cache[key] = res
@@ -233,7 +270,8 @@ def difference(boot: Bootstrap, a: tuple, b: tuple, kind: str = "compare") -> pd
     shared = sorted(set(pa.index) & set(pb.index))
     rows = []
     for m in METRIC_NAMES:
-        lo, hi, n_nan = _interval(ra["draws"][m] - rb["draws"][m])
+        with np.errstate(invalid="ignore"):  # NaN = metric undefined on a resample; counted by _interval
+            lo, hi, n_nan = _interval(ra["draws"][m] - rb["draws"][m])
         va, vb = float(pa[m].mean()), float(pb[m].mean())
         rows.append({"model_a": a[0], "model_b": b[0], "metric": m, "a": va, "b": vb, "diff": va - vb,
                      "ci_low": lo, "ci_high": hi,

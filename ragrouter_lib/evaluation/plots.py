@@ -119,29 +119,42 @@ def save(fig, path) -> None:
     print(f"saved {path.name if hasattr(path, 'name') else path}")
 
 
-def training_curves(hist, title: str = ""):
-    """One panel per trained router: validation AUC (solid) and training loss (dashed) per epoch;
-    one colour and marker per seed."""
+def training_curves(hist, title: str = "", ncols: int = 3):
+    """One panel per trained router (at most ``ncols`` per row, so tick labels stay readable):
+    validation AUC (solid) and training loss (dashed) per epoch; one colour and marker per fit
+    (each seed's final fit and each fold fit); integer epoch ticks, at most 8. The legend lists every
+    plotted line of every panel (final fits' losses included), once per label."""
+    from matplotlib.ticker import MaxNLocator  # a matplotlib submodule (matplotlib is imported above)
+
     names = [n for n in hist.router.unique() if "epoch" in hist and hist[hist.router == n].epoch.notna().any()]
-    fig, axes = plt.subplots(1, max(len(names), 1), figsize=(4.6 * max(len(names), 1), 3.6), squeeze=False)
-    for ax, name in zip(axes[0], names):
+    n = max(len(names), 1)
+    rows, cols = -(-n // ncols), min(n, ncols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.8 * cols, 3.6 * rows), squeeze=False)
+    handles = {}
+    for ax, name in zip(axes.ravel(), names):
         sub = hist[hist.router == name]
         twin = ax.twinx()
         for k, (seed, g) in enumerate(sub.groupby(sub.seed.astype(str))):
-            seed = seed if str(seed).startswith("fold") else f"seed {seed}"
+            seed = seed if str(seed).startswith("fold") else f"seed {seed} (final fit)"
             color, marker = _FALLBACK[k % len(_FALLBACK)]
             if "val_auc" in g and g.val_auc.notna().any():  # final fits have no validation rows
                 ax.plot(g.epoch, g.val_auc, marker=marker, ms=4, color=color, label=f"{seed}: val AUC")
             twin.plot(g.epoch, g.train_loss, ls="--", marker=marker, ms=3, color=color, alpha=0.6,
                       label=f"{seed}: train loss")
-        ax.set_title(display_name(name), fontsize=FONT + 1)
+        for a in (ax, twin):
+            for h, lab in zip(*a.get_legend_handles_labels()):
+                handles.setdefault(lab, h)
+        ax.set_title(display_name(name), fontsize=FONT + 1, wrap=True)
         ax.set_xlabel("epoch", fontsize=FONT)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=8))
         ax.set_ylabel("validation ROC-AUC (solid)", fontsize=FONT)
         twin.set_ylabel("training loss (dashed)", fontsize=FONT)
         ax.grid(alpha=0.3)
-    if names:
-        h1, l1 = axes[0][-1].get_legend_handles_labels()
-        fig.legend(h1, l1, loc="upper left", bbox_to_anchor=(1.0, 0.9), fontsize=FONT - 1, frameon=False)
+    for ax in axes.ravel()[len(names):]:
+        ax.set_visible(False)
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="upper left", bbox_to_anchor=(1.0, 0.95),
+                   fontsize=FONT - 1, frameon=False)
     fig.suptitle(title, fontsize=FONT + 1)
     return fig
 
@@ -234,7 +247,7 @@ def intervals(ints, benchmark: str, metric: str = "apgr", title: str = "", ax=No
     ax.set_yticks(range(len(rows)), [display_name(m) for m in rows.model], fontsize=FONT - 1)
     ax.invert_yaxis()
     ax.set_xlabel(f"{metric.upper() if metric == 'apgr' else metric}: mean over seeds and 95 % "
-                  "bootstrap interval over prompts (axis not from 0)", fontsize=FONT)
+                  "bootstrap interval over seeds and prompts (axis not from 0)", fontsize=FONT)
     ax.set_title(title, fontsize=FONT + 1)
     ax.grid(alpha=0.3, axis="x")
     return ax

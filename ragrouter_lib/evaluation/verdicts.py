@@ -1,12 +1,17 @@
 """Per-prompt evaluation scores and the verdict tables of Tables 1-6.
 
-Thesis step: Tables 1-6's comparisons, each with a paired bootstrap interval
-(``evaluation.bootstrap``). The Random row uses the per-seed scores its runs saved (one seeded draw
-per seed), while its table row averages 10 draws per seed.
+Thesis step: Tables 1-6's comparisons, each with a seed-aware paired bootstrap interval
+(``evaluation.bootstrap``). One computation: a table row (``runs.router_runs``) and its interval's
+point estimate are both ``bootstrap.point_metrics`` of the same stored scores, per seed, averaged
+over seeds (Random included: one seeded draw of ``RandomRouter`` per seed); ``table_consistency``
+lists every table number that differs from its interval's point estimate (tests run it on the
+smoke series' results).
 
 Storage: ``save_scores`` writes ``<out_dir>/results/scores/<benchmark>__<model_key>.npz`` with
-``seeds`` (int, n_seeds) and ``scores`` (float32, n_seeds x n_prompts, prompts in the order of
-``data.loading.load_eval``).
+``seeds`` (int, n_seeds) and ``scores`` (float64 as ``bootstrap.as_stored`` gives them, n_seeds x
+n_prompts, prompts in the order of ``data.loading.load_eval``). Float32 storage rounded
+neighbouring scores into ties that the seeded tie-break ordered differently from the table's
+float64 scores (MMLU SW Ranking aligned, seed 2: CPT(80%) 78.25 vs 78.34).
 """
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ import pandas as pd
 
 from ..data import loading
 from ..routers import EXTRA_NAMES, OURS, THESIS_NAMES
-from .bootstrap import METRIC_NAMES, N_BOOT, Bootstrap, difference, router_intervals
+from .bootstrap import METRIC_NAMES, N_BOOT, Bootstrap, as_stored, difference, router_intervals
 
 _KEY = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -37,7 +42,7 @@ def scores_path(out_dir, benchmark: str, model_key: str) -> Path:
 def save_scores(out_dir, benchmark: str, model_key: str, seeds, scores) -> Path:
     """Write one router's per-prompt strong-win scores (one row per seed); atomic replace."""
     seeds = np.asarray(list(seeds), dtype=np.int64).reshape(-1)
-    scores = np.asarray(scores, dtype=np.float32)
+    scores = as_stored(scores)
     if scores.ndim == 1:
         scores = scores[None, :]
     if scores.ndim != 2 or scores.shape[0] != len(seeds):
@@ -58,12 +63,12 @@ def save_scores(out_dir, benchmark: str, model_key: str, seeds, scores) -> Path:
 
 
 def load_scores(out_dir, benchmark: str, model_key: str) -> dict:
-    """``{"seeds": int array, "scores": float32 (n_seeds, n_prompts)}``; FileNotFoundError if absent."""
+    """``{"seeds": int array, "scores": float64 (n_seeds, n_prompts)}``; FileNotFoundError if absent."""
     path = scores_path(out_dir, benchmark, model_key)
     if not path.exists():
         raise FileNotFoundError(f"no saved scores for {benchmark}/{model_key} at {path}")
     with np.load(path) as z:
-        return {"seeds": z["seeds"].astype(int), "scores": z["scores"].astype(np.float32)}
+        return {"seeds": z["seeds"].astype(int), "scores": as_stored(z["scores"])}
 
 
 def saved_keys(out_dir, benchmark: str) -> list[str]:
@@ -125,8 +130,8 @@ def ablation_verdicts(out_dir, evals=None, tables=(3, 4, 5, 6), benchmark: str =
 
     ``parts``: {table: the thesis's name of the part} (notebook 07 passes
     ``{t: a.part for t, a in ablations.ABLATIONS.items()}``; this module sits before ``ablations``
-    in the pipeline order, so it does not import it). Verdict words "holds" (the part helps: the
-    full model is better), "hurts", "inconclusive"."""
+    in the pipeline order, so it does not import it). Verdict words: ``bootstrap.WORDS["ablation"]``
+    and "inconclusive" (``bootstrap.verdict_word``)."""
     parts = parts or {}
     ev = _eval_rows(evals, benchmark)
     boot = boot or Bootstrap(ev.weak_correct.values, ev.strong_correct.values, n_boot, seed)
@@ -151,6 +156,25 @@ def ablation_verdicts(out_dir, evals=None, tables=(3, 4, 5, 6), benchmark: str =
     out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
     out.insert(0, "benchmark", benchmark) if len(out) else None
     out.attrs["missing"] = missing
+    return out
+
+
+def against_reference(out_dir, benchmark: str, reference: str, evals=None, names: dict | None = None,
+                      n_boot: int = N_BOOT, seed: int = 0, boot: Bootstrap | None = None) -> pd.DataFrame:
+    """Every saved row of ``names`` (default: Tables 1-2's rows) minus the row ``reference`` (a model
+    key, e.g. "random"), paired, with the verdict words of the rule (notebook 03's reading)."""
+    names = names or {**THESIS_NAMES, **EXTRA_NAMES}
+    ev = _eval_rows(evals, benchmark)
+    boot = boot or Bootstrap(ev.weak_correct.values, ev.strong_correct.values, n_boot, seed)
+    have = set(saved_keys(out_dir, benchmark))
+    if reference not in have:
+        raise FileNotFoundError(f"{benchmark}: no saved scores for {reference!r} under {out_dir}/results/scores")
+    ref = load_scores(out_dir, benchmark, reference)
+    b = (names.get(reference, reference), ref["scores"], ref["seeds"], reference)
+    rows = [difference(boot, (names[k], v["scores"], v["seeds"], k), b)
+            for k in names if k in have and k != reference for v in [load_scores(out_dir, benchmark, k)]]
+    out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+    out.insert(0, "benchmark", benchmark) if len(out) else None
     return out
 
 
@@ -202,8 +226,9 @@ def all_verdicts(out_dir, evals=None, parts: dict | None = None, n_boot: int = N
             **tables_3_6(out_dir, evals, parts, n_boot=n_boot, seed=seed, save=save, log=log)}
 
 
-def verdict_table(verdicts: pd.DataFrame) -> pd.DataFrame:
-    """Display form: one row per comparison, per metric 'diff [lo, hi] verdict'."""
+def verdict_table(verdicts: pd.DataFrame, sides=("ours", "against")) -> pd.DataFrame:
+    """Display form: one row per comparison, per metric 'diff [lo, hi] verdict' (``sides``: the
+    column names of model_a and model_b)."""
     if verdicts.empty:
         return verdicts
     idx = [c for c in ("benchmark", "table", "model_a", "model_b") if c in verdicts]
@@ -214,4 +239,65 @@ def verdict_table(verdicts: pd.DataFrame) -> pd.DataFrame:
     wide = verdicts.assign(cell=cell).pivot_table(index=idx, columns="metric", values="cell",
                                                   aggfunc="first", sort=False)
     wide = wide[[m for m in METRIC_NAMES if m in wide]].rename(columns=METRIC_NAMES)
-    return wide.reset_index().rename(columns={"model_a": "ours", "model_b": "against"})
+    return wide.reset_index().rename(columns={"model_a": sides[0], "model_b": sides[1]})
+
+
+# ----------------------------------------------------------------------------- one computation
+TABLE_BENCH = {"table1": "mmlu", "table2": "gsm8k", "03_baselines_mmlu": "mmlu", "03_baselines_gsm8k": "gsm8k"}
+
+
+def _read(results: Path, name: str):
+    path = results / f"{name}.csv"
+    return pd.read_csv(path) if path.exists() and path.stat().st_size > 1 else None
+
+
+def _same(a, b, atol: float) -> bool:
+    a, b = float(a), float(b)
+    return (np.isnan(a) and np.isnan(b)) or abs(a - b) <= atol
+
+
+def table_consistency(out_dir, atol: float = 1e-9) -> list[str]:
+    """Every number of Tables 1-6 (and notebooks 01/03's interim rows) that differs from its
+    interval's point estimate: rows of ``table1``/``table2``/``03_baselines_*`` and notebook 01's
+    Random against ``intervals.csv`` (value, seed sd, seeds), rows of ``table3``-``table6``
+    against ``verdicts_tables_3_6.csv`` (the with / without means). Rows without saved scores have
+    no interval and are not compared; a table with no compared row is listed. Empty: consistent."""
+    res, out = Path(out_dir) / "results", []
+    ints = _read(res, "intervals")
+    if ints is not None:
+        point = ints.set_index(["benchmark", "model", "metric"]).sort_index()
+        tabs = [(n, b, _read(res, n)) for n, b in TABLE_BENCH.items()]
+        r01 = _read(res, "01_random_oracle")
+        if r01 is not None:
+            tabs += [("01_random_oracle", b, g) for b, g in r01[r01.model == THESIS_NAMES["random"]].groupby("benchmark")]
+        for name, bench, tab in tabs:
+            if tab is None:
+                continue
+            n = 0
+            for _, r in tab.iterrows():
+                for m in METRIC_NAMES:
+                    if (bench, r.model, m) not in point.index:
+                        continue
+                    p, n = point.loc[(bench, r.model, m)], n + 1
+                    for col, ref in ((m, "value"), (f"{m}_sd", "seed_sd"), ("n_seeds", "n_seeds")):
+                        if col in r and not _same(r[col], p[ref], atol):
+                            out.append(f"{name} {bench} {r.model!r} {col} {r[col]!r} != intervals {ref} {p[ref]!r}")
+            if n == 0:
+                out.append(f"{name}: no row has an interval in intervals.csv")
+    v36 = _read(res, "verdicts_tables_3_6")
+    for t in (3, 4, 5, 6):
+        tab = _read(res, f"table{t}")
+        if tab is None or v36 is None:
+            continue
+        ver = v36[v36.table == t].set_index("metric")
+        if ver.empty:
+            out.append(f"table{t}: no row in verdicts_tables_3_6.csv")
+            continue
+        for _, r in tab.iterrows():
+            side = "a" if r.model == ver.model_a.iloc[0] else "b" if r.model == ver.model_b.iloc[0] else None
+            if side is None:
+                out.append(f"table{t}: row {r.model!r} is neither side of its verdict")
+                continue
+            out += [f"table{t} {r.model!r} {m} {r[m]!r} != verdicts_tables_3_6 {side} {ver.loc[m, side]!r}"
+                    for m in METRIC_NAMES if not _same(r[m], ver.loc[m, side], atol)]
+    return out

@@ -75,6 +75,19 @@ def expectation_met(ver: pd.DataFrame, thesis_models) -> bool:
     return bool(len(sub)) and bool((sub["verdict"] == "beats").all())
 
 
+def expectation_state(ver: pd.DataFrame, thesis_models) -> str:
+    """"met" (every interval beats), "not met" (some interval excludes zero against RAGRouter) or
+    "not shown" (neither: some interval includes zero): a state is only claimed from an interval
+    that excludes zero."""
+    if expectation_met(ver, thesis_models):
+        return "met"
+    sub = ver[ver["model_b"].isin(list(thesis_models))]
+    return "not met" if (sub["verdict"] == "is beaten by").any() else "not shown"
+
+
+EXPECTATION_ZH = {"met": "成立", "not met": "不成立", "not shown": "尚无定论（有区间包含零）"}
+
+
 def _ablation_rows(tab: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     w = tab[tab["model"].str.startswith("with ")].iloc[0]
     wo = tab[tab["model"].str.startswith("without ")].iloc[0]
@@ -117,9 +130,9 @@ def reading_block(results=None) -> str:
             out.append("  - no paired intervals (no per-prompt scores saved): no comparison word is used.")
             continue
         out += [f"  - {verdict_line(ver, m)}" for m in METRIC_NAMES]
-        met = expectation_met(ver, thesis_rows(tab).model.drop(r.name))
-        out.append(f"  - expectation ({OURS} better than every thesis row on every metric): "
-                   f"{'met' if met else 'not met'}.")
+        state = expectation_state(ver, thesis_rows(tab).model.drop(r.name))
+        out.append(f"  - expectation ({OURS} ahead of every thesis row on every metric, each by an interval "
+                   f"that excludes zero): {state}.")
     for t in (3, 4, 5, 6):
         tab = read_table(results, f"table{t}.csv")
         if tab is None:
@@ -172,9 +185,9 @@ def _zh_result_lines(results: Path, tables=(1, 2, 3, 4, 5, 6)) -> list[str]:
             ver = v12[v12.benchmark == bench] if v12 is not None else None
             if ver is not None and len(ver):
                 out.append(f"  - 按 APGR 判定：{_zh_verdicts(ver, 'apgr')}。")
-                met = expectation_met(ver, thesis_rows(tab).model.drop(r.name))
-                out.append("  - 客户的预期（RAGRouter 在每个指标上都优于论文中的每个基线）："
-                           f"{'成立' if met else '不成立'}。")
+                state = expectation_state(ver, thesis_rows(tab).model.drop(r.name))
+                out.append("  - 客户的预期（RAGRouter 在每个指标上都领先论文中的每个基线，且每个区间都不包含零）："
+                           f"{EXPECTATION_ZH[state]}。")
             else:
                 out.append("  - 尚无逐提示的分数，未计算置信区间，因此不作比较判定。")
             continue

@@ -5,7 +5,8 @@ plain reading (English verdict sentences), the 中文摘要 and the run's status
 notebook n's Chinese conclusion cell. Tests fail when the README's blocks differ from what this
 module generates, when ``check_readme_claims`` finds a number that is in no result table or a
 comparison word the verdict tables contradict, and when ``external_references`` finds a cited file
-the package does not ship.
+the package does not ship. ``comparison_words_outside_verdicts`` and ``stderr_outputs`` check an
+executed notebook (tests run them on the smoke series).
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from .prose import (
     REFERENCE,
     ZH_END,
     ZH_START,
-    expectation_met,
+    expectation_state,
     fmt_num,
     ours_row,
     read_table,
@@ -90,7 +91,7 @@ def _verdict_sections(results) -> list[str]:
         wide = ints.assign(cell=cell).pivot_table(index=["benchmark", "model", "n_seeds"], columns="metric",
                                                    values="cell", aggfunc="first", sort=False)
         wide = wide[[m for m in METRIC_NAMES if m in wide]].rename(columns=METRIC_NAMES).reset_index()
-        parts += ["**95 % bootstrap intervals over prompts, per router (mean over seeds [interval] (seed sd))** "
+        parts += ["**95 % bootstrap intervals over seeds and prompts, per router (mean over seeds [interval] (seed sd))** "
                   "(`outputs/results/intervals.csv`)", "", _markdown(wide)]
     for name, title in (("verdicts_tables_1_2", "Verdicts, Tables 1-2: RAGRouter minus each row, paired 95 % interval"),
                         ("verdicts_tables_3_6", "Verdicts, Tables 3-6: full model minus the model without the part, paired 95 % interval")):
@@ -129,7 +130,8 @@ def run_block(results=None, derived=ROOT / "data" / "derived" / "MANIFEST.json")
                       f"{status_and_budget(cold)}"]
     if Path(derived).exists():
         m = json.loads(Path(derived).read_text())
-        passes = ", ".join(f"{s['set']} {s['pass']} ({s['n']} prompts, {s['seconds'] / 60:.1f} min)" for s in m["sets"])
+        passes = ", ".join(f"{s['set']} {s['pass']} ({s['n']} prompts, {s['seconds'] / 60:.1f} min, "
+                           f"{s['n'] / s['seconds']:.1f} prompts/s)" for s in m["sets"])
         lines += ["", f"The budget counts from an empty cache with the committed derived data in place "
                       f"(`data/derived`, built by `{m['built_by']}` at `{m['commit']}`; "
                       f"{m['total_seconds'] / 60:.1f} min from scratch on this machine: {passes})."]
@@ -262,10 +264,61 @@ def _check_expectation(line: str, table: int, results, v12) -> list[str]:
         return [f"Table {table}: expectation stated without verdict table"]
     ver = v12[v12.benchmark == BENCH[table]]
     r = ours_row(tab)
-    met = expectation_met(ver, thesis_rows(tab).model.drop(r.name))
-    said = line.rstrip(". ").endswith("not met")
-    return [] if said != met else [f"Table {table}: README says expectation "
-                                   f"{'not met' if said else 'met'}, the verdict table says otherwise"]
+    state = expectation_state(ver, thesis_rows(tab).model.drop(r.name))
+    said = line.rstrip(". ").rsplit(": ", 1)[-1]
+    return [] if said == state else [f"Table {table}: README says expectation {said!r}, the verdict tables "
+                                     f"say {state!r}"]
+
+
+# ----------------------------------------------------------------------------- executed logs
+# Comparison words (issue 26 item 2) and claims about a cause. They may appear in an executed notebook only in
+# *generated* text: the outputs of a code cell whose source calls a verdict or prose function (GENERATORS), which
+# write a comparison word only from an interval that excludes zero (``bootstrap.verdict_word``) or in the rule's
+# own statement. Markdown cells, code sources (comments, strings) and the outputs of every other cell are
+# hand-written or not derived from an interval: a word there is a problem.
+LOG_WORDS = re.compile(r"\b(beats|beaten|better|holds|hurts|does not hold|worse|outperforms?|is shift|not tuning)\b"
+                       r"|优于|劣于|成立|有害", re.I)  # the verdict words' own forms ("beat", "hold out" are not)
+GENERATORS = re.compile(r"\b(verdicts\.\w+|bootstrap\.RULE\w*|prose\.\w+|conclusion_zh|reference_verdicts"
+                        r"|ablations\.summary)\b")
+# Fixed names of measured checks, not comparisons: augmentation's "reads worse (LM)" flag (a threshold on a
+# measured perplexity ratio, pipeline/augmentation.py).
+NOT_COMPARISONS = ("reads worse (LM)",)
+
+
+def _text(x) -> str:
+    return "".join(x) if isinstance(x, list) else str(x or "")
+
+
+def _output_text(o: dict) -> str:
+    if "text" in o:
+        return _text(o["text"])
+    data = o.get("data", {})
+    return _text(data.get("text/markdown") or data.get("text/plain") or "")
+
+
+def comparison_words_outside_verdicts(nb: dict) -> list[str]:
+    """Every comparison word of an executed notebook (nbformat JSON) outside generated text, as
+    'cell <i> (<where>): <word> in "<context>"'."""
+    out = []
+    for i, c in enumerate(nb.get("cells", [])):
+        src = _text(c.get("source"))
+        places = [("markdown" if c.get("cell_type") == "markdown" else "source", src)]
+        if c.get("cell_type") == "code" and not GENERATORS.search(src):
+            places += [("output", _output_text(o)) for o in c.get("outputs", [])]
+        for where, text in places:
+            for phrase in NOT_COMPARISONS:
+                text = text.replace(phrase, "")
+            for m in LOG_WORDS.finditer(text):
+                ctx = text[max(0, m.start() - 40): m.end() + 40].replace("\n", " ")
+                out.append(f"cell {i} ({where}): {m.group(0)!r} in {ctx!r}")
+    return out
+
+
+def stderr_outputs(nb: dict) -> list[str]:
+    """Every stderr stream of an executed notebook, as 'cell <i>: <first line>'."""
+    return [f"cell {i}: {_text(o.get('text')).strip().splitlines()[0][:160] if _text(o.get('text')).strip() else ''}"
+            for i, c in enumerate(nb.get("cells", [])) for o in c.get("outputs", [])
+            if o.get("output_type") == "stream" and o.get("name") == "stderr"]
 
 
 SHIPPED_PREFIXES = ("data/", "ragrouter_lib/", "notebooks/", "scripts/", "tests/", "benchmarks/")

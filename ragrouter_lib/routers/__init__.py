@@ -15,7 +15,8 @@ PAPER_NAMES = {"ragrouter": "RAGRouter", "ragrouter_llm": "RAGRouter", "random":
 # Our router's keys: offline/smoke train "ragrouter" (MLP final model); paper trains "ragrouter_llm"
 # (the thesis's LLM final model). Tables, verdicts and ablations take whichever the run produced.
 OURS = ("ragrouter", "ragrouter_llm")
-THESIS_NAMES = {"ragrouter": "RAGRouter", "ragrouter_llm": "RAGRouter (LLM final model)", "random": "Random",
+THESIS_NAMES = {"ragrouter": "RAGRouter (CPU stand-in: MiniLM + spaCy, attention network)",
+                "ragrouter_llm": "RAGRouter (LLM final model)", "random": "Random",
                 "sw_ranking": "SW Ranking (MiniLM, retrained)",
                 "mf": "Matrix Factorization (MiniLM, retrained)",
                 "bert": "BERT (MiniLM, retrained on our pool)",

@@ -130,7 +130,7 @@ class LengthRouter(TrainableRouter):
 
     def score(self, prompts):
         tok = load_encoder(self.hp["encoder"])[0]
-        n = np.array([len(t) for t in tok(list(prompts), truncation=False)["input_ids"]], float)
+        n = np.array([len(t) for t in tok(list(prompts), truncation=False, verbose=False)["input_ids"]], float)
         return n / (n + 100.0)
 
     def state(self):

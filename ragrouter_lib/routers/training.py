@@ -22,6 +22,7 @@ notebook 03/05). ``set_verbose(True)`` (or env ``RAGROUTER_VERBOSE=1``) prints o
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -37,12 +38,23 @@ from ..core.seeding import seed_step
 from ..features import encoders
 from .base import Router
 
-_VERBOSE = {"on": os.environ.get("RAGROUTER_VERBOSE", "") == "1", "log": print}
+_VERBOSE = {"on": os.environ.get("RAGROUTER_VERBOSE", "") == "1", "log": print, "context": ""}
 
 
 def set_verbose(on: bool = True, log=print) -> None:
-    """Print one line per training epoch (stage, epoch, loss, validation AUC, seconds)."""
+    """Print one line per training epoch (the fit's name, stage, epoch, loss, validation AUC, seconds)."""
     _VERBOSE["on"], _VERBOSE["log"] = bool(on), log
+
+
+@contextlib.contextmanager
+def log_context(label: str):
+    """Name the fit on every epoch line printed inside (e.g. "bert seed 0 final"; nested: joined)."""
+    before = _VERBOSE["context"]
+    _VERBOSE["context"] = f"{before} / {label}" if before else label
+    try:
+        yield
+    finally:
+        _VERBOSE["context"] = before
 
 
 def val_auc(scores, y) -> float:
@@ -117,8 +129,8 @@ def train_epochs(module: nn.Module, loss_fn, n: int, opt, epochs: int, batch_siz
         rows.append(rec)
         if _VERBOSE["on"]:
             auc = f"{rec['val_auc']:.4f}" if "val_auc" in rec else "-"
-            _VERBOSE["log"](f"[{tag['stage']}] epoch {epoch + 1}/{epochs} loss={rec['train_loss']:.4f} "
-                            f"val_auc={auc} {rec['seconds']:.1f}s")
+            _VERBOSE["log"](f"{_VERBOSE['context'] or 'fit'} [{tag['stage']}] epoch {epoch + 1}/{epochs} "
+                            f"loss={rec['train_loss']:.4f} val_auc={auc} {rec['seconds']:.1f}s")
         if patience is not None and val_fn is not None and epoch - best_epoch >= patience:
             break
     if best_state is not None:

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from ..evaluation import verdicts
+from ..evaluation.bootstrap import METRIC_NAMES
 from ..routers.selection import EPOCH_KEYS
 from . import experiments, router_runs
 
@@ -144,22 +145,23 @@ def paired(full_runs: pd.DataFrame, abl_runs: pd.DataFrame, t: int, benchmark: s
     return d.assign(table=t, part=a.part)[["table", "part", *cols]]
 
 
-def verdict(tab: pd.DataFrame, diffs: pd.DataFrame) -> str:
-    """One plain sentence: does switching the part off hurt (higher CPT sum and lower APGR), and does
-    the grouped criterion agree? (The confidence-interval verdict is ``verdicts.ablation_verdicts``.)"""
+def summary(tab: pd.DataFrame, diffs: pd.DataFrame, ver: pd.DataFrame | None = None) -> str:
+    """One line per table: the with / without means, the per-seed differences, the grouped criterion
+    and, with ``ver`` (this table's rows of ``verdicts.tables_3_6``), each metric's interval and
+    verdict word. The only comparison words are those verdict words, from the intervals."""
     wo, w = tab.iloc[0], tab.iloc[1]
-    hurts = (wo.cpt50 + wo.cpt80 > w.cpt50 + w.cpt80) and wo.apgr < w.apgr
     d = diffs.apgr.to_numpy()
-    spread = f"per-seed APGR difference (with - without) {d.mean():+.3f} ± {d.std(ddof=1) if len(d) > 1 else 0:.3f}, " \
-             f"positive in {int((d > 0).sum())} of {len(d)} seeds"
+    line = (f"APGR with {w.apgr:.3f}, without {wo.apgr:.3f}; CPT(50%)+CPT(80%) with {w.cpt50 + w.cpt80:.1f}, "
+            f"without {wo.cpt50 + wo.cpt80:.1f}; per-seed APGR difference (with - without) "
+            f"{' '.join(f'{x:+.3f}' for x in d)} ({int((d > 0).sum())} of {len(d)} seeds positive)")
     if "criterion" in tab and np.isfinite(tab.criterion).all():
-        agree = "agrees" if (wo.criterion < w.criterion) == hurts else "disagrees"
-        spread += f"; grouped criterion {wo.criterion:.3f} without vs {w.criterion:.3f} with ({agree})"
-    if hurts:
-        return (f"Expectation holds: {wo.model} is worse (APGR {wo.apgr:.3f} vs {w.apgr:.3f}; CPT sum "
-                f"{wo.cpt50 + wo.cpt80:.1f} vs {w.cpt50 + w.cpt80:.1f}); {spread}.")
-    return (f"Expectation does NOT hold: {wo.model} is not worse (APGR {wo.apgr:.3f} vs {w.apgr:.3f}; CPT sum "
-            f"{wo.cpt50 + wo.cpt80:.1f} vs {w.cpt50 + w.cpt80:.1f}); {spread}.")
+        line += f"; grouped criterion with {w.criterion:.3f}, without {wo.criterion:.3f}"
+    if ver is None or ver.empty:
+        return line + "; no interval (no saved scores): no verdict."
+    p = {m: 3 if m == "apgr" else 2 for m in ver.metric}
+    return line + "; verdict by the rule: " + ", ".join(
+        f"{METRIC_NAMES[r.metric]} {r.verdict} ({r['diff']:+.{p[r.metric]}f} "
+        f"[{r.ci_low:+.{p[r.metric]}f}, {r.ci_high:+.{p[r.metric]}f}])" for _, r in ver.iterrows()) + "."
 
 
 def versus_thesis(tab: pd.DataFrame, t: int) -> pd.DataFrame:

@@ -10,12 +10,11 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
-import numpy as np
 import pandas as pd
 
 from .. import routers
 from ..data import leakage, loading
-from ..evaluation import metrics, plots
+from ..evaluation import plots, verdicts
 from ..features import encoders, syntax
 from ..labels import alignment, pool_labels
 from ..pipeline import sampling, training_data
@@ -127,9 +126,7 @@ def run_baselines(pool, evals, cfg, names=None, aligned=None, log=print, setting
         if sel is not None:
             sels[key] = sel
         for bench, ev in evals.items():
-            curves[bench][key] = (metrics.random_curve(ev.weak_correct.values, ev.strong_correct.values,
-                                                       10, cfg.router_seeds[0]) if name == "random"
-                                  else evaluate_scores(first[bench], ev, cfg.router_seeds[0])[1])
+            curves[bench][key] = evaluate_scores(first[bench], ev, cfg.router_seeds[0])[1]  # the scored draw
     per_source = pd.concat([s.per_source.assign(router=k_) for k_, s in sels.items()], ignore_index=True) \
         if sels else pd.DataFrame()
     tuning = pd.concat([s.fits.assign(router=k_).merge(s.scores, on="config", how="left")
@@ -195,18 +192,13 @@ def beside_published(table: pd.DataFrame, benchmark: str) -> pd.DataFrame:
     return out
 
 
-def verdicts(table: pd.DataFrame, reference: str = "Random") -> list[str]:
-    """Plain-words comparisons the log prints (never typed by hand): each row vs the reference."""
-    ref = table.set_index("model").loc[reference]
-    lines = []
-    for _, r in table.iterrows():
-        if r.model == reference:
-            continue
-        better = (r.cpt50 + r.cpt80 < ref.cpt50 + ref.cpt80) and r.apgr > ref.apgr
-        lines.append(f"{r.model}: APGR {r.apgr:.3f} ± {r.apgr_sd:.3f} vs {reference} {ref.apgr:.3f}; "
-                     f"CPT(50%)+CPT(80%) {r.cpt50 + r.cpt80:.1f} vs {ref.cpt50 + ref.cpt80:.1f} -> "
-                     f"{'better' if better else 'NOT better'} than {reference}")
-    return lines
+def reference_verdicts(out_dir, evals: dict, reference: str = "random") -> pd.DataFrame:
+    """Notebook 03's reading: every saved row minus the row ``reference`` (a model key), per
+    benchmark, with the rule's interval and verdict word (``verdicts.against_reference``; never a
+    word from point values)."""
+    return pd.concat([verdicts.verdict_table(verdicts.against_reference(out_dir, b, reference, evals),
+                                             sides=("row", "minus"))
+                      for b in evals], ignore_index=True)
 
 
 # ----------------------------------------------------------------------------- RAGRouter (05)
@@ -261,22 +253,6 @@ def released_beside_published(table: pd.DataFrame, benchmark: str) -> pd.DataFra
     out.insert(1, "published_training_data", "D_arena+D_judge" if len(rl) else
                f"none published for {benchmark} (RouteLLM's table: D_arena, D_arena+D_gold)")
     return out
-
-
-def expectation(table: pd.DataFrame, ours: str = "RAGRouter") -> pd.DataFrame:
-    """The customer's expectation, row by row: lower CPT(50%)+CPT(80%) and higher APGR than each
-    thesis baseline. ``holds`` is False wherever it fails; the gap in sd units says how clear."""
-    main = table[~table.extra].set_index("model")
-    r = main.loc[ours]
-    rows = []
-    for m, b in main.drop(ours).iterrows():
-        cpt_sum, cpt_sum_b = r.cpt50 + r.cpt80, b.cpt50 + b.cpt80
-        sd = np.hypot(r.apgr_sd, b.apgr_sd) or np.nan
-        rows.append({"baseline": m, "RAGRouter CPT50+CPT80": round(cpt_sum, 2), "baseline CPT50+CPT80": round(cpt_sum_b, 2),
-                     "RAGRouter APGR": round(r.apgr, 3), "baseline APGR": round(b.apgr, 3),
-                     "APGR gap / sd": round((r.apgr - b.apgr) / sd, 1),
-                     "holds": bool(cpt_sum < cpt_sum_b and r.apgr > b.apgr)})
-    return pd.DataFrame(rows)
 
 
 def versus_thesis(table: pd.DataFrame, table_no: int) -> pd.DataFrame:

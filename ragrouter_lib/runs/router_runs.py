@@ -2,7 +2,10 @@
 
 Thesis step: the evaluation half of Tables 1-6 (RouteLLM's protocol on MMLU and GSM8K).
 A "row" of a results table is the mean and standard deviation over seeds of CPT(50%), CPT(80%)
-and APGR; the per-seed values are kept so the spread can be shown, never a best seed picked.
+and APGR; the per-seed values are kept so the spread can be shown, never a best seed picked. Each
+per-seed value is ``bootstrap.point_metrics`` of the scores exactly as ``verdicts.save_scores``
+stores them, so a table's number is its interval's point estimate (one computation; Random
+included: one seeded ``RandomRouter`` draw per seed, as in the intervals).
 Trained routers are selected by the source-grouped protocol (``routers.selection``) on training
 rows only, refitted on all of them, cached by ``cache.key`` and scored on the evaluation rows.
 """
@@ -18,8 +21,8 @@ import pandas as pd
 
 from .. import routers
 from ..core import cache
-from ..evaluation import metrics, verdicts
-from ..routers import selection
+from ..evaluation import bootstrap, metrics, verdicts
+from ..routers import selection, training
 from ..routers.base import get_grid
 
 # RouteLLM's evaluation sizes and both models' accuracies after decontamination (RouteLLM's files, data/raw).
@@ -60,23 +63,21 @@ def accuracies(ev: pd.DataFrame) -> tuple[float, float]:
 
 
 def evaluate_scores(scores, ev: pd.DataFrame, seed: int = 0) -> tuple[dict, pd.DataFrame]:
-    """CPT(50%), CPT(80%), APGR and the routing curve of one router's scores on one benchmark."""
-    w, s = accuracies(ev)
-    curve = metrics.routing_curve(scores, ev.weak_correct.values, ev.strong_correct.values, seed=seed)
-    return metrics.summarize(curve, w, s), curve
+    """CPT(50%), CPT(80%), APGR and the routing curve of one router's scores on one benchmark
+    (``bootstrap.point_metrics``: the computation the intervals' point estimates use)."""
+    return bootstrap.point_metrics(scores, ev.weak_correct.values, ev.strong_correct.values, seed)
 
 
-def random_runs(ev: pd.DataFrame, seeds, n_runs: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Random router per seed (each seed: mean curve of ``n_runs`` seeded runs).
+def random_runs(ev: pd.DataFrame, seeds) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Random router per seed: the scores of ``RandomRouter(seed)`` (one seeded draw, the draw
+    Tables 1-2 and their intervals score), evaluated by ``evaluate_scores``.
 
     Returns the per-seed metrics and the curve of the first seed.
     """
-    w, s = accuracies(ev)
     rows, first = [], None
     for seed in seeds:
-        curve = metrics.random_curve(ev.weak_correct.values, ev.strong_correct.values,
-                                     n_runs=n_runs, seed=seed)
-        rows.append({"seed": seed, **metrics.summarize(curve, w, s)})
+        m, curve = evaluate_scores(routers.get_router("random", seed=int(seed)).score(list(ev.prompt)), ev, int(seed))
+        rows.append({"seed": seed, **m})
         first = curve if first is None else first
     return pd.DataFrame(rows), first
 
@@ -124,15 +125,16 @@ def compare_with_published(table: pd.DataFrame, published: pd.DataFrame, on="mod
     return out
 
 
-def random_and_oracle(evals: dict[str, pd.DataFrame], seeds, n_runs: int = 10):
-    """Notebook 01: Random (mean curve of ``n_runs`` runs, per seed) and Oracle on each benchmark.
+def random_and_oracle(evals: dict[str, pd.DataFrame], seeds):
+    """Notebook 01: Random (``random_runs``: the same per-seed draws as Tables 1-2's Random row when
+    ``seeds`` are the router seeds) and Oracle on each benchmark.
 
     Returns (table, per_seed, curves): one row per (benchmark, router), the Random per-seed values,
     and {benchmark: {router: curve}} for plotting.
     """
     rows, per_seed_all, curves = [], [], {}
     for bench, ev in evals.items():
-        per_seed, rcurve = random_runs(ev, seeds, n_runs)
+        per_seed, rcurve = random_runs(ev, seeds)
         per_seed_all.append(per_seed.assign(benchmark=bench))
         ometrics, ocurve = oracle_run(ev, seed=seeds[0])
         rows.append({"benchmark": bench, **aggregate(per_seed, "Random")})
@@ -225,6 +227,14 @@ def score_cached(r, prompts) -> tuple[np.ndarray, float, bool]:
     return scores, dt, False
 
 
+def fit_label(valid) -> str:
+    """"final" (all training rows) or "fold (held out: <sources>)" for the epoch log lines."""
+    if valid is None:
+        return "final"
+    src = sorted(map(str, valid.source.unique())) if "source" in valid else []
+    return f"fold (held out: {', '.join(src[:3])}{', ...' if len(src) > 3 else ''})" if src else "fold"
+
+
 def train_and_evaluate(name, pool, evals, seeds, cache_dir, grid=None, log=print, *, variants=("none",),
                        n_folds=3, out_dir=None, model_key=None):
     """Select on seed ``seeds[0]``'s ``n_folds`` source-grouped folds, retrain on all rows per seed, score.
@@ -242,7 +252,8 @@ def train_and_evaluate(name, pool, evals, seeds, cache_dir, grid=None, log=print
     key = model_key or name
 
     def fit(n, hp, seed, train, valid):
-        r, hit = fit_router(n, hp, seed, train, valid, cache_dir)
+        with training.log_context(f"{key} seed {seed} {fit_label(valid)}"):  # names the fit on each epoch line
+            r, hit = fit_router(n, hp, seed, train, valid, cache_dir)
         r.cached = hit
         return r
 
@@ -258,13 +269,8 @@ def train_and_evaluate(name, pool, evals, seeds, cache_dir, grid=None, log=print
         r = fitted[int(seed)]
         for bench, ev in evals.items():
             scores, dt, s_hit = score_cached(r, ev.prompt)
-            all_scores[bench].append(np.asarray(scores, np.float32))
-            if name == "random":  # RouteLLM's Random: mean curve of 10 seeded runs
-                w, s = accuracies(ev)
-                m = metrics.summarize(metrics.random_curve(ev.weak_correct.values,
-                                                           ev.strong_correct.values, 10, seed), w, s)
-            else:
-                m, _ = evaluate_scores(scores, ev, seed=seed)
+            all_scores[bench].append(bootstrap.as_stored(scores))  # what save_scores stores
+            m, _ = evaluate_scores(all_scores[bench][-1], ev, seed=seed)
             rows.append({"router": key, "seed": seed, "benchmark": bench, **m, "criterion": crit,
                          "hp": json.dumps(hp, sort_keys=True), "fit_seconds": r.fit_seconds or 0.0,
                          "fit_cached": bool(getattr(r, "cached", False)), "score_seconds": dt,
