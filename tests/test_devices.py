@@ -2,8 +2,16 @@
 and its inputs, on the router's ``device``: after ``fit``, after ``set_state``, and after a reload by
 ``ragrouter-score`` in a fresh object. The non-default device is ``meta`` (the only other device a
 CPU-only torch has): building and moving work there, computing does not, so the fit's training step
-and the scoring forward are replaced by recorders in the meta checks; the CPU fit is real."""
+and the scoring forward are replaced by recorders in the meta checks; the CPU fit is real.
+
+Bounded memory (issue 27 item 2): the selection loop (fold fits, final fits, scoring) and an
+ablation loop with the LLM final model on a tiny Qwen2 stand-in keep no fitted LLM alive: every
+scorer and backbone built is freed (weak references), at most one exists at a time, and a kept
+router still scores, rebuilding its scorer from its saved weights, with the same scores."""
+import gc
 import json
+import weakref
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -14,6 +22,7 @@ from ragrouter_lib import cli, routers
 from ragrouter_lib.data import hub
 from ragrouter_lib.routers import llm_scorer as L
 from ragrouter_lib.routers import ragrouter_llm
+from ragrouter_lib.runs import ablations, router_runs
 
 META, CPU = torch.device("meta"), torch.device("cpu")
 TINY = {"extractor_epochs": 1, "final_epochs": 1, "augment": False, "sample": False, "k": 3, "n_folds": 2,
@@ -114,3 +123,50 @@ def test_device_for_a_cpu_only_router_is_one_line_and_exit_2(tmp_path, capsys):
     assert cli.main([*args, "--device", "cpu"]) == 2
     assert "router random has no device setting" in capsys.readouterr().err
     assert cli.main(args) == 0
+
+
+def tiny_eval(n=24, seed=1):
+    rng = np.random.default_rng(seed)
+    w = rng.random(n) < 0.5
+    return pd.DataFrame({"prompt": [f"Describe the planets number {i} in a poem." for i in range(n)],
+                         "weak_correct": w, "strong_correct": w | (rng.random(n) < 0.6)})
+
+
+@pytest.fixture
+def built(monkeypatch):
+    """Weak references to every LLM scorer and backbone built, and how many scorers were alive
+    (this one included) whenever one was built."""
+    out = SimpleNamespace(scorers=[], backbones=[], alive=[])
+    init = L.LLMScorer.__init__
+
+    def tracked(self, backbone, hidden):
+        init(self, backbone, hidden)
+        out.alive.append(1 + sum(w() is not None for w in out.scorers))
+        out.scorers.append(weakref.ref(self))
+        out.backbones.append(weakref.ref(backbone))
+    monkeypatch.setattr(L.LLMScorer, "__init__", tracked)
+    return out
+
+
+def test_selection_and_ablation_loops_keep_no_fitted_llm(built, tmp_path, monkeypatch):
+    monkeypatch.setenv("RAGROUTER_CACHE", str(tmp_path / "cache"))
+    hp = {**TINY, "llm_path": str(hub.tiny_llm(tmp_path / "llm")), "device": "cpu"}
+    pool, evals = tiny_pool(), {"mmlu": tiny_eval()}
+    cfg = SimpleNamespace(path=lambda *p: tmp_path.joinpath(*p), router_seeds=[0, 1], ablation_seeds=[0],
+                          selection_folds=2)
+    quiet = {"log": lambda *_: None}
+    runs, fitted, sel, first = router_runs.train_and_evaluate("ragrouter_llm", pool, evals, [0, 1],
+                                                              cfg.path("cache", "routers"), grid=[hp], n_folds=2, **quiet)
+    abl = ablations.run(pool, evals, cfg, runs, tables=(6,), **quiet)
+    gc.collect()
+    # 2 fold fits + 2 seeds' final fits, each scored (rebuilt once), then the ablation's 2 + 1
+    assert len(built.scorers) >= 7
+    assert [w for w in built.scorers + built.backbones if w() is not None] == []
+    assert max(built.alive) == 1  # never two LLMs at once
+    # what the loops return stays usable: a kept router rebuilds its scorer and gives the same scores
+    r = fitted[0]
+    assert r._llm is None and set(abl.fitted["without RAG vector knowledge base"]) == {0}
+    np.testing.assert_allclose(r.score(list(evals["mmlu"].prompt)), first["mmlu"], atol=1e-5)
+    r.release()
+    gc.collect()
+    assert built.scorers[-1]() is None

@@ -80,7 +80,10 @@ def load_backbone(path, load_4bit: bool | None = None, lora_r: int = 8, lora_alp
     tok.padding_side = "right"
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
-    backbone = AutoModel.from_pretrained(str(path), **kw)
+    with contextlib.ExitStack() as stack:
+        if n_layers:  # the dropped layers' weights are reported UNEXPECTED on stderr: that is the intent
+            stack.enter_context(quiet_transformers())
+        backbone = AutoModel.from_pretrained(str(path), **kw)
     if gradient_checkpointing:
         backbone.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if lora_r and lora_r > 0:
@@ -97,6 +100,19 @@ def load_backbone(path, load_4bit: bool | None = None, lora_r: int = 8, lora_alp
                                                            target_modules=[t for t in targets if t in present],
                                                            task_type="FEATURE_EXTRACTION"))
     return tok, backbone
+
+
+@contextlib.contextmanager
+def quiet_transformers():
+    """transformers' logging at error level inside the block (e.g. a load that keeps only the first
+    ``n_layers`` layers, whose load report lists the other layers' weights as unexpected)."""
+    from transformers.utils import logging as hf_logging  # heavy optional package: imported only when this runs
+    before = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(before)
 
 
 @contextlib.contextmanager
