@@ -42,7 +42,7 @@ def test_released_routers_ran_or_say_why_not(dry):
     assert set(st.index) == {f"released_{k}" for k in hub.RELEASED_CONFIG}
     assert st.loc["released_bert", "status"] == "ran", st.loc["released_bert", "reason"]  # routellm's own BERTRouter
     missing = st[st.status == "missing"]
-    assert missing.reason.str.len().gt(0).all()  # every missing row names its reason (OpenAI key, CUDA)
+    assert all(isinstance(r, str) and r for r in missing.reason)  # every missing row names its reason (OpenAI key, CUDA)
     runs = pd.read_csv(res / "03_released_runs.csv")
     assert {"mmlu", "gsm8k"} <= set(runs[runs.router == "released_bert"].benchmark)
 

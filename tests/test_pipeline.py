@@ -207,10 +207,6 @@ def test_ablation_tables_use_the_thesis_names_and_pair_seeds():
     d = ablations.paired(full, worse, 3)
     np.testing.assert_allclose(d.apgr, [0.05, 0.04, 0.04])
     assert list(tab.criterion) == [0.58, 0.62]
-    assert ablations.verdict(tab, d).startswith("Expectation holds") and "(agrees)" in ablations.verdict(tab, d)
-    # the same numbers with the roles swapped: switching the part off would help
-    swapped = ablations.table(worse, full.assign(table=3), 3)
-    assert "does NOT hold" in ablations.verdict(swapped, d.assign(apgr=-d.apgr))
 
 
 def test_a_rows_variant_does_not_depend_on_the_other_rows_and_the_memo_computes_it_once(monkeypatch):

@@ -8,9 +8,6 @@ per model (``run_device``, ``place``), freeing memory, the training wrapper over
 ``training.train_epochs`` (gradient accumulation; the multi-GPU launcher hook ``set_launcher`` that
 ``runs.launch`` installs) and scoring. ``routers.ragrouter_llm`` (the router) and ``runs.paper``
 (the small real-data row) use them. Deviations from the thesis are listed in ``ragrouter_llm``.
-
->>> augmented_prompt("What is 2+2?", [("What is 3+3?", 5)], max_chars=40).splitlines()[-1]
-'Query: What is 2+2?'
 """
 from __future__ import annotations
 
