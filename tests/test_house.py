@@ -31,6 +31,12 @@ def _modules():
     return out
 
 
+def _plant(monkeypatch, module: str, extra: str) -> None:
+    """``cache.module_source(module)`` reads as its real source plus ``extra`` (a planted fault)."""
+    real = cache.module_source
+    monkeypatch.setattr(cache, "module_source", lambda m: real(m) + (extra if m == module else ""))
+
+
 # ----------------------------------------------------------------------------- layout
 def test_imports_follow_the_pipeline_order_without_cycles():
     mods = [m for m in _modules() if m != "ragrouter_lib"]  # the package facade may import anything
@@ -120,11 +126,10 @@ def test_no_private_function_used_across_modules():
 
 
 def test_private_use_check_can_fail(monkeypatch):
-    real = cache.module_source
     planted = ("\nfrom .features import encoders\nencoders._SHARDS\n"
                "def f(router, r):\n    return router._neighbours(1), r._final_rows, self.kb._quant, self._own, "
                "super()._inputs, cls._x, __name__.__doc__\n")
-    monkeypatch.setattr(cache, "module_source", lambda m: real(m) + (planted if m == "ragrouter_lib.cli" else ""))
+    _plant(monkeypatch, "ragrouter_lib.cli", planted)
     assert sorted(_private_uses("ragrouter_lib.cli")) == [f"ragrouter_lib.cli: {u}" for u in (
         "encoders._SHARDS", "r._final_rows", "router._neighbours", "self.kb._quant")]
 
@@ -156,10 +161,9 @@ def test_imports_sit_at_the_top_unless_heavy_and_explained():
 
 
 def test_hidden_import_check_can_fail(monkeypatch):
-    real = cache.module_source
     planted = ("\ndef f():\n    from .core import cache\n    import json\n"
                "    import torch  # heavy: imported only when f runs\n")
-    monkeypatch.setattr(cache, "module_source", lambda m: real(m) + (planted if m == "ragrouter_lib.cli" else ""))
+    _plant(monkeypatch, "ragrouter_lib.cli", planted)
     got = _hidden_imports("ragrouter_lib.cli")
     assert len(got) == 2 and "library import" in got[0] and "json without a comment" in got[1], got
 
@@ -428,11 +432,10 @@ def test_every_random_stream_comes_from_step_seed():
 
 
 def test_stream_check_can_fail(monkeypatch):
-    real = cache.module_source
     planted = ("\nnp.random.default_rng([seed, 7103])\nnp.random.default_rng(step_seed(seed, 'ok'))\n"
                "torch.manual_seed(seed)\nrandom.seed(0)\nnp.random.seed(seeding.step_seed(1, 'ok'))\n"
                "np.random.default_rng()\n")
-    monkeypatch.setattr(cache, "module_source", lambda m: real(m) + (planted if m == "ragrouter_lib.cli" else ""))
+    _plant(monkeypatch, "ragrouter_lib.cli", planted)
     assert [b.split(": ", 1)[1] for b in _unseeded_streams("ragrouter_lib.cli")] == [
         "np.random.default_rng([seed, 7103])", "torch.manual_seed(seed)", "random.seed(0)", "np.random.default_rng()"]
 

@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Profile parameters. `smoke` is for tests (tiny slices), `offline` is the CPU reproduction,
 # `paper` is the thesis's scale on a GPU server with the Hugging Face Hub reachable.
-# seeds: the Random router's seed groups (notebook 01); router_seeds: trained routers' seeds;
+# router_seeds: the seeds of every router, Random included (notebook 01 draws one Random run per seed);
 # grid_limit: configurations tried per router (None = the whole ``grid`` of the router's class; offline: the
 # first entry, which is the class's defaults, the same budget for all, to fit the CPU run: the grouped selection
 # then chooses each router's epochs and, for the aligned rows and RAGRouter, the alignment variant);
@@ -52,25 +52,22 @@ ROOT = Path(__file__).resolve().parents[2]
 # form run on real data at CPU scale (``paper.small_llm_row``: SmolLM2-135M + LoRA on a pool subsample, scored on a
 # seeded evaluation subsample; an extra row of Tables 1-2), None where not run (``paper`` runs the full-scale form).
 PROFILES: dict[str, dict] = {
-    "smoke": dict(eval_limit=200, pool_limit=300, n_random_runs=10, seeds=[0, 1, 2],
-                  router_seeds=[0, 1], grid_limit=1, selection_folds=3, allow_hub=False, ablation_seeds=[0, 1],
-                  pool_sources=None, pool_both_fail="strong-needed",
+    "smoke": dict(eval_limit=200, pool_limit=300, router_seeds=[0, 1], grid_limit=1, selection_folds=3,
+                  allow_hub=False, ablation_seeds=[0, 1], pool_sources=None, pool_both_fail="strong-needed",
                   small_llm=dict(n_train=80, n_layers=2, max_len=64)),
-    "offline": dict(eval_limit=None, pool_limit=None, n_random_runs=10, seeds=[0, 1, 2, 3, 4],
-                    router_seeds=[0, 1, 2, 3, 4], grid_limit=1, selection_folds=3, allow_hub=False,
-                    ablation_seeds=[0, 1, 2], pool_sources=None, pool_both_fail="strong-needed",
+    "offline": dict(eval_limit=None, pool_limit=None, router_seeds=[0, 1, 2, 3, 4], grid_limit=1,
+                    selection_folds=3, allow_hub=False, ablation_seeds=[0, 1, 2], pool_sources=None, pool_both_fail="strong-needed",
                     aligned_routers=["sw_ranking", "mf", "causal_llm", "logreg"],
                     small_llm=dict(n_train=2000, eval_limit=1000)),
-    "paper": dict(eval_limit=None, pool_limit=None, n_random_runs=10, seeds=[0, 1, 2, 3, 4],
-                  router_seeds=[0, 1, 2, 3, 4], grid_limit=None, selection_folds=3, allow_hub=True,
-                  ablation_seeds=[0, 1, 2, 3, 4], pool_sources=None, pool_both_fail="strong-needed",
+    "paper": dict(eval_limit=None, pool_limit=None, router_seeds=[0, 1, 2, 3, 4], grid_limit=None,
+                  selection_folds=3, allow_hub=True, ablation_seeds=[0, 1, 2, 3, 4], pool_sources=None, pool_both_fail="strong-needed",
                   small_llm=None),
 }
 
 # The ``paper`` dry run (issue 15): with env RAGROUTER_PAPER_STANDINS set (``hub.STANDINS_ENV``: the folder
 # ``hub.stand_ins`` wrote; ``python -m ragrouter_lib.runner paper --dry-run`` does it all), ``setup("paper")``
 # overlays these tiny sizes on the profile so notebooks 02-07 run in minutes on CPU stand-ins.
-PAPER_DRY_RUN: dict = dict(eval_limit=60, pool_limit=150, n_random_runs=2, seeds=[0, 1], router_seeds=[0, 1],
+PAPER_DRY_RUN: dict = dict(eval_limit=60, pool_limit=150, router_seeds=[0, 1],
                            grid_limit=1, ablation_seeds=[0, 1], aligned_routers=["logreg"])
 
 # Settings a run may override besides the profile parameters, by owner ({owner: defaults}); filled by
