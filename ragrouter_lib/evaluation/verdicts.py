@@ -192,7 +192,7 @@ def tables_1_2(out_dir, evals=None, benchmarks=("mmlu", "gsm8k"), n_boot: int = 
             log(f"{bench}: no saved scores for {', '.join(i.attrs['missing'])} (rows left out)")
     out = {"intervals": pd.concat(ints, ignore_index=True),
            "verdicts_tables_1_2": pd.concat(comps, ignore_index=True)}
-    log(f"paired bootstrap: {n_boot} resamples of the prompts, {len(out['intervals']) // 3} router rows, "
+    log(f"paired bootstrap: {n_boot} two-level resamples (seeds, then prompts), {len(out['intervals']) // 3} router rows, "
         f"{time.time() - t0:.1f} s")
     return _save(out, out_dir, save, log)
 
@@ -204,7 +204,7 @@ def tables_3_6(out_dir, evals=None, parts: dict | None = None, n_boot: int = N_B
     a = ablation_verdicts(out_dir, evals, n_boot=n_boot, seed=seed, parts=parts)
     if a.attrs["missing"]:
         log(f"mmlu: no saved scores for {', '.join(a.attrs['missing'])} (ablations left out)")
-    log(f"paired bootstrap: {n_boot} resamples of the prompts, {len(a) // 3} ablations, {time.time() - t0:.1f} s")
+    log(f"paired bootstrap: {n_boot} two-level resamples (seeds, then prompts), {len(a) // 3} ablations, {time.time() - t0:.1f} s")
     return _save({"verdicts_tables_3_6": a}, out_dir, save, log)
 
 
