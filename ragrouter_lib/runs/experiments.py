@@ -195,10 +195,11 @@ def beside_published(table: pd.DataFrame, benchmark: str) -> pd.DataFrame:
 def reference_verdicts(out_dir, evals: dict, reference: str = "random") -> pd.DataFrame:
     """Notebook 03's reading: every saved row minus the row ``reference`` (a model key), per
     benchmark, with the rule's interval and verdict word (``verdicts.against_reference``; never a
-    word from point values)."""
-    return pd.concat([verdicts.verdict_table(verdicts.against_reference(out_dir, b, reference, evals),
-                                             sides=("row", "minus"))
-                      for b in evals], ignore_index=True)
+    word from point values). The long form is saved as ``results/03_verdicts_vs_<reference>.csv``
+    (the notebook's Chinese conclusion reads it: one bootstrap, not two)."""
+    per = [verdicts.against_reference(out_dir, b, reference, evals) for b in evals]
+    pd.concat(per, ignore_index=True).to_csv(Path(out_dir) / "results" / f"03_verdicts_vs_{reference}.csv", index=False)
+    return pd.concat([verdicts.verdict_table(v, sides=("row", "minus")) for v in per], ignore_index=True)
 
 
 # ----------------------------------------------------------------------------- RAGRouter (05)
