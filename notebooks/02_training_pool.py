@@ -157,7 +157,8 @@ rr.router_runs.save_tables(cfg, **{"02_pool_card": pd.crosstab([pool.panel, pool
 
 # %% [markdown]
 # ## 中文结论
+# 下面的单元格调用 `rr.zh.conclusion_zh`，读取本 notebook 保存的结果表，生成中文结论：主要数字、按配对区间得到的判定、这些结果对论文主张意味着什么，以及本 notebook 涉及的与论文的差异。
 
 # %%
 from IPython.display import Markdown
-Markdown(rr.prose.conclusion_zh(2, cfg.out))
+Markdown(rr.zh.conclusion_zh(2, cfg.out))

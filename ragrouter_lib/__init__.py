@@ -15,7 +15,7 @@ Sub-packages in the order data flows (``core.layout.FLOW`` says which module may
                  ragrouter), ragrouter_llm, released
     evaluation - metrics, bootstrap, verdicts, costs, calibration, plots
     runs       - the runner floor: router_runs, experiments, ablations, paper, launch (the notebooks' drivers)
-    report     - readme (generated README blocks and checks), prose, results
+    report     - readme (generated README blocks and checks), prose, zh (Chinese prose), results
 Entry points: runner (run_all.sh's driver), cli (``ragrouter-score``).
 
 The notebooks call modules by their short names (``rr.experiments``, ``rr.pool_labels``): each
@@ -29,7 +29,7 @@ from .evaluation import bootstrap, calibration, costs, metrics, plots, verdicts 
 from .features import encoders, syntax  # noqa: F401
 from .labels import alignment, pairwise, pool_labels, sources  # noqa: F401
 from .pipeline import augmentation, sampling, training_data, variants  # noqa: F401
-from .report import prose, readme, results  # noqa: F401
+from .report import prose, readme, results, zh  # noqa: F401
 from .routers import selection, training  # noqa: F401
 from .runs import ablations, experiments, launch, paper, router_runs  # noqa: F401
 

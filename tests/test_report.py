@@ -9,7 +9,7 @@ import pytest
 
 from ragrouter_lib.core.config import ROOT
 from ragrouter_lib.evaluation import verdicts
-from ragrouter_lib.report import prose, readme
+from ragrouter_lib.report import prose, readme, zh
 from ragrouter_lib.routers import THESIS_NAMES
 
 BERT, MF = THESIS_NAMES["bert"], THESIS_NAMES["mf"]
@@ -55,7 +55,7 @@ def results(tmp_path):
 
 
 def _readme(res):
-    return "\n".join(["# x", prose.summary_zh(res), "## Results", readme.results_block(res),
+    return "\n".join(["# x", zh.summary_zh(res), "## Results", readme.results_block(res),
                       "### Reading the results (plainly)", prose.reading_block(res), "## Data", "fine."])
 
 
@@ -67,7 +67,7 @@ def test_generated_readme_passes(results):
     assert ("expectation (RAGRouter ahead of every thesis row on every metric, each by an interval that "
             "excludes zero): not met.") in text  # MF's interval excludes zero against ours
     assert re.search(r"- APGR: holds \(with - without \+0\.\d{3}", text)
-    assert "0.612" in text and f"优于：{BERT}" in text and f"劣于：{MF}" in text
+    assert "0.612" in text and f"优于 {zh.name_zh(BERT)}" in text and f"劣于 {zh.name_zh(MF)}" in text
 
 
 def test_planted_wrong_number_fails(results):
@@ -103,12 +103,12 @@ def test_without_verdicts_no_comparison_word(results):
     assert not re.search(r"- APGR: (beats|holds)", text)
 
 
-def test_chinese_text_keeps_english_terms(results):
-    zh = prose.summary_zh(results)
-    assert zh.startswith(prose.ZH_START) and "## 中文摘要" in zh
+def test_chinese_summary_keeps_metric_names_and_the_pool_size(results):
+    text = zh.summary_zh(results)
+    assert text.startswith(zh.ZH_START) and "## 中文摘要" in text
     for term in ("APGR", "CPT(50%)", "RAGRouter", "表 1", "判定规则", "与论文的差异"):
-        assert term in zh
-    assert "700 条" in zh  # the pool size from 02_pool_card.csv, not typed
+        assert term in text
+    assert "700 条" in text  # the pool size from 02_pool_card.csv, not typed
 
 
 def test_notebook_conclusions_from_real_results():
@@ -116,11 +116,11 @@ def test_notebook_conclusions_from_real_results():
     if not (res / "table1.csv").exists():
         pytest.skip("no outputs/results")
     for nb in range(1, 8):
-        text = prose.conclusion_zh(nb, ROOT / "outputs")
+        text = zh.conclusion_zh(nb, ROOT / "outputs")
         assert text.startswith("### 结论") and re.search(r"[\u4e00-\u9fff]", text)
         assert readme.check_readme_claims("## Results\n" + text, res) == [], nb
     with pytest.raises(ValueError):
-        prose.conclusion_zh(8)
+        zh.conclusion_zh(8)
 
 
 def test_readme_claims_match_outputs():

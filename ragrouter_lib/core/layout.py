@@ -43,7 +43,7 @@ FLOW: list[str] = [
     # runs: the runner floor (the notebooks' drivers: fit/score routers, tables, ablations, paper)
     "runs.router_runs", "runs.experiments", "runs.ablations", "runs.paper", "runs.launch", "runs.plan",
     # report, then the entry points
-    "report.results", "report.prose", "report.readme", "report.__main__", "runner", "cli",
+    "report.results", "report.prose", "report.zh", "report.readme", "report.__main__", "runner", "cli",
 ]
 PACKAGES = ("core", "data", "features", "labels", "pipeline", "routers", "evaluation", "runs", "report")
 

@@ -1,9 +1,8 @@
-"""Generated prose: README's plain reading, the 中文摘要 and each notebook's Chinese conclusion.
+"""Generated prose: README's plain reading (English) and the helpers the Chinese prose shares (``zh``).
 
 Every number and comparison word comes from outputs/results/*.csv (never typed by hand): the
 verdict sentences follow the verdict tables (``evaluation.verdicts``), the thesis's numbers come
-from its tables (data/raw/reference). ``conclusion_zh(n, out_dir)`` gives notebook n's Chinese
-conclusion cell.
+from its tables (data/raw/reference). The 中文摘要 and the notebooks' Chinese conclusions are ``zh``'s.
 """
 from __future__ import annotations
 
@@ -12,15 +11,14 @@ from pathlib import Path
 import pandas as pd
 
 from ..core.config import ROOT
-from ..evaluation.bootstrap import METRIC_NAMES, RULE, RULE_ZH, WORDS_ZH
+from ..evaluation.bootstrap import METRIC_NAMES, RULE
 from .results import RESULTS, run_summary
 
 # ----------------------------------------------------------------------------- generated prose
-# README blocks besides the results tables: the plain reading (English) and the 中文摘要; every
+# README blocks besides the results tables: the plain reading (English; the 中文摘要 is zh's); every
 # number and comparison word in them is read from outputs/results/ (and the thesis's published
 # numbers from data/raw/reference/), and ``check_readme_claims`` verifies what the README says.
 READ_START, READ_END = "<!-- reading:start -->", "<!-- reading:end -->"
-ZH_START, ZH_END = "<!-- zh:start -->", "<!-- zh:end -->"
 REFERENCE = ROOT / "data" / "raw" / "reference"
 BENCH = {1: "mmlu", 2: "gsm8k"}
 BENCH_LABEL = {"mmlu": "MMLU", "gsm8k": "GSM8K"}
@@ -36,7 +34,7 @@ def fmt_num(v: float, metric: str, signed: bool = False) -> str:
     return f"{v:{'+' if signed else ''}.{3 if metric == 'apgr' else 2}f}"
 
 
-def _thesis(table: int, model: str, metric: str = "apgr") -> float | None:
+def thesis_value(table: int, model: str, metric: str = "apgr") -> float | None:
     ref = pd.read_csv(REFERENCE / "paper_tables.csv")
     row = ref[(ref["table"] == table) & (ref["model"] == model)]
     return float(row[metric].iloc[0]) if len(row) else None
@@ -85,10 +83,7 @@ def expectation_state(ver: pd.DataFrame, thesis_models) -> str:
     return "not met" if (sub["verdict"] == "is beaten by").any() else "not shown"
 
 
-EXPECTATION_ZH = {"met": "成立", "not met": "不成立", "not shown": "尚无定论（有区间包含零）"}
-
-
-def _ablation_rows(tab: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+def ablation_rows(tab: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     w = tab[tab["model"].str.startswith("with ")].iloc[0]
     wo = tab[tab["model"].str.startswith("without ")].iloc[0]
     return w, wo
@@ -116,7 +111,7 @@ def reading_block(results=None) -> str:
         if ints is not None and len(ci := ints[(ints.benchmark == bench) & (ints.model == r.model)
                                                & (ints.metric == "apgr")]):
             line += f"; 95 % interval of APGR [{fmt_num(ci.ci_low.iloc[0], 'apgr')}, {fmt_num(ci.ci_high.iloc[0], 'apgr')}]"
-        th = _thesis(t, OURS)
+        th = thesis_value(t, OURS)
         line += "." + (f" The thesis reports APGR {fmt_num(th, 'apgr')}." if th is not None else "")
         if bench == "gsm8k" and card is not None:
             n = card[card["source"].astype(str).str.startswith("gsm8k")]["All"].sum()
@@ -137,7 +132,7 @@ def reading_block(results=None) -> str:
         tab = read_table(results, f"table{t}.csv")
         if tab is None:
             continue
-        w, wo = _ablation_rows(tab)
+        w, wo = ablation_rows(tab)
         part = w.model.removeprefix("with ")
         out.append(f"- **Table {t} (MMLU, {part}).** APGR with {fmt_num(w.apgr, 'apgr')} ± {fmt_num(w.apgr_sd, 'apgr')}, "
                    f"without {fmt_num(wo.apgr, 'apgr')} ± {fmt_num(wo.apgr_sd, 'apgr')} ({int(wo.n_seeds)} seeds).")
@@ -152,59 +147,6 @@ def reading_block(results=None) -> str:
     return "\n".join(out + [READ_END])
 
 
-# ----------------------------------------------------------------------------- 中文 (Chinese)
-ZH_DIFFERENCES = (
-    "与论文的差异及原因：(1) 训练数据为离线可得的 RouterBench 与 RouterDC 样本（{pool} 条），而不是 "
-    "Chatbot Arena 55k + gpt4_dataset，因为本环境无法访问 Hugging Face Hub；(2) 标签由记录的 0/1 "
-    "正确性换算为 1–5 分，而不是由 LLM 评审打分；(3) RouteLLM 的各路由器在同一离线数据上重新训练"
-    "（BERT 用 MiniLM，Causal LLM 用 SmolLM2-135M 的特征），而不是加载官方权重；(4) RAGRouter 的最终模型"
-    "是基于查询向量与 K 个检索近邻的小型注意力网络，而不是 Qwen-7B 全量微调（CPU 预算）；语义编码器用 "
-    "MiniLM 代替 DeBERTa，句法解析用 spaCy 代替 Stanza，知识图谱用 WordNet 代替 ConceptNet。"
-    "因此绝对数值与论文不同，比较结论也可能不同；差异详见下文 Deviations 一节。")
-
-
-def _zh_verdicts(ver: pd.DataFrame, metric: str) -> str:
-    g = _verdict_groups(ver, metric)
-    return "；".join(f"{WORDS_ZH[w]}：{'、'.join(g[w])}" for w in ("beats", "is beaten by", "inconclusive") if w in g)
-
-
-def _zh_result_lines(results: Path, tables=(1, 2, 3, 4, 5, 6)) -> list[str]:
-    """One Chinese bullet per table (and its verdicts), shared by the README and notebooks 06/07."""
-    v12, v36 = read_table(results, "verdicts_tables_1_2.csv"), read_table(results, "verdicts_tables_3_6.csv")
-    out = []
-    for t in tables:
-        tab = read_table(results, f"table{t}.csv")
-        if tab is None:
-            continue
-        if t in BENCH:
-            bench, r, th = BENCH[t], ours_row(tab), _thesis(t, OURS)
-            out.append(f"- 表 {t}（{BENCH_LABEL[bench]}）：RAGRouter 的 APGR 为 {fmt_num(r.apgr, 'apgr')} ± "
-                       f"{fmt_num(r.apgr_sd, 'apgr')}，CPT(50%) 为 {fmt_num(r.cpt50, 'cpt50')}，CPT(80%) 为 "
-                       f"{fmt_num(r.cpt80, 'cpt80')}（{int(r.n_seeds)} 个种子）"
-                       + (f"；论文报告的 APGR 为 {fmt_num(th, 'apgr')}。" if th is not None else "。"))
-            ver = v12[v12.benchmark == bench] if v12 is not None else None
-            if ver is not None and len(ver):
-                out.append(f"  - 按 APGR 判定：{_zh_verdicts(ver, 'apgr')}。")
-                state = expectation_state(ver, thesis_rows(tab).model.drop(r.name))
-                out.append("  - 客户的预期（RAGRouter 在每个指标上都领先论文中的每个基线，且每个区间都不包含零）："
-                           f"{EXPECTATION_ZH[state]}。")
-            else:
-                out.append("  - 尚无逐提示的分数，未计算置信区间，因此不作比较判定。")
-            continue
-        w, wo = _ablation_rows(tab)
-        line = (f"- 表 {t}（消融：{w.model.removeprefix('with ')}）：APGR 有该部件 {fmt_num(w.apgr, 'apgr')}，"
-                f"去掉后 {fmt_num(wo.apgr, 'apgr')}")
-        ver = v36[(v36.table == t) & (v36.metric == "apgr")] if v36 is not None and len(v36) else None
-        if ver is not None and len(ver):
-            d = ver.iloc[0]
-            line += (f"；差值 {fmt_num(d['diff'], 'apgr', True)}，95% 区间 [{fmt_num(d.ci_low, 'apgr', True)}, "
-                     f"{fmt_num(d.ci_high, 'apgr', True)}]，判定：{WORDS_ZH[d.verdict]}")
-        else:
-            line += "；尚无逐提示的分数，不作判定"
-        out.append(line + "。")
-    return out
-
-
 def tables_from_last_run(results=None) -> bool:
     """Whether notebooks 06 and 07 (the producers of Tables 1-6) ran in the last run_all.sh
     invocation (``run_summary.json``); if not, the tables are an earlier run's (README says so)."""
@@ -214,74 +156,3 @@ def tables_from_last_run(results=None) -> bool:
 
 STALE_EN = ("**Tables 1–6 are from an earlier run than the last one** (`results/run_summary.json`; see Status): "
             "they predate the current code's pool, selection protocol and RAGRouter.")
-STALE_ZH = "注意：表 1–6 来自比最近一次运行更早的一次运行（见 Status 一节），尚未反映当前代码的训练池、模型选择协议与 RAGRouter。"
-
-
-def summary_zh(results=None) -> str:
-    """README's opening 中文摘要, filled from the same tables as the English reading."""
-    results = Path(results or RESULTS)
-    card = read_table(results, "02_pool_card.csv")
-    pool = int(card[card.panel == "All"]["All"].iloc[0]) if card is not None else "若干"
-    out = [ZH_START, "## 中文摘要", "",
-           "本仓库在 CPU 上离线复现论文中的 RAGRouter 实验：按 RouteLLM 的评测协议（去污染的 MMLU 与 GSM8K "
-           "评测集，指标 CPT(50%)、CPT(80%)、APGR）比较 RAGRouter 与 RouteLLM 的路由器（表 1–2），"
-           "并在 MMLU 上做四项消融（表 3–6）。以下数字由 `python -m ragrouter_lib.report` 从 "
-           "`outputs/results/` 自动生成（各种子的平均值 ± 标准差）。", ""]
-    if not tables_from_last_run(results):
-        out += [STALE_ZH, ""]
-    out += _zh_result_lines(results)
-    out += ["", RULE_ZH, "", ZH_DIFFERENCES.format(pool=pool), ZH_END]
-    return "\n".join(out)
-
-
-def _zh_router_list(tab: pd.DataFrame) -> str:
-    return "、".join(f"{m} {fmt_num(a, 'apgr')}" for m, a in zip(tab.model, tab.apgr))
-
-
-def conclusion_zh(notebook: int, out_dir=None) -> str:
-    """The Chinese conclusion cell (markdown) of notebook 01-07, from its result tables."""
-    res = Path(out_dir) / "results" if out_dir is not None else RESULTS
-    need = {1: ["01_random_oracle.csv"], 2: ["02_pool_card.csv"], 3: ["03_baselines_mmlu.csv", "03_baselines_gsm8k.csv"],
-            4: ["04_stage_sizes.csv"], 5: ["05_ragrouter_per_seed.csv"], 6: ["table1.csv", "table2.csv"],
-            7: [f"table{t}.csv" for t in (3, 4, 5, 6)]}
-    if notebook not in need:
-        raise ValueError(f"notebook {notebook}: expected 1-7")
-    tabs = [read_table(res, n) for n in need[notebook]]
-    if any(t is None for t in tabs):
-        missing = [n for n, t in zip(need[notebook], tabs) if t is None]
-        raise FileNotFoundError(f"notebook {notebook:02d}: result tables missing under {res}: {missing}")
-    head = f"### 结论（中文，由 `rr.report.conclusion_zh({notebook}, cfg.out)` 从结果表生成）\n\n"
-    if notebook == 1:
-        t = tabs[0]
-        rows = [f"- {BENCH_LABEL[b]}：Random 的 APGR 为 {fmt_num(g[g.model == 'Random'].apgr.iloc[0], 'apgr')}"
-                f"（{int(g[g.model == 'Random'].n_seeds.iloc[0])} 个种子），Oracle 的 APGR 为 "
-                f"{fmt_num(g[g.model == 'Oracle'].apgr.iloc[0], 'apgr')}，CPT(50%) 为 {fmt_num(g[g.model == 'Oracle'].cpt50.iloc[0], 'cpt50')}。"
-                for b, g in t.groupby("benchmark", sort=False)]
-        body = ("RouteLLM 的评测协议已用自己的指标代码复现：随机路由的 APGR 应接近 0.5，Oracle 给出上限。\n\n"
-                + "\n".join(rows))
-    elif notebook == 2:
-        t = tabs[0]
-        total = t[t.panel == "All"]
-        src = t[t.panel != "All"]
-        body = (f"离线训练池共 {int(total['All'].iloc[0])} 条，来自 {src.source.nunique()} 个来源"
-                f"（{'、'.join(src.panel.unique())}）；标签 1–5 由记录的 0/1 正确性换算（无 LLM 评审）。"
-                "评测集（MMLU、GSM8K 的评测行）从不进入训练池。")
-    elif notebook == 3:
-        body = "RouteLLM 的各路由器在离线训练池上重新训练后，在评测集上的 APGR（各种子平均）：\n\n" + "\n".join(
-            f"- {BENCH_LABEL[b]}：{_zh_router_list(t)}" for b, t in zip(("mmlu", "gsm8k"), tabs))
-    elif notebook == 4:
-        t = tabs[0]
-        body = "RAGRouter 的数据流程（标签对齐、多源数据增强、基于困惑度的动态采样）各阶段的行数与需要强模型的比例：\n\n" + "\n".join(
-            f"- {s}：{int(n)} 行，strong_needed 比例 {v}" for s, n, v in zip(t.stage, t.rows, t.strong_needed))
-    elif notebook == 5:
-        t = tabs[0]
-        body = "RAGRouter（MiniLM 语义特征 + spaCy/GraphSAGE 句法特征 + FAISS 向量知识库）在评测集上的结果（各种子平均）：\n\n" + "\n".join(
-            f"- {BENCH_LABEL[b]}：APGR {fmt_num(g.apgr.mean(), 'apgr')}，CPT(50%) {fmt_num(g.cpt50.mean(), 'cpt50')}，"
-            f"CPT(80%) {fmt_num(g.cpt80.mean(), 'cpt80')}（{g.seed.nunique()} 个种子）"
-            for b, g in t.groupby("benchmark", sort=False))
-    elif notebook == 6:
-        body = "\n".join(_zh_result_lines(res, (1, 2)) + ["", RULE_ZH])
-    else:
-        body = ("四项消融（MMLU，完整模型与去掉一个部件的模型，同一配置与种子）：\n\n"
-                + "\n".join(_zh_result_lines(res, (3, 4, 5, 6))))
-    return head + body

@@ -1,7 +1,7 @@
 """Results tables for README.md, generated from outputs/results/*.csv (never typed by hand).
 
 ``python -m ragrouter_lib.report`` rewrites the README's generated blocks: the results tables, the
-plain reading (English verdict sentences), the 中文摘要 and the run's status and time budget; ``conclusion_zh(n, out_dir)`` gives
+plain reading (English verdict sentences), the 中文摘要 (``zh``) and the run's status and time budget; ``zh.conclusion_zh(n, out_dir)`` gives
 notebook n's Chinese conclusion cell. Tests fail when the README's blocks differ from what this
 module generates, when ``check_readme_claims`` finds a number that is in no result table or a
 comparison word the verdict tables contradict, and when ``external_references`` finds a cited file
@@ -25,17 +25,15 @@ from .prose import (
     READ_END,
     READ_START,
     REFERENCE,
-    ZH_END,
-    ZH_START,
     expectation_state,
     fmt_num,
     ours_row,
     read_table,
     reading_block,
-    summary_zh,
     thesis_rows,
 )
 from .results import RESULTS, run_summary
+from .zh import ZH_END, ZH_START, summary_zh
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 SECTIONS = [  # (file, title)
