@@ -42,7 +42,7 @@ RULE = ("Verdict rule: every number is the mean over seeds of the per-seed metri
         "difference excludes zero: \"beats\" / \"is beaten by\" (Tables 1-2, RAGRouter against each "
         "other row), \"holds\" / \"hurts\" (Tables 3-6, the full model against the model without the "
         "part); \"inconclusive\" otherwise. Higher APGR and lower CPT are better. So a word needs the "
-        "prompts and the seeds to agree: a seed that reverses the sign keeps the interval across zero. "
+        "prompts and the seeds to agree: a seed that reverses the sign usually keeps the interval across zero. "
         "The seed spread (sd over seeds) is reported beside the interval.")
 RULE_ZH = ("判定规则：每个数字都是各随机种子上指标（APGR、CPT(50%)、CPT(80%)）的平均值，并给出两层配对 "
            f"bootstrap 的 95% 置信区间，同时覆盖评测提示的抽样和重新训练（随机种子）的波动（共 {N_BOOT} 次重采样；"
@@ -50,8 +50,8 @@ RULE_ZH = ("判定规则：每个数字都是各随机种子上指标（APGR、C
            "只有当配对差值的 95% 区间不包含零时才使用比较词："
            "表 1-2 中 RAGRouter 与其他每一行相比为 \"beats\"（优于）/ \"is beaten by\"（劣于），"
            "表 3-6 中完整模型与去掉某部件的模型相比为 \"holds\"（该部件有益，预期成立）/ \"hurts\"（该部件有害）；"
-           "否则为 \"inconclusive\"（无定论）。APGR 越高越好，CPT 越低越好。因此比较词要求提示与种子两方面"
-           "一致：只要有一个种子的差值方向相反，区间就会跨过零。区间旁给出种子间标准差。")
+           "否则为 \"inconclusive\"（不能下结论：区间包含零）。APGR 越高越好，CPT 越低越好。因此比较词要求提示与种子两方面"
+           "一致：若有种子的差值方向相反，区间通常会跨过零。区间旁给出种子间标准差。")
 WORDS = {"compare": ("beats", "is beaten by"), "ablation": ("holds", "hurts")}
 WORDS_ZH = {"beats": "优于", "is beaten by": "劣于", "holds": "成立（该部件有益）",
             "hurts": "不成立（该部件有害）", "inconclusive": "无定论", "n/a": "无数据"}
