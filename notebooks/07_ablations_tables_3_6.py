@@ -9,24 +9,29 @@
 # %% [markdown]
 # # 07 · Tables 3–6: what each part of RAGRouter is worth (MMLU)
 #
-# The thesis's four ablations, one part switched off at a time (`ragrouter_lib/runs/ablations.py`):
+# The thesis's four ablations, one part switched off at a time (`ragrouter_lib/runs/ablations.py`); each switch
+# removes what the part adds:
 #
 # | Table | switched off | switch | what the variant is trained from |
 # |---|---|---|---|
-# | 3 | multi-source data augmentation | `augment=False` | the original training rows, sampled by perplexity as before |
-# | 4 | data sampling | `sample=False` | original + augmented rows as they are |
-# | 5 | semantic-syntactic feature extraction | `features="semantic"` | same data; the fusion attention reads the MiniLM tokens instead of the GraphSAGE nodes |
-# | 6 | RAG vector knowledge base | `rag="off"` | same data and extractor; the final model sees the query vector alone |
+# | 3 | multi-source data augmentation | `augment=False` | the original training rows only (no augmented row), sampled by perplexity as before |
+# | 4 | data sampling | `sample=False` | original + augmented rows as they are (no perplexity sampling) |
+# | 5 | semantic-syntactic feature extraction | `features="plain"` | same data; no CM-MHA, no GraphSAGE, no parse, no structural features: the final model and the knowledge base read the plain MiniLM sentence embedding, as the baselines do |
+# | 6 | RAG vector knowledge base | `rag="off"` | same data and extractor; no retrieved neighbours: the final model sees the query vector alone |
 #
 # Everything else equal: the configuration chosen for the full model in notebook 05, with the switch applied. The
 # configuration is not re-tuned per variant (the thesis does not say it re-tuned). Each variant goes through the
 # same source-grouped selection protocol (`ragrouter_lib/routers/selection.py`), so only its epochs are re-chosen, on
 # held-out pool sources. Each variant is then retrained on all pool rows per seed.
 #
-# Seeds: the profile's `ablation_seeds` (offline: 3 of the 5 router seeds, for the CPU budget). The "with" row of
+# Seeds: the profile's `ablation_seeds` (offline: the 5 router seeds). The "with" row of
 # every table is notebook 05's full model on the same seeds (the same runs as Table 1, restricted to those seeds),
 # so each difference is paired by seed. Every row carries the grouped criterion (within-source ROC-AUC on held-out
 # pool sources, weighted by rows; training rows only) beside APGR. Only MMLU, as in the thesis.
+#
+# An ablation judges a part only once the part does its job on its own check, so each table below has its part's
+# check beside it (`rr.ablations.component_checks`: read from this run's results; "not measured in this run" when
+# the run has none).
 
 # %% tags=["parameters"]
 # parameters (papermill overrides these)
@@ -60,6 +65,17 @@ abl = rr.ablations.run(pool, {"mmlu": evals["mmlu"]}, cfg, full, out_dir=cfg.out
 abl.runs[["table", "model", "seed", "cpt50", "cpt80", "apgr", "criterion", "fit_seconds"]].round(3)
 
 # %% [markdown]
+# Table 5's part on its own check: the extractor's fused vector (CM-MHA over MiniLM tokens and GraphSAGE nodes)
+# against the plain sentence embedding, each as the input of the same probe (logistic regression, distance-weighted
+# kNN) fitted on the training sources of each source-grouped fold and scored on the held-out sources (within-source
+# AUC; training rows only, the held-out labels touch nothing). The interval is over the held-out sources; `met`
+# when it lies above zero.
+
+# %%
+fc = rr.ablations.feature_check(pool, cfg, full)
+fc.round(3)
+
+# %% [markdown]
 # Training curves of the variants (the "without RAG" variant shares the full model's extractor, so its extractor curve is the full model's):
 
 # %%
@@ -79,7 +95,7 @@ for stage in ("extractor", "final"):
 # attention network over the query vector, structural parse features and K retrieved neighbours for the fine-tuned
 # Qwen-7B final model, cross-fit (folds grouped by origin) instead of the 70/30 knowledge-base / final-model split,
 # trained on the offline pool (RouterBench + RouterDC rows, labels from recorded 0/1 correctness) instead of Chatbot
-# Arena 55k + `gpt4_dataset`; the `ablation_seeds` (offline: 3) instead of the thesis's single run.
+# Arena 55k + `gpt4_dataset`; the `ablation_seeds` (offline: 5) instead of the thesis's single run.
 
 # %%
 tabs = {t: rr.ablations.table(full, abl.runs, t) for t in rr.ablations.ABLATIONS}
@@ -96,12 +112,18 @@ for t, tab in tabs.items():
 display(tabs[3].round(3))
 rr.ablations.versus_thesis(tabs[3], 3).round(3)
 
+# %%
+rr.ablations.component_checks(cfg.out / "results", 3)  # the part's own check, beside its ablation
+
 # %% [markdown]
 # ### Table 4 — data sampling
 
 # %%
 display(tabs[4].round(3))
 rr.ablations.versus_thesis(tabs[4], 4).round(3)
+
+# %%
+rr.ablations.component_checks(cfg.out / "results", 4)  # the part's own check, beside its ablation
 
 # %% [markdown]
 # ### Table 5 — semantic-syntactic feature extraction
@@ -110,12 +132,18 @@ rr.ablations.versus_thesis(tabs[4], 4).round(3)
 display(tabs[5].round(3))
 rr.ablations.versus_thesis(tabs[5], 5).round(3)
 
+# %%
+rr.ablations.component_checks(cfg.out / "results", 5)  # the part's own check, beside its ablation
+
 # %% [markdown]
 # ### Table 6 — the RAG vector knowledge base
 
 # %%
 display(tabs[6].round(3))
 rr.ablations.versus_thesis(tabs[6], 6).round(3)
+
+# %%
+rr.ablations.component_checks(cfg.out / "results", 6)  # the part's own check, beside its ablation
 
 # %% [markdown]
 # Per-seed paired differences (with − without; positive APGR and negative CPT mean the part helps):

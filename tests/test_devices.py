@@ -26,7 +26,7 @@ from ragrouter_lib.runs import ablations, router_runs
 
 META, CPU = torch.device("meta"), torch.device("cpu")
 TINY = {"extractor_epochs": 1, "final_epochs": 1, "augment": False, "sample": False, "k": 3, "n_folds": 2,
-        "batch_size": 16, "features": "semantic", "llm_max_len": 64, "llm_batch_size": 8, "llm_grad_accum": 1,
+        "batch_size": 16, "features": "plain", "llm_max_len": 64, "llm_batch_size": 8, "llm_grad_accum": 1,
         "load_4bit": False}
 
 

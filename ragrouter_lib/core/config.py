@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # then chooses each router's epochs and, for the aligned rows and RAGRouter, the alignment variant);
 # selection_folds: the number of source-grouped folds of model selection (``selection.select``'s n_folds); aligned_routers:
 # baselines that also get an "aligned" row (offline leaves out BERT, whose fold fits cost ~20 min);
-# ablation_seeds: the seeds of Tables 3-6's "without" rows (offline: 3 of the 5, for the CPU budget;
+# ablation_seeds: the seeds of Tables 3-6's "without" rows (offline and paper: the 5 router seeds, issue 25;
 # the "with" row is the full model's runs of the same seeds); small_llm: settings of the thesis's LLM final-model
 # form run on real data at CPU scale (``paper.small_llm_row``: SmolLM2-135M + LoRA on a pool subsample, scored on a
 # seeded evaluation subsample; an extra row of Tables 1-2), None where not run (``paper`` runs the full-scale form).
@@ -56,7 +56,7 @@ PROFILES: dict[str, dict] = {
                   allow_hub=False, ablation_seeds=[0, 1], pool_sources=None, pool_both_fail="strong-needed",
                   small_llm=dict(n_train=80, n_layers=2, max_len=64)),
     "offline": dict(eval_limit=None, pool_limit=None, router_seeds=[0, 1, 2, 3, 4], grid_limit=1,
-                    selection_folds=3, allow_hub=False, ablation_seeds=[0, 1, 2], pool_sources=None, pool_both_fail="strong-needed",
+                    selection_folds=3, allow_hub=False, ablation_seeds=[0, 1, 2, 3, 4], pool_sources=None, pool_both_fail="strong-needed",
                     aligned_routers=["sw_ranking", "mf", "causal_llm", "logreg"],
                     small_llm=dict(n_train=2000, eval_limit=1000)),
     "paper": dict(eval_limit=None, pool_limit=None, router_seeds=[0, 1, 2, 3, 4], grid_limit=None,

@@ -147,6 +147,9 @@ def ablation_verdicts(out_dir, evals=None, tables=(3, 4, 5, 6), benchmark: str =
             continue
         part = parts.get(t, f"the part of Table {t}")
         keep = np.isin(full["seeds"], abl["seeds"])  # paired: the full model on the ablation's seeds
+        if sorted(full["seeds"][keep]) != sorted(abl["seeds"]):
+            raise ValueError(f"Table {t}: ablation seeds {sorted(abl['seeds'])} are not all among the full "
+                             f"model's {sorted(full['seeds'])}: the seed draws would not pair")
         d = difference(boot, (f"with {part}", full["scores"][keep], full["seeds"][keep],
                               f"{full_key}@{','.join(map(str, full['seeds'][keep]))}"),
                        (f"without {part}", abl["scores"], abl["seeds"], key), kind="ablation")

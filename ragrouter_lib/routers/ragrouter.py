@@ -14,8 +14,10 @@ Pipeline, per training seed (``fit(train, valid=None, prepared=None)``):
    per-source bias during training that is dropped at scoring (source fixed effects: the head is not
    rewarded for recognising a source's base rate; started from ``alignment.class_log_ratios``);
    ``alignment="rebalance"``: rows resampled by ``alignment.sample_weights``; "none": pooled labels.
-   ``features="semantic"`` replaces the syntactic branch by the semantic tokens (K/V = H_sem) and
-   drops the structural features of step 6.
+   ``features="plain"`` (Table 5's variant) has no extractor: no parse, GraphSAGE, CM-MHA or
+   structural features; the query vector (and KB vector) is the plain MiniLM sentence embedding as
+   the baselines read it (``encoders.sentence_embeddings``) times sqrt(d): entries of unit scale
+   like h_fuse_global's, same neighbours as the unit vectors.
    Trained extractors are cached (``cache.key``) by data, seed, settings and code;
 5. KB: h_fuse_global of every training row (each (prompt, score) once) with its labels in a FAISS
    ``IndexIVFFlat`` (L2), nlist ~ sqrt(N); nprobe = the smallest reaching tie-aware recall@K >= 0.95 against exact search
@@ -60,6 +62,8 @@ from .ragrouter_parts import FeatureExtractor, FinalInputs, FinalModel, structur
 from .training import HeadTrainer, TrainableRouter
 
 MODULES = ["ragrouter_lib.routers.ragrouter"]
+# the query vector: h_fuse_global (the thesis's features) or the plain sentence embedding (Table 5)
+FEATURES = ("semantic+syntactic", "plain")
 # what the feature extractor's training depends on (k, rag, n_folds and the final model's do not)
 EXTRACTOR_HP = ("seed", "augment", "sample", "factor", "size_frac", "features", "alignment", "encoder", "layer",
                 "max_len", "extractor_epochs", "extractor_lr", "batch_size", "weight_decay", "extractor_patience")
@@ -76,27 +80,33 @@ class RAGRouter(TrainableRouter):
     grid = [{"k": 10}, {"k": 20}, {"k": 10, "final_lr": 3e-4}]  # grid[0] = the defaults
 
     # -- inputs
+    @property
+    def plain(self) -> bool:
+        """Table 5's variant: the plain sentence embedding, no extractor (``FEATURES``)."""
+        if self.hp["features"] not in FEATURES:
+            raise ValueError(f"features={self.hp['features']!r}: choose one of {FEATURES}")
+        return self.hp["features"] == "plain"
+
     def _inputs(self, prompts):
         prompts = list(prompts)
         tok = encoders.token_states(prompts, self.hp["encoder"], layer=self.hp["layer"],
                                     max_len=self.hp["max_len"], progress=False)
-        if self.hp["features"] == "semantic":
-            return {"prompts": prompts, "tok": tok}
         return {"prompts": prompts, "tok": tok, "parse": syntax.parses(prompts, progress=False),
                 "wp": syntax.wordpiece_offsets(prompts, self.hp["encoder"], self.hp["max_len"])}
 
     def _batch(self, inp, idx):
         x, m = encoders.unpack(inp["tok"], idx)
-        if self.hp["features"] == "semantic":
-            return (x, m)
         g, node_sem, pos, dep, counts = syntax.build_graphs(inp["parse"], idx, [inp["wp"][i] for i in idx],
                                                             inp["tok"]["states"], inp["tok"]["offsets"])
         return (x, m, g, node_sem, pos, dep, counts)
 
     def embed(self, prompts) -> np.ndarray:
         """h_fuse_global (n, 256) of ``prompts``; once the extractor is final, cached per text under
-        its key (same key = same weights: the ``k``/``rag`` variants embed each prompt once)."""
+        its key (same key = same weights: the ``k``/``rag`` variants embed each prompt once).
+        ``features="plain"``: ``plain_vectors``."""
         prompts = list(prompts)
+        if self.plain:
+            return self.plain_vectors(prompts)
 
         def compute(t):
             return {"h": self._embed(self._inputs(t))}
@@ -114,14 +124,20 @@ class RAGRouter(TrainableRouter):
                 out[b] = self.extractor(*self._batch(inp, b)).numpy()
         return out
 
+    def plain_vectors(self, prompts) -> np.ndarray:
+        """The plain sentence embedding of ``prompts`` (``encoders.sentence_embeddings``: mean-pooled,
+        unit length, cached per text) times sqrt(d): unit-scale entries like h_fuse_global's."""
+        v = encoders.sentence_embeddings(list(prompts), self.hp["encoder"], max_len=self.hp["max_len"], progress=False)
+        return (v * np.sqrt(v.shape[1])).astype(np.float32)
+
     def _sem_width(self) -> int:
         """Width of the semantic encoder's states (MiniLM 384, DeBERTa-v3-base 768)."""
         return encoders.load_encoder(self.hp["encoder"])[1].config.hidden_size
 
     def structure(self, prompts) -> np.ndarray | None:
         """Structural features of ``prompts`` standardised as on the training rows (None:
-        ``features="semantic"``)."""
-        if self.hp["features"] == "semantic":
+        ``features="plain"``)."""
+        if self.plain:
             return None
         return (structural_features(prompts) - self.struct_mu) / self.struct_sd
 
@@ -177,12 +193,15 @@ class RAGRouter(TrainableRouter):
     def fit_extractor(self, data, valid=None) -> None:
         """Stage 2: the feature extractor on every training row (5-class head, Adam), seeded by
         (seed, "extractor"); loaded from the extractor cache when the same data, seed, extractor
-        settings and code trained it before. Sets ``extractor`` and ``extractor_key``."""
+        settings and code trained it before. Sets ``extractor`` and ``extractor_key`` (both None with
+        ``features="plain"``: no extractor)."""
         hp = self.hp
+        self.extractor = self.extractor_key = None
+        if self.plain:
+            return
         src, fe_init = self._source_effects(data)
         self._seed("extractor")
-        ex = self.extractor = FeatureExtractor(d_sem=self._sem_width(), syntactic=hp["features"] != "semantic",
-                                               n_dep=len(syntax.dep_labels()),
+        ex = self.extractor = FeatureExtractor(d_sem=self._sem_width(), n_dep=len(syntax.dep_labels()),
                                                n_sources=len(self.sources) if src is not None else 0)
         if src is not None:  # closed-form fixed effects as the start (alignment.class_log_ratios)
             ex.source_bias.bias.weight.data.copy_(fe_init)
@@ -215,7 +234,7 @@ class RAGRouter(TrainableRouter):
         """Stage 3: h_fuse_global and structural features (standardised on the training rows: sets
         ``struct_mu``/``struct_sd``) of the training rows and of ``valid``; no neighbours yet."""
         vec = self.embed(data.prompt)
-        if self.hp["features"] != "semantic":
+        if not self.plain:
             raw = structural_features(data.prompt)
             self.struct_mu, self.struct_sd = raw.mean(0), raw.std(0) + 1e-6
             S = (raw - self.struct_mu) / self.struct_sd  # = self.structure(data.prompt), parsed once
@@ -271,7 +290,8 @@ class RAGRouter(TrainableRouter):
         hp = self.hp
         src, fe_init = self._source_effects(data)
         self._seed("final")
-        self.final = FinalModel(rag=hp["rag"] == "on", n_struct=0 if tr.struct is None else tr.struct.shape[1],
+        self.final = FinalModel(d=tr.vec.shape[1], rag=hp["rag"] == "on",
+                                n_struct=0 if tr.struct is None else tr.struct.shape[1],
                                 n_sources=len(self.sources) if src is not None else 0)
         if src is not None:
             self.final.source_bias.bias.weight.data.copy_(fe_init)
@@ -326,22 +346,24 @@ class RAGRouter(TrainableRouter):
 
     # -- persistence
     def state(self):
-        return {"extractor": self.extractor.state_dict(), "final": self.final.state_dict(),
+        ex = self.extractor
+        return {"extractor": None if ex is None else ex.state_dict(), "final": self.final.state_dict(),
                 "kb": self.kb.state(), "kb_aligned": self.kb_aligned, "kb_meta": self.kb_meta.to_dict("list"),
                 "source_means": self.source_means, "sources": self.sources, "k": self.k,
                 "struct": (self.struct_mu, self.struct_sd), "kb_rows": self.kb_rows,
                 "train_neighbours": self.train_neighbours, "train_folds": self.train_folds, "kb_recall": self.kb_recall,
-                "data_summary": self.data_summary, "n_dep": self.extractor.dep.num_embeddings,
-                "extractor_key": self.extractor_key}
+                "data_summary": self.data_summary, "n_dep": None if ex is None else ex.dep.num_embeddings,
+                "extractor_key": self.extractor_key, "d": self.final.qp.in_features}
 
     def set_state(self, st):
         fe = len(st["sources"]) if self.hp["alignment"] == "source_fe" else 0
-        self.extractor = FeatureExtractor(d_sem=self._sem_width(), syntactic=self.hp["features"] != "semantic", n_dep=st["n_dep"],
-                                          n_sources=fe)
-        self.extractor.load_state_dict(st["extractor"])
+        self.extractor = None
+        if not self.plain:
+            self.extractor = FeatureExtractor(d_sem=self._sem_width(), n_dep=st["n_dep"], n_sources=fe)
+            self.extractor.load_state_dict(st["extractor"])
         self.struct_mu, self.struct_sd = st["struct"]
-        self.final = FinalModel(rag=self.hp["rag"] == "on", n_struct=0 if self.struct_mu is None else len(self.struct_mu),
-                                n_sources=fe)
+        self.final = FinalModel(d=st.get("d", 256), rag=self.hp["rag"] == "on",
+                                n_struct=0 if self.struct_mu is None else len(self.struct_mu), n_sources=fe)
         self.final.load_state_dict(st["final"])
         self.kb = KnowledgeBase.from_state(st["kb"])
         self.kb_aligned, self.kb_meta = st["kb_aligned"], pd.DataFrame(st["kb_meta"])

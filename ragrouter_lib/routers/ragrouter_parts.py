@@ -29,16 +29,15 @@ OPERATORS = re.compile(r"[+\-*/=^<>%]")
 # ----------------------------------------------------------------------------- the extractor
 class FeatureExtractor(nn.Module):
     def __init__(self, d_sem=384, d_syn=128, d_fuse=256, heads=4, n_pos=len(syntax.UPOS), n_dep=64,
-                 d_tag=16, syntactic=True, dropout=0.1, n_sources=0):
+                 d_tag=16, dropout=0.1, n_sources=0):
         super().__init__()
         from dgl.nn import SAGEConv  # heavy optional package: imported only when this runs
-        self.syntactic = syntactic
         self.pos = nn.Embedding(n_pos, d_tag)
         self.dep = nn.Embedding(n_dep, d_tag)
         self.sage1 = SAGEConv(d_sem + 2 * d_tag, d_syn, "mean")
         self.sage2 = SAGEConv(d_syn, d_syn, "mean")
         self.q = nn.Linear(d_sem, d_fuse)
-        self.kv = nn.Linear(d_syn if syntactic else d_sem, d_fuse)
+        self.kv = nn.Linear(d_syn, d_fuse)
         self.attn = nn.MultiheadAttention(d_fuse, heads, dropout=dropout, batch_first=True)
         self.norm = nn.LayerNorm(d_fuse)
         self.head = nn.Linear(d_fuse, 5)  # training signal for the extractor (5-class score)
@@ -49,14 +48,11 @@ class FeatureExtractor(nn.Module):
         h = torch.relu(self.sage1(g, x))
         return self.sage2(g, h)
 
-    def forward(self, sem_tok, sem_mask, g=None, node_sem=None, pos=None, dep=None, counts=None):
-        """h_fuse_global (B, 256) from padded semantic tokens and (optionally) the batched graph."""
+    def forward(self, sem_tok, sem_mask, g, node_sem, pos, dep, counts):
+        """h_fuse_global (B, 256) from padded semantic tokens (Q) and the batched graph's GraphSAGE
+        nodes (K/V)."""
         q = self.q(sem_tok)
-        if self.syntactic:
-            nodes = self.h_syn(g, node_sem, pos, dep)
-            kv, kv_mask = pad_nodes(nodes, counts)
-        else:
-            kv, kv_mask = sem_tok, sem_mask
+        kv, kv_mask = pad_nodes(self.h_syn(g, node_sem, pos, dep), counts)
         kv = self.kv(kv)
         fused, _ = self.attn(q, kv, kv, key_padding_mask=kv_mask == 0)
         fused = self.norm(q + fused)
@@ -91,8 +87,9 @@ def pad_nodes(nodes, counts):
 
 
 class FinalInputs(NamedTuple):
-    """One side's final-model inputs (training rows or validation rows): query vectors (n, 256),
-    standardised structural features (None: ``features="semantic"``) and neighbours (a
+    """One side's final-model inputs (training rows or validation rows): query vectors (n, d: 256
+    h_fuse_global, or the plain sentence embedding's width with ``features="plain"``),
+    standardised structural features (None: ``features="plain"``) and neighbours (a
     ``RAGRouter.neighbours`` dict; None until the KB is built)."""
     vec: np.ndarray
     struct: np.ndarray | None

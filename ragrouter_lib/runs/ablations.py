@@ -4,13 +4,15 @@ Thesis step: Tables 3 (multi-source data augmentation), 4 (data sampling), 5 (se
 feature extraction) and 6 (the RAG vector knowledge base). Each "without" row retrains RAGRouter
 with one switch changed and everything else equal: the configuration and alignment variant chosen
 for the full model in notebook 05 (not re-tuned per variant), the same selection folds
-(``selection_folds``) and the same seeds. The seeds are the profile's ``ablation_seeds`` (offline: 3
-of the 5 router seeds, for the CPU budget); the "with" row is the full model's runs of those seeds (Table 1's runs, restricted), so
-every comparison is paired by seed. Switches (``routers/ragrouter.py``): ``augment=False`` (no new
-rows; sampling then draws from the original rows only), ``sample=False`` (original + augmented rows
-as they are), ``features="semantic"`` (the cross-modal attention reads the semantic tokens instead of
-the GraphSAGE nodes, and the structural features are dropped), ``rag="off"`` (the final model sees
-the query vector alone; the extractor is the full model's, loaded from its cache).
+(``selection_folds``) and the same seeds. The seeds are the profile's ``ablation_seeds`` (offline
+and paper: the 5 router seeds); the "with" row is the full model's runs of those seeds (Table 1's
+runs), so every comparison is paired by seed (``run`` refuses a seed the full model lacks). Each
+switch removes what the thesis's part adds (``routers/ragrouter.py``): ``augment=False`` (original
+rows only: no augmented rows; sampling draws from the original rows), ``sample=False`` (original +
+augmented rows as they are, no perplexity sampling), ``features="plain"`` (no CM-MHA, no GraphSAGE,
+no parse, no structural features: the final model and the KB read the plain MiniLM sentence
+embedding, as the baselines do), ``rag="off"`` (no retrieved neighbours: the final model sees the
+query vector alone; the extractor is the full model's, loaded from its cache).
 
 Each variant goes through the same source-grouped selection protocol (``selection``; grid = the
 full model's chosen settings with the switch), which re-chooses only the epochs on the held-out
@@ -18,6 +20,11 @@ sources, then retrains on all rows per seed; so every row carries the grouped cr
 (row-weighted within-source AUC on held-out sources, training rows only) beside APGR: a part earns
 its place when switching it off lowers both. Per-prompt scores are saved under
 ``verdicts.ablation_key(t)`` for the paired bootstrap verdicts (``verdicts``).
+
+An ablation judges a part only once the part does its job on its own check: ``component_checks``
+gathers each part's check beside its table (the run's CSVs; "not measured in this run" when
+absent); Table 5's own is ``feature_check`` (the extractor's fused vector against the plain
+sentence embedding as the input of a logistic / kNN probe on held-out sources).
 
 Deviation: the thesis does not say whether its ablations were re-tuned; here the configuration is
 not (only the epoch count, by the same rule as the full model's), so each difference is that of the
@@ -30,13 +37,22 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
+from .. import routers
+from ..core.seeding import step_seed
 from ..evaluation import verdicts
 from ..evaluation.bootstrap import METRIC_NAMES
+from ..features import encoders
+from ..routers import selection
 from ..routers.selection import EPOCH_KEYS
 from . import experiments, router_runs
 
@@ -59,7 +75,7 @@ class Ablation:
 ABLATIONS = {a.table: a for a in (
     Ablation(3, {"augment": False}, "multi-source data augmentation"),
     Ablation(4, {"sample": False}, "data sampling"),
-    Ablation(5, {"features": "semantic"}, "semantic-syntactic feature extraction"),
+    Ablation(5, {"features": "plain"}, "semantic-syntactic feature extraction"),
     Ablation(6, {"rag": "off"}, "RAG vector knowledge base"),
 )}
 
@@ -81,8 +97,22 @@ def router_name(full_runs: pd.DataFrame) -> str:
 
 
 def seeds(cfg) -> list:
-    """The ablations' seeds (``ablation_seeds`` of the profile; offline: 3 of the 5 router seeds)."""
+    """The ablations' seeds (``ablation_seeds`` of the profile; offline: the 5 router seeds)."""
     return list(getattr(cfg, "ablation_seeds", None) or cfg.router_seeds)
+
+
+def paired_seeds(cfg, full_runs: pd.DataFrame) -> list:
+    """``seeds(cfg)``, each of which the full model has a run of (ValueError otherwise): the pairs."""
+    s, have = seeds(cfg), {int(x) for x in full_runs.seed.unique()}
+    if not set(s) <= have:
+        raise ValueError(f"ablation seeds {s} are not paired: the full model has runs of seeds {sorted(have)}")
+    return s
+
+
+def base_config(full_runs: pd.DataFrame) -> dict:
+    """The full model's settings without its epoch counts (each variant re-chooses those)."""
+    epoch_keys = set(EPOCH_KEYS[router_name(full_runs)].values())
+    return {k: v for k, v in chosen_config(full_runs).items() if k not in epoch_keys}
 
 
 def run(pool, evals: dict, cfg, full_runs: pd.DataFrame, tables=(3, 4, 5, 6), log=print, out_dir=None):
@@ -93,22 +123,20 @@ def run(pool, evals: dict, cfg, full_runs: pd.DataFrame, tables=(3, 4, 5, 6), lo
     """
     # the full model's settings without its epoch counts: each variant's epochs are re-chosen on the
     # same folds (and the rag="off" variant's fold extractors are the full model's, from the cache)
-    name = router_name(full_runs)
-    epoch_keys = set(EPOCH_KEYS[name].values())
-    base = {k: v for k, v in chosen_config(full_runs).items() if k not in epoch_keys}
+    name, base, pairs = router_name(full_runs), base_config(full_runs), paired_seeds(cfg, full_runs)
     cache_dir = cfg.path("cache", "routers")
     runs, fitted, curves = [], {}, {}
     for t in tables:
         a = ABLATIONS[t]
         hp = {**base, **a.switch}
         log(f"Table {t}: {a.without} -> {hp}")
-        r, f, _, first = router_runs.train_and_evaluate(name, pool, evals, seeds(cfg), cache_dir,
+        r, f, _, first = router_runs.train_and_evaluate(name, pool, evals, pairs, cache_dir,
                                                         grid=[hp], log=log, out_dir=out_dir,
                                                         n_folds=getattr(cfg, "selection_folds", 3),
                                                         model_key=verdicts.ablation_key(t))
         runs.append(r.assign(table=t, model=a.without))
         fitted[a.without] = f
-        curves[a.without] = {b: router_runs.evaluate_scores(s, evals[b], seeds(cfg)[0])[1]
+        curves[a.without] = {b: router_runs.evaluate_scores(s, evals[b], pairs[0])[1]
                              for b, s in first.items()}
     return SimpleNamespace(runs=pd.concat(runs, ignore_index=True), fitted=fitted, curves=curves)
 
@@ -194,3 +222,111 @@ def neighbour_vote(router, prompts) -> np.ndarray:
     nb = router.neighbours(vec)
     w = torch.softmax(-torch.from_numpy(nb["dist"].astype(np.float32)), -1).numpy()
     return (w * (nb["score"] <= 3)).sum(1)
+
+
+# ----------------------------------------------------------------------------- component checks
+FEATURE_CHECK = "07_feature_check"  # results CSV of ``feature_check`` (Table 5's part)
+# each part's own check: the results CSVs that may hold it (first match wins), by table
+CHECK_FILES = {3: ("04_augmentation_audit.csv", "*augmentation*audit*.csv"),
+               4: ("*sampling*signal*.csv", "*sampling*level*.csv"),
+               5: (f"{FEATURE_CHECK}.csv",),
+               6: ("*kb*coverage*.csv", "*coverage*kb*.csv")}
+NOT_MEASURED = "not measured in this run"
+
+
+def _probe(kind: str, x_tr, y_tr, x_te, k: int, seed: int) -> np.ndarray:
+    """P(strong needed) of held-out rows from a logistic regression (standardised inputs) or a
+    distance-weighted kNN vote (L2, as the KB searches), fitted on the training sources' rows."""
+    m = (make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000, random_state=seed))
+         if kind == "logistic" else KNeighborsClassifier(k, weights="distance"))
+    return m.fit(x_tr, y_tr).predict_proba(x_te)[:, 1]
+
+
+def source_interval(per_source: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> tuple[float, float, float]:
+    """(row-weighted mean of ``diff`` over sources, 95 % bootstrap interval over the sources):
+    ``per_source`` has one row per held-out source with columns ``n`` and ``diff``."""
+    d = per_source.dropna(subset=["diff"])
+    w, x = d.n.to_numpy(float), d["diff"].to_numpy(float)
+    idx = np.random.default_rng(step_seed(seed, "feature_check/sources")).integers(0, len(d), (n_boot, len(d)))
+    boot = (w[idx] * x[idx]).sum(1) / w[idx].sum(1)
+    lo, hi = np.quantile(boot, [0.025, 0.975])
+    return float(np.average(x, weights=w)), float(lo), float(hi)
+
+
+def feature_check(pool, cfg, full_runs: pd.DataFrame, k: int = 10, n_boot: int = 1000, log=print, save=True):
+    """Table 5's part on its own check: does the extractor's fused vector (CM-MHA over MiniLM tokens
+    and GraphSAGE nodes) carry more routing signal on sources it never saw than the plain sentence
+    embedding? On the selection's source-grouped folds (training rows only; seed = the first
+    ablation seed): per fold an extractor with the full model's settings and extractor epochs is
+    fitted on the other sources (``valid=None``: the held-out labels touch nothing), both vectors
+    feed the same probe (logistic, kNN) fitted on the training sources' rows, and the held-out rows
+    get a within-source AUC. One row per probe: fused, plain, their difference (row-weighted over
+    sources) and its 95 % interval over sources; ``met`` when the interval is above zero."""
+    name, seed = router_name(full_runs), int(seeds(cfg)[0])
+    ex_epochs = EPOCH_KEYS[name]["extractor"]  # the full model's chosen count (its final fits')
+    hp = {**base_config(full_runs), ex_epochs: chosen_config(full_runs)[ex_epochs], "features": "semantic+syntactic"}
+    folds, rows = selection.source_folds(pool, getattr(cfg, "selection_folds", 3), seed), []
+    for f in sorted(folds.unique()):
+        tr, va = pool[folds != f], pool[folds == f]
+        r = routers.get_router(name, seed=seed, **hp)
+        r.fit_extractor(r.prepare_data(tr, None), None)  # cached by data, seed and settings
+        vecs = {"fused (CM-MHA)": (r.embed(tr.prompt), r.embed(va.prompt)),
+                "plain sentence embedding": tuple(encoders.sentence_embeddings(list(x.prompt), r.hp["encoder"],
+                                                                              max_len=r.hp["max_len"], progress=False)
+                                                  for x in (tr, va))}
+        for probe in ("logistic", "knn"):
+            for feat, (x_tr, x_va) in vecs.items():
+                _, tab = selection.within_source_auc(_probe(probe, x_tr, tr.strong_needed.to_numpy(), x_va, k, seed), va)
+                rows.append(tab.assign(fold=int(f), probe=probe, features=feat))
+        log(f"feature check fold {f}: {len(tr)} training rows, {len(va)} held-out rows")
+    per = pd.concat(rows, ignore_index=True)
+    out = []
+    for probe, g in per.groupby("probe", sort=False):
+        w = g.pivot_table(index=["source", "n"], columns="features", values="auc").reset_index()
+        w["diff"] = w["fused (CM-MHA)"] - w["plain sentence embedding"]
+        d, lo, hi = source_interval(w, n_boot, seed)
+        ok = w.dropna(subset=["diff"])
+        out.append({"table": 5, "component": ABLATIONS[5].part, "probe": probe,
+                    "check": f"{probe} probe on held-out sources: within-source AUC, fused minus plain",
+                    "fused": float(np.average(ok["fused (CM-MHA)"], weights=ok.n)),
+                    "plain": float(np.average(ok["plain sentence embedding"], weights=ok.n)),
+                    "value": d, "ci_low": lo, "ci_high": hi, "n_sources": len(ok), "target": "> 0 (interval above zero)",
+                    "met": bool(lo > 0)})
+    res = pd.DataFrame(out)
+    res.attrs["per_source"] = per
+    if save:
+        router_runs.save_tables(cfg, **{FEATURE_CHECK: res})
+    return res
+
+
+def _summarise(path: Path) -> dict:
+    """One line of a component check CSV: its first row's ``check`` / ``value`` / interval / ``met``
+    columns when present, the share
+    judged ok when it is a reading audit (``verdict`` column; target 0.90 as in issue 25)."""
+    df = pd.read_csv(path)
+    row = {"file": path.name, "value": np.nan, "ci_low": np.nan, "ci_high": np.nan, "target": "", "met": None}
+    if "verdict" in df and "met" not in df:
+        share = float((df.verdict.astype(str).str.lower() == "ok").mean())
+        return {**row, "check": f"reading audit: share ok of {len(df)}", "value": share, "target": ">= 0.90",
+                "met": share >= 0.90}
+    if not len(df):
+        return {**row, "check": f"{path.name}: no rows"}
+    first = df.iloc[0]  # the headline row (feature_check: the logistic probe)
+    return {**row, **{c: first[c] for c in ("value", "ci_low", "ci_high", "target") if c in first},
+            "met": bool(first["met"]) if "met" in first else None, "check": str(first.get("check", f"{len(df)} rows"))}
+
+
+def component_checks(results_dir, tables=(3, 4, 5, 6), log=print) -> pd.DataFrame:
+    """One line per table: its part's own check, read from the run's results CSVs (``CHECK_FILES``);
+    a part whose check is absent gets "not measured in this run" (printed)."""
+    res, rows = Path(results_dir), []
+    tables = [tables] if isinstance(tables, int) else list(tables)
+    for t in tables:
+        found = next((p for pat in CHECK_FILES[t] for p in sorted(res.glob(pat))), None)
+        if found is None:
+            log(f"Table {t} ({ABLATIONS[t].part}): component check {NOT_MEASURED}")
+            rows.append({"table": t, "component": ABLATIONS[t].part, "check": NOT_MEASURED, "met": None})
+            continue
+        rows.append({"table": t, "component": ABLATIONS[t].part, **_summarise(found)})
+    cols = ["table", "component", "check", "value", "ci_low", "ci_high", "target", "met", "file"]
+    return pd.DataFrame(rows).reindex(columns=cols)
