@@ -42,6 +42,7 @@ from ..core.seeding import step_seed
 from ..data import leakage, loading
 from ..features import encoders
 from ..labels import pool_labels
+from ..labels.sources import per_source_sample
 from .kb import origin_groups, per_source_topk, vote_from_topk
 
 CANDIDATES: tuple[str, ...] = tuple(pool_labels.SOURCES)
@@ -65,10 +66,11 @@ def guarded(rows: pd.DataFrame, eval_prompts: dict, emb=None, eval_emb: dict | N
     return kept.reset_index(drop=True).assign(_emb_row=pos), counts
 
 
-def candidate_rows(evals: dict, sources=CANDIDATES, progress: bool = False):
+def candidate_rows(evals: dict, sources=CANDIDATES, limit: int | None = None, seed: int = 0, progress: bool = False):
     """(rows of ``sources`` under ``guarded``, their MiniLM embeddings, removal counts). ``evals``:
-    {benchmark: frame with ``prompt``}; only the prompts are read (the guard)."""
-    rows = pool_labels.build_pool(sources=list(sources))
+    {benchmark: frame with ``prompt``}; only the prompts are read (the guard). ``limit``: a seeded
+    sample spread over the sources (``labels.sources.per_source_sample``; the smoke profile)."""
+    rows = per_source_sample(pool_labels.build_pool(sources=list(sources)), limit, seed).reset_index(drop=True)
     emb = encoders.sentence_embeddings(rows.prompt, progress=progress)
     prompts = {b: list(ev.prompt) for b, ev in evals.items()}
     eemb = {b: encoders.sentence_embeddings(p, progress=progress) for b, p in prompts.items()}
@@ -202,16 +204,18 @@ def held_out_table(topk: dict, rows: pd.DataFrame, kb_sets: dict, k: int, seed: 
     return pd.DataFrame(out)
 
 
-def eval_table(eval_emb: dict, rows: pd.DataFrame, emb, kb_sets: dict, k: int, apgr) -> pd.DataFrame:
-    """Per evaluation set and KB set: ``coverage`` and the vote's APGR (``apgr(vote, benchmark)``,
-    the caller's metric). Reported only: nothing here feeds ``choose``."""
+def eval_table(eval_emb: dict, evals: dict, rows: pd.DataFrame, emb, kb_sets: dict, k: int, metric) -> pd.DataFrame:
+    """Per evaluation set and KB set: ``coverage`` and the vote's APGR (``metric(scores, evals[b])``
+    returns (metrics with "apgr", ...): the runner's ``evaluate_scores``). Reported only: nothing
+    here feeds ``choose``."""
     src, y = rows.source.to_numpy(), rows.strong_needed.to_numpy()
     out = []
     for b, q in eval_emb.items():
         topk = per_source_topk(q, emb, src, k)
         for name, kb_set in kb_sets.items():
             v = vote_from_topk(topk, kb_set, y, k)
-            out.append({"benchmark": b, "kb": name, "queries": len(q), "APGR": apgr(v["vote"], b), **coverage(v, src)})
+            out.append({"benchmark": b, "kb": name, "queries": len(q), "APGR": metric(v["vote"], evals[b])[0]["apgr"],
+                        **coverage(v, src)})
     return pd.DataFrame(out)
 
 
