@@ -30,7 +30,7 @@ from .features import encoders, syntax  # noqa: F401
 from .labels import alignment, pairwise, pool_labels, sources  # noqa: F401
 from .pipeline import augmentation, sampling, training_data, variants  # noqa: F401
 from .report import prose, readme, results, zh  # noqa: F401
-from .routers import selection, training  # noqa: F401
+from .routers import kb_sources, selection, training  # noqa: F401
 from .runs import ablations, experiments, launch, paper, router_runs  # noqa: F401
 
 config.CHECKS["data"] = loading.verify_all  # setup prints the data checksums (config imports no data)

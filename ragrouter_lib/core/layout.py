@@ -16,7 +16,8 @@ module that draws random numbers can import it; ``features`` (encoders, LM passe
 reads LM perplexities); the issue's sketch put it after them. ``routers.base`` (the interface)
 precedes ``routers.training`` (the training core and ``TrainableRouter``), which precedes every
 router; ``labels.alignment`` and ``routers.selection`` (source-grouped validation criteria, no
-router imports) precede the routers that train against them; ``pipeline.sampling`` (perplexity
+router imports) precede the routers that train against them; ``routers.kb`` (the KB, cross-fit folds, the
+exact kNN vote) and ``routers.kb_sources`` (the KB's source choice) precede RAGRouter, which reads both; ``pipeline.sampling`` (perplexity
 difficulty) precedes ``pipeline.augmentation``, which uses it to filter candidates.
 
 >>> rank("ragrouter_lib.core.cache") < rank("ragrouter_lib.routers.ragrouter") < rank("ragrouter_lib.report.readme")
@@ -36,7 +37,7 @@ FLOW: list[str] = [
     # pipeline: RAGRouter's data pipeline
     "pipeline.sampling", "pipeline.variants", "pipeline.augmentation", "pipeline.training_data",
     # routers: interface, training core, selection criterion, the routers themselves
-    "routers.base", "routers.training", "routers.selection", "routers",
+    "routers.base", "routers.training", "routers.selection", "routers.kb", "routers.kb_sources", "routers",
     # evaluation (``plots``: pure drawing, called by the evaluation modules)
     "evaluation.calibration", "evaluation.metrics", "evaluation.bootstrap", "evaluation.verdicts",
     "evaluation.plots", "evaluation.costs",

@@ -148,3 +148,62 @@ def aligned_labels(df: pd.DataFrame, means: dict | None = None) -> tuple[np.ndar
     out = vals - mu
     out[:, 0] /= 4.0
     return out, means
+
+
+# ----------------------------------------------------------------------------- KB rows beyond the training rows
+def extra_row_folds(train: pd.DataFrame, extra: pd.DataFrame, n_folds: int, seed: int = 0) -> np.ndarray:
+    """Cross-fit fold of each KB-only row (``extra``: rows the final model does not train on): -1
+    (in every fold's out-of-fold KB) unless it shares an ``origin_groups`` group (same origin, or a
+    prompt equal after normalisation) with a training row, then that row's fold, so a training row
+    never reads it. ``train``'s folds are ``crossfit_folds(train, n_folds, seed)``."""
+    both = pd.concat([train, extra], ignore_index=True)
+    groups = origin_groups(both).to_numpy()
+    folds = crossfit_folds(both, n_folds, seed)
+    own = set(groups[: len(train)])
+    g_extra, f_extra = groups[len(train):], folds[len(train):]
+    return np.array([f if g in own else -1 for g, f in zip(g_extra, f_extra)], dtype=np.int64)
+
+
+# ----------------------------------------------------------------------------- the kNN vote (exact search)
+def per_source_topk(q: np.ndarray, kb: np.ndarray, kb_source, k: int, q_groups=None, kb_groups=None,
+                    chunk: int = 1024) -> dict:
+    """Exact cosine top-``k`` of each query row within each KB source: {source: (sim (n, k), idx
+    (n, k) into ``kb``, -1 = none)}. A KB row of the query's own origin group (``q_groups`` /
+    ``kb_groups``, e.g. ``origin_groups`` of one frame: the query itself, its variants, an equal
+    prompt in another source) is never returned. The top-k over any union of sources is the
+    top-k of the union of these lists (``vote_from_topk``), so one pass serves every KB choice."""
+    q = np.ascontiguousarray(q, np.float32)
+    kb = np.ascontiguousarray(kb, np.float32)
+    kb_source = np.asarray(kb_source)
+    out = {}
+    for s in sorted(set(kb_source)):
+        cols = np.flatnonzero(kb_source == s)
+        kk = min(k, len(cols))
+        sims, idx = np.full((len(q), k), -np.inf, np.float32), np.full((len(q), k), -1, np.int64)
+        for a in range(0, len(q), chunk):
+            S = q[a:a + chunk] @ kb[cols].T
+            if q_groups is not None:
+                S[np.asarray(q_groups)[a:a + chunk, None] == np.asarray(kb_groups)[cols][None, :]] = -np.inf
+            top = np.argpartition(-S, kk - 1, axis=1)[:, :kk]
+            ts = np.take_along_axis(S, top, 1)
+            o = np.argsort(-ts, axis=1, kind="stable")
+            sims[a:a + chunk, :kk] = np.take_along_axis(ts, o, 1)
+            idx[a:a + chunk, :kk] = np.where(np.isfinite(sims[a:a + chunk, :kk]), cols[np.take_along_axis(top, o, 1)], -1)
+        out[s] = (sims, idx)
+    return out
+
+
+def vote_from_topk(topk: dict, sources, labels, k: int, rows=None) -> dict:
+    """The kNN vote with the KB = the rows of ``sources``: for each query (``rows``: a subset of
+    the queries; default all), the ``k`` most similar KB rows among those sources' lists of
+    ``per_source_topk``; ``vote`` = their mean ``labels`` (strong needed), ``sim`` (n, k), ``idx``."""
+    sources = [s for s in sources if s in topk]
+    if not sources:
+        raise ValueError("vote_from_topk: no KB source")
+    sl = slice(None) if rows is None else rows
+    S = np.concatenate([topk[s][0][sl] for s in sources], 1)
+    idx = np.concatenate([topk[s][1][sl] for s in sources], 1)
+    o = np.argsort(-S, axis=1, kind="stable")[:, :k]
+    S, idx = np.take_along_axis(S, o, 1), np.take_along_axis(idx, o, 1)
+    y = np.where(idx >= 0, np.asarray(labels, float)[np.maximum(idx, 0)], np.nan)
+    return {"vote": np.nanmean(y, 1), "sim": S, "idx": idx}

@@ -57,7 +57,8 @@ from ..features import encoders, syntax
 from ..labels import alignment
 from ..pipeline import training_data
 from .base import register
-from .kb import KnowledgeBase, aligned_labels, crossfit_folds, origin_groups
+from . import kb_sources as kb_choice
+from .kb import KnowledgeBase, aligned_labels, crossfit_folds, extra_row_folds, origin_groups
 from .ragrouter_parts import FeatureExtractor, FinalInputs, FinalModel, structural_features
 from .training import HeadTrainer, TrainableRouter
 
@@ -78,6 +79,10 @@ class RAGRouter(TrainableRouter):
                 "extractor_lr": 1e-3, "final_epochs": 40, "final_lr": 1e-3, "batch_size": 64,
                 "weight_decay": 1e-4, "extractor_patience": 1, "final_patience": 8}
     grid = [{"k": 10}, {"k": 20}, {"k": 10, "final_lr": 3e-4}]  # grid[0] = the defaults
+    # the KB's sources (``routers.kb_sources``): None = the training rows only (inert); a tuple of pool
+    # source names = the training rows of those sources plus every row of those sources the final
+    # model does not train on (held-out validation sources excluded), e.g. ("mmlu_pro", ...)
+    defaults = {**defaults, "kb_sources": None}
 
     # -- inputs
     @property
@@ -152,7 +157,7 @@ class RAGRouter(TrainableRouter):
         data = self.prepare_data(train, valid, prepared)
         self.fit_extractor(data, valid)
         tr, va = self.embed_rows(data, valid)
-        tr, va = self.build_kbs(data, tr, va)
+        tr, va = self.build_kbs(data, tr, va, valid)
         self.fit_final(data, tr, va, valid)
         self.fit_seconds = time.time() - t0
         return self
@@ -243,24 +248,43 @@ class RAGRouter(TrainableRouter):
         va = None if valid is None else FinalInputs(self.embed(valid.prompt), self.structure(valid.prompt))
         return FinalInputs(vec, S), va
 
-    def build_kbs(self, data, tr: FinalInputs, va: FinalInputs | None):
+    def build_kbs(self, data, tr: FinalInputs, va: FinalInputs | None, valid=None, extra=None):
         """Stage 4: the scoring-time KB (every training row, each (prompt, score) once: sampled
         duplicates would fill the K slots with one row and tie at equal distance), one KB per fold
         of the rows outside it (built once, used both to choose nprobe without ``valid`` and for the
         final model's out-of-fold neighbours), and nprobe. Sets ``kb`` and its row data (``kb_rows``,
         ``kb_aligned``, ``kb_texts``, ``kb_meta``, ``source_means``), ``k``, ``kb_recall`` and
-        ``train_neighbours``; returns ``tr`` and ``va`` with their neighbours."""
+        ``train_neighbours``; returns ``tr`` and ``va`` with their neighbours.
+        ``kb_sources`` (setting): the KB keeps the training rows of those sources and adds ``extra``
+        (default ``kb_choice.kb_rows``: those sources' rows outside the training rows and ``valid``,
+        under the leakage guard), embedded by this extractor. ``kb_rows`` indexes the training rows
+        (the KB's first rows); ``kb_folds`` gives every KB row's fold (-1: a KB-only row of no
+        training origin, in every fold's out-of-fold KB; ``kb.extra_row_folds``)."""
         hp, seed, folds = self.hp, self.hp["seed"], self.train_folds
         aligned, self.source_means = aligned_labels(data)
         once = ~pd.Series(list(zip(data.prompt.map(leakage.normalize), data.score))).duplicated()
+        if hp.get("kb_sources") is not None:
+            once &= data.source.isin(list(hp["kb_sources"])).to_numpy()
         kb_rows = np.flatnonzero(once.to_numpy())
+        cols = ["pool_id", "prompt", "source", "score", "strong_needed"]
+        if extra is None and hp.get("kb_sources") is not None:
+            held = [] if valid is None else valid.prompt
+            extra = kb_choice.kb_rows(hp["kb_sources"], {*data.source, *([] if valid is None else valid.source)}, held)
+        extra = extra if extra is not None and len(extra) else None
+        kb_vec, kb_fold = tr.vec[kb_rows], folds[kb_rows]
         self.kb_rows, self.kb_aligned = kb_rows, aligned[kb_rows]
-        self.kb_texts = list(data.prompt.iloc[kb_rows])
-        self.kb_meta = data.iloc[kb_rows][["pool_id", "prompt", "source", "score", "strong_needed"]]
-        self.kb_meta = self.kb_meta.reset_index(drop=True)
-        self.kb = KnowledgeBase(tr.vec[kb_rows], data.score.to_numpy()[kb_rows], seed=step_seed(seed, "kb"))
-        self.data_summary["kb_rows"] = len(kb_rows)
-        kb_fold = folds[kb_rows]
+        self.kb_meta = data.iloc[kb_rows][cols].reset_index(drop=True)
+        if extra is not None:  # KB-only rows: their own within-source centring, this extractor's vectors
+            ex_aligned, ex_means = aligned_labels(extra)
+            self.source_means = {**ex_means, **self.source_means}
+            kb_vec = np.concatenate([kb_vec, self.embed(extra.prompt)])
+            kb_fold = np.concatenate([kb_fold, extra_row_folds(data, extra, hp["n_folds"], seed)])
+            self.kb_aligned = np.concatenate([self.kb_aligned, ex_aligned])
+            self.kb_meta = pd.concat([self.kb_meta, extra[cols]], ignore_index=True)
+        self.kb_texts, self.kb_folds = list(self.kb_meta.prompt), kb_fold
+        self.kb = KnowledgeBase(kb_vec, self.kb_meta.score.to_numpy(), seed=step_seed(seed, "kb"))
+        self.data_summary["kb_rows"] = len(kb_vec)
+        self.data_summary["kb_only_rows"] = 0 if extra is None else len(extra)
         self.k = int(min(hp["k"], min((kb_fold != f).sum() for f in np.unique(folds))))
         # each fold's rows against the KB of the other folds (out-of-fold: a row never finds itself)
         fold_kbs = {}
@@ -271,7 +295,7 @@ class RAGRouter(TrainableRouter):
                                                   seed=step_seed(seed, f"kb_fold{f}"))
         # nprobe for queries outside the KB: the held-out sources while validating, else the first
         # fold's rows against its out-of-fold KB (training rows would each find themselves)
-        first = kb_fold.min()
+        first = folds[kb_rows].min() if len(kb_rows) else folds.min()
         self.kb_recall = (self.kb.choose_nprobe(va.vec, self.k) if va is not None else
                           self.kb.choose_nprobe_held_out(kb_fold == first, self.k, self._seed("kb_recall"),
                                                          rest=fold_kbs[first][1]))
@@ -350,7 +374,7 @@ class RAGRouter(TrainableRouter):
         return {"extractor": None if ex is None else ex.state_dict(), "final": self.final.state_dict(),
                 "kb": self.kb.state(), "kb_aligned": self.kb_aligned, "kb_meta": self.kb_meta.to_dict("list"),
                 "source_means": self.source_means, "sources": self.sources, "k": self.k,
-                "struct": (self.struct_mu, self.struct_sd), "kb_rows": self.kb_rows,
+                "struct": (self.struct_mu, self.struct_sd), "kb_rows": self.kb_rows, "kb_folds": self.kb_folds,
                 "train_neighbours": self.train_neighbours, "train_folds": self.train_folds, "kb_recall": self.kb_recall,
                 "data_summary": self.data_summary, "n_dep": None if ex is None else ex.dep.num_embeddings,
                 "extractor_key": self.extractor_key, "d": self.final.qp.in_features}
@@ -372,6 +396,7 @@ class RAGRouter(TrainableRouter):
         self.extractor_key = st.get("extractor_key")
         self.kb_texts = list(self.kb_meta.prompt)
         self.kb_rows = st.get("kb_rows")
+        self.kb_folds = st.get("kb_folds")
         self.train_neighbours, self.train_folds = st.get("train_neighbours"), st.get("train_folds")
 
 
