@@ -153,7 +153,8 @@ relation.round(3) if td.ppl is not None else "no perplexity levels"
 # scoring each source on its own: ρ(level, strong needed) within the source, pooled, with a 95 % bootstrap interval. An
 # LM is eligible when the interval's lower end is above 0 and most sources agree in sign; the eligible LM with the
 # highest ρ wins, otherwise "off" (weights from rarity and label balance only). Gemma scores about one text per second
-# on this CPU, so both LMs are measured on the same seeded, source-stratified subsample (size printed).
+# on this CPU (a full pool pass would take about two hours), so Gemma is scored on a seeded, source-stratified subsample
+# and SmolLM2 on all pool rows; SmolLM2 on Gemma's rows is shown beside them as the same-rows comparison (never chosen).
 
 # %%
 from IPython.display import Markdown

@@ -99,3 +99,8 @@ def test_chooser_says_off_for_a_signal_less_lm_and_picks_the_informative_one():
     tab = difficulty.choose_signal({"noise": noise, "smollm2": ppl}, y, src, n_boot=200)
     assert tab.attrs["choice"] == "smollm2" and tab.chosen.sum() == 1 and not tab.loc["noise", "eligible"]
     assert list(tab.index) == ["noise", "smollm2", "off"]
+    # an LM scored on its own rows (a subsample) competes; a reference row never wins
+    sub = np.arange(0, len(ppl), 2)
+    tab = difficulty.choose_signal({"gemma": (ppl[sub], y[sub], src[sub]), "ref": (ppl, y, src)}, n_boot=200,
+                                   reference=("ref",))
+    assert tab.attrs["choice"] == "gemma" and tab.loc["gemma", "rows"] == len(sub) and not tab.loc["ref", "eligible"]

@@ -22,8 +22,9 @@ original + augmented. The perplexities come from ``pipeline.sampling`` (SmolLM2-
   interval's lower end is above 0 and the majority of held-out sources agree in sign; the eligible
   signal with the highest pooled rho wins, "off" when none is eligible.
 
-Deviation: Gemma-3-270M costs about 1 text/s on this CPU, so the choice is measured on a seeded,
-source-stratified subsample of the pool (``stratified_subsample``), the same rows for every LM.
+Deviation: Gemma-3-270M costs about 1 text/s on this CPU (a full pool pass ~2 h), so Gemma is scored
+on a seeded, source-stratified subsample of the pool (``stratified_subsample``) and SmolLM2 on all
+rows; SmolLM2 on Gemma's rows is shown beside them as the same-rows comparison.
 
 >>> difficulty_levels([1, 2, 3, 4, 10, 20, 30, 40], groups=list("aaaabbbb")).tolist()
 [0, 1, 2, 3, 0, 1, 2, 3]
@@ -134,17 +135,21 @@ def stratified_subsample(source, n: int, seed: int = 0) -> np.ndarray:
     return np.sort(np.concatenate(picks)) if picks else np.zeros(0, int)
 
 
-def choose_signal(ppls: dict, strong_needed, source, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """The perplexity signal for sampling: one row per candidate LM (``ppls``: name -> perplexities
-    of the same training rows) plus "off"; columns: within-source rho of level vs strong-needed
-    with its interval, sources with a positive rho, eligible, chosen (module docstring's rule)."""
+def choose_signal(ppls: dict, strong_needed=None, source=None, n_boot: int = 1000, seed: int = 0,
+                  reference=()) -> pd.DataFrame:
+    """The perplexity signal for sampling: one row per LM plus "off"; columns: within-source rho of
+    level vs strong-needed with its interval, sources with a positive rho, eligible, chosen (module
+    docstring's rule). ``ppls``: name -> perplexities of the rows (``strong_needed``, ``source``), or
+    name -> (perplexities, strong_needed, source) for an LM scored on its own rows (a costly LM on a
+    subsample). Names in ``reference`` are shown for comparison and never chosen."""
     rows = []
-    for name, p in ppls.items():
-        r = within_source_rho(difficulty_levels(p, np.asarray(source)), strong_needed, source, n_boot, seed)
-        eligible = bool(r["lo"] > 0 and r["sources_positive"] > r["sources"] / 2)
+    for name, v in ppls.items():
+        p, y, src = v if isinstance(v, tuple) else (v, strong_needed, source)
+        r = within_source_rho(difficulty_levels(p, np.asarray(src)), y, src, n_boot, seed)
+        eligible = bool(r["lo"] > 0 and r["sources_positive"] > r["sources"] / 2 and name not in reference)
         rows.append({"signal": name, "rows": r["rows"], "rho_level": r["rho"], "lo": r["lo"], "hi": r["hi"],
                      "sources_positive": f"{r['sources_positive']}/{r['sources']}", "eligible": eligible})
-    rows.append({"signal": "off", "rows": len(np.asarray(source)), "rho_level": 0.0, "lo": 0.0, "hi": 0.0,
+    rows.append({"signal": "off", "rows": max(r["rows"] for r in rows), "rho_level": 0.0, "lo": 0.0, "hi": 0.0,
                  "sources_positive": "", "eligible": True})
     out = pd.DataFrame(rows).set_index("signal")
     live = out[out.eligible & (out.index != "off")]
@@ -153,26 +158,33 @@ def choose_signal(ppls: dict, strong_needed, source, n_boot: int = 1000, seed: i
     return out
 
 
+REFERENCE = "smollm2 on Gemma's rows"  # signal_table's same-rows comparison row (never chosen)
+
+
 def signal_table(rows: pd.DataFrame, n: int = 600, seed: int = 0, n_boot: int = 1000, max_len: int = 48):
-    """``choose_signal`` between SmolLM2, Gemma and "off" on a seeded source-stratified subsample of
-    about ``n`` training rows (``rows``: prompt, source, strong_needed; both LMs score the same rows,
-    each cached per text). ``attrs``: choice, a one-line note (rows, Gemma seconds per computed text)."""
+    """``choose_signal`` between SmolLM2 (all ``rows``: its perplexities are cheap and committed),
+    Gemma (a seeded source-stratified subsample of about ``n`` rows: ~1 text/s) and "off"; plus
+    SmolLM2 on Gemma's rows as a same-rows reference. ``rows``: training rows (prompt, source,
+    strong_needed). ``attrs``: choice, a one-line note (rows, Gemma seconds when computed here)."""
     sub = rows.iloc[stratified_subsample(rows.source, n, seed)]
-    texts = sub.prompt.tolist()
-    smol = sampling.perplexities(texts, max_len=max_len, progress=False)
+    smol = sampling.perplexities(rows.prompt.tolist(), max_len=max_len, progress=False)
     t0 = time.time()
-    gem = gemma_lm.perplexities(texts, max_len=max_len, progress=False)
+    gem = gemma_lm.perplexities(sub.prompt.tolist(), max_len=max_len, progress=False)
     secs = time.time() - t0
-    out = choose_signal({"smollm2": smol, "gemma": gem}, sub.strong_needed, sub.source, n_boot, seed)
-    out.attrs["note"] = (f"{len(sub)} of {len(rows)} training rows (seeded, stratified by source, "
-                         f"{sub.source.nunique()} sources); Gemma pass {secs:.0f} s here (0 s when cached)")
+    smol_sub = pd.Series(smol, index=rows.index).loc[sub.index].to_numpy()
+    out = choose_signal({"smollm2": (smol, rows.strong_needed, rows.source),
+                         "gemma": (gem, sub.strong_needed, sub.source),
+                         REFERENCE: (smol_sub, sub.strong_needed, sub.source)}, n_boot=n_boot, seed=seed,
+                        reference=(REFERENCE,))
+    out.attrs["note"] = (f"SmolLM2 on all {len(rows)} training rows; Gemma on {len(sub)} (seeded, stratified by "
+                         f"source, {sub.source.nunique()} sources), Gemma step {secs:.0f} s here (model load + texts not yet cached)")
     return out
 
 
 def signal_sentence(table: pd.DataFrame, default: str) -> str:
     """Plain statement of ``signal_table``'s result and whether the library default follows it."""
     c = table.attrs["choice"]
-    parts = [f"**{name}**: within-source rho(level, strong needed) = {r.rho_level:+.3f} "
+    parts = [f"**{name}** ({r.rows} rows): within-source rho(level, strong needed) = {r.rho_level:+.3f} "
              f"[{r.lo:+.3f}, {r.hi:+.3f}], positive in {r.sources_positive} sources"
              for name, r in table.drop(index="off").iterrows()]
     head = ("The perplexity signal is absent: no LM's interval lies above 0 with most sources agreeing, so "
