@@ -120,24 +120,53 @@ rr.experiments.check_leakage(td.both, evals).round(3)
 
 # %% [markdown]
 # ### Perplexity and difficulty levels
-# Perplexity of every training query (original + augmented) under SmolLM2-135M, first 48 tokens. Difficulty levels
-# 0–3 are rank-based quartiles *within each source* (ties kept together), oriented by the measured within-source
-# sign of perplexity against "strong model needed" (the pooled sign also carries differences between sources;
-# both signs are printed below); sampling weight = level weight (1, 1.25, 1.5, 2) × (source share)^-½. The thesis takes high
-# perplexity as hard; here the direction is measured, and the table below prints the measured sign and the
-# strong-needed rate per level. Perplexities of texts found in committed derived data (`data/derived`, when present
-# and its parameters, weights and code match) are read from it; the rest are computed and cached.
+# Perplexity of every training query (original + augmented) under the difficulty signal's LM (printed: SmolLM2-135M,
+# Gemma-3-270M, or off; chosen below), on a 48-token window. Difficulty levels 0–3 are rank-based perplexity quartiles
+# *within each source* (ties kept together), in the thesis's direction: level 3 is the source's highest-perplexity
+# quarter, taken as hardest and up-weighted; the labels never flip this sign. Sampling weight = level weight (1, 1.25,
+# 1.5, 2) × (source share)^-½. The one level table below gives each level's rows, median perplexity, strong-needed
+# rate and mean sampling weight over the rows the sampler draws from. Perplexities of texts found in committed derived
+# data (`data/derived`, when its parameters, weights and code match) are read from it; the rest are computed and cached.
 
 # %%
-rr.plots.save(rr.plots.perplexity_by_level(td.ppl, td.levels, "perplexity by difficulty level"), cfg.path("figures", "04_perplexity_levels.png")) if data["sample"] else None
+print("difficulty signal:", td.difficulty_signal)
+rr.plots.save(rr.plots.perplexity_by_level(td.ppl, td.levels, "perplexity by difficulty level (within source)"), cfg.path("figures", "04_perplexity_levels.png")) if td.ppl is not None else None
 
 # %%
-chk = rr.sampling.difficulty_check(td.ppl, td.both.strong_needed, td.both.source) if data["sample"] else None
-print(chk.attrs if data["sample"] else "sampling switched off")
-chk.round(3) if data["sample"] else None
+levels_table = rr.training_data.level_table(td)
+levels_table.round(3) if td.ppl is not None else "no perplexity levels: sampling or its difficulty signal is off"
+
+# %% [markdown]
+# ### Does the level carry difficulty? The within-source relation, with an interval
+# Spearman ρ of the level (and of the raw perplexity) with "strong model needed" inside each source, pooled over sources
+# (row-weighted), on this split's original training rows (an augmented row copies its source's label, so it would count
+# the same question twice); 95 % bootstrap interval, rows resampled within each source. The thesis expects ρ > 0.
 
 # %%
-td.both.assign(ppl=td.ppl, level=td.levels).groupby("level").agg(rows=("ppl", "size"), median_ppl=("ppl", "median"), strong_needed=("strong_needed", "mean")).round(3) if data["sample"] else None
+relation = rr.training_data.level_relation(td)
+relation.round(3) if td.ppl is not None else "no perplexity levels"
+
+# %% [markdown]
+# ### Which LM's perplexity, or none: the source-grouped choice
+# SmolLM2, Gemma-3-270M and "off" are compared on the pool's rows only (training data; no evaluation row). Nothing is
+# fitted (the direction is the thesis's, quartiles are taken inside each source), so leaving one source out reduces to
+# scoring each source on its own: ρ(level, strong needed) within the source, pooled, with a 95 % bootstrap interval. An
+# LM is eligible when the interval's lower end is above 0 and most sources agree in sign; the eligible LM with the
+# highest ρ wins, otherwise "off" (weights from rarity and label balance only). Gemma scores about one text per second
+# on this CPU (a full pool pass would take about two hours), so Gemma is scored on a seeded, source-stratified subsample
+# and SmolLM2 on all pool rows; SmolLM2 on Gemma's rows is shown beside them as the same-rows comparison (never chosen).
+
+# %%
+from IPython.display import Markdown
+signal = rr.difficulty.signal_table(pool, n=600, seed=0)
+print(signal.attrs["note"])
+signal.round(3)
+
+# %%
+Markdown(rr.difficulty.signal_sentence(signal, rr.training_data.DIFFICULTY_SIGNAL))
+
+# %%
+rr.router_runs.save_tables(cfg, **{"04_sampling_levels": levels_table.reset_index(), "04_level_relation": relation.reset_index(), "04_difficulty_signal": signal.reset_index()})
 
 # %% [markdown]
 # ### Label balance and source mix, before and after sampling

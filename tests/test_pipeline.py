@@ -1,5 +1,5 @@
-"""RAGRouter's data pipeline: augmentation outputs, the leakage check on augmented rows, the
-sampler's bounds and balance, and the on/off switches."""
+"""RAGRouter's data pipeline: augmentation outputs, the leakage check on augmented rows and the
+on/off switches (the sampler's levels and weights: test_sampling_levels.py)."""
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,7 +7,7 @@ import pytest
 from ragrouter_lib.core.config import setup
 from ragrouter_lib.data import leakage, models
 from ragrouter_lib.runs import experiments
-from ragrouter_lib.pipeline import augmentation, sampling, training_data, variants
+from ragrouter_lib.pipeline import augmentation, training_data, variants
 
 SENTENCES = ["The boy read the book in the library.",
              "In 1990, the company moved its headquarters to Texas.",
@@ -73,60 +73,6 @@ def test_augmented_planted_evaluation_prompt_is_caught():
     assert len(aug) == 1 and aug.prompt.iloc[0] != planted.prompt.iloc[0]
     with pytest.raises(leakage.LeakageError):
         experiments.check_leakage(pd.concat([pool, aug], ignore_index=True), evals)
-
-
-def _synthetic(n=400, seed=0):
-    rng = np.random.default_rng(seed)
-    return pd.DataFrame({"prompt": [f"q{i}" for i in range(n)], "strong_needed": (rng.random(n) < 0.25).astype(int),
-                         "source": rng.choice(["a", "b", "rare"], n, p=[0.6, 0.35, 0.05])})
-
-
-def test_sampler_hits_bounds_and_balances_labels():
-    orig, aug = _synthetic(400, 0), _synthetic(150, 1)
-    ppl = np.random.default_rng(2).lognormal(3, 1, 550)
-    out = sampling.dynamic_sample(orig, aug, ppl, size_frac=0.5, seed=0)
-    assert len(orig) < len(out) < len(orig) + len(aug) and len(out) == 475
-    assert abs(out.strong_needed.mean() - 0.5) < 0.01
-    both = pd.concat([orig, aug], ignore_index=True)
-    # harder (higher-perplexity) and rarer rows are drawn more often than their share
-    lv = sampling.difficulty_levels(ppl)
-    w = sampling.weights(both, lv)
-    assert w[lv == 3].mean() > w[lv == 0].mean() and w[both.source == "rare"].mean() > w[both.source == "a"].mean()
-    with pytest.raises(ValueError, match="not within"):
-        sampling.dynamic_sample(orig, aug, ppl, size_frac=1.0)
-
-
-def test_difficulty_levels_are_quartiles():
-    lv = sampling.difficulty_levels(np.arange(100.0))
-    assert np.bincount(lv).tolist() == [25, 25, 25, 25] and lv[0] == 0 and lv[-1] == 3
-
-
-def test_difficulty_levels_rank_ties_together_and_stay_quartiles():
-    ppl = np.concatenate([np.arange(1.0, 41), np.full(20, 50.0), np.arange(60.0, 100)])
-    lv = sampling.difficulty_levels(ppl)
-    assert len(set(lv[40:60])) == 1 and lv[45] == 2  # tied rows share the level of their mean rank 50.5
-    assert np.bincount(lv).tolist() == [25, 15, 35, 25]
-    assert (sampling.difficulty_levels(np.log(ppl)) == lv).all()  # ranks: any monotone transform
-    assert (sampling.difficulty_levels(ppl, direction=-1) == sampling.difficulty_levels(-ppl)).all()
-
-
-def test_sampling_follows_the_measured_difficulty_sign():
-    rng = np.random.default_rng(1)
-    n = 600
-    src = rng.choice(["a", "b"], n)
-    ppl = rng.lognormal(3, 1, n)
-    # within each source, LOW perplexity goes with "strong needed" (as measured on our pool)
-    y = (rng.random(n) < np.where(ppl < np.median(ppl), 0.7, 0.2)).astype(int)
-    assert sampling.difficulty_direction(ppl, y, src) == -1
-    tab = sampling.difficulty_check(ppl, y, src)
-    assert tab.attrs["within_source_rho"] < 0 and tab.strong_needed.iloc[0] > tab.strong_needed.iloc[-1]
-    assert sampling.difficulty_direction(ppl, 1 - y, src) == 1
-    df = pd.DataFrame({"prompt": [f"q{i}" for i in range(n)], "strong_needed": y, "source": src})
-    half = n // 2
-    out = sampling.dynamic_sample(df[:half], df[half:], ppl, size_frac=0.5, seed=0)
-    thesis = sampling.dynamic_sample(df[:half], df[half:], ppl, size_frac=0.5, seed=0, orient="thesis")
-    low = set(df.prompt[ppl < np.quantile(ppl, 0.25)])
-    assert out.prompt.isin(low).mean() > thesis.prompt.isin(low).mean()
 
 
 BROKEN = [("Which of the following is NOT a mixture?", "Which of the followers is NOT a mixture?", "semantic"),

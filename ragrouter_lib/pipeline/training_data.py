@@ -24,8 +24,9 @@ from types import SimpleNamespace
 import pandas as pd
 
 from ..core import cache
+from ..features import gemma_lm
 from ..labels import pool_labels
-from . import augmentation, sampling
+from . import augmentation, difficulty, sampling
 
 # The data settings: their one home. RAGRouter's ``defaults`` read them from here; a run overrides
 # them through ``rr.setup(..., augment=False)`` (config params), read back by ``settings(cfg)``, so
@@ -34,6 +35,10 @@ DEFAULTS = dict(augment=True, sample=True, factor=0.3, size_frac=0.5)
 # Perplexity window (tokens): fixed, not a setting; the SmolLM2 pass is shared with the causal_llm
 # baseline's features when their lengths agree (``experiments.precompute_features``).
 PPL_MAX_LEN = 48
+# The perplexity signal the sampling levels come from: "smollm2", "gemma" or "off" (rarity and label
+# balance only). Set to what ``difficulty.choose_signal`` picks on the pool's rows (source-grouped,
+# training rows only; notebook 04 prints its table and whether this default agrees with it).
+DIFFICULTY_SIGNAL = "smollm2"
 
 
 def settings(cfg) -> dict:
@@ -74,19 +79,23 @@ def _augment_cached(train, factor, cache_dir, log):
 
 def prepare(pool: pd.DataFrame, data_seed: int, cache_dir, augment: bool = DEFAULTS["augment"],
             sample: bool = DEFAULTS["sample"], factor: float = DEFAULTS["factor"],
-            size_frac: float = DEFAULTS["size_frac"], ppl_max_len: int = PPL_MAX_LEN, log=print):
+            size_frac: float = DEFAULTS["size_frac"], ppl_max_len: int = PPL_MAX_LEN, log=print,
+            difficulty_signal: str = DIFFICULTY_SIGNAL):
     """The training set for one data seed: the pool split by ``pool_labels.split``, then ``prepare_split``."""
     part = pool_labels.split(pool, seed=data_seed)
     return prepare_split(pool[part == "train"], pool[part == "valid"], data_seed, cache_dir, augment=augment,
-                         sample=sample, factor=factor, size_frac=size_frac, ppl_max_len=ppl_max_len, log=log)
+                         sample=sample, factor=factor, size_frac=size_frac, ppl_max_len=ppl_max_len, log=log,
+                         difficulty_signal=difficulty_signal)
 
 
 def prepare_split(original: pd.DataFrame, valid, data_seed: int, cache_dir, augment: bool = DEFAULTS["augment"],
                   sample: bool = DEFAULTS["sample"], factor: float = DEFAULTS["factor"],
-                  size_frac: float = DEFAULTS["size_frac"], ppl_max_len: int = PPL_MAX_LEN, log=print):
+                  size_frac: float = DEFAULTS["size_frac"], ppl_max_len: int = PPL_MAX_LEN, log=print,
+                  difficulty_signal: str = DIFFICULTY_SIGNAL):
     """Augment and sample the training part of a split (``data_seed``: the sampling draw; RAGRouter
-    passes its router seed). Returns a namespace with train (final), valid, original, augmented,
-    rejected, ppl (of original + augmented rows), levels, cost."""
+    passes its router seed). ``difficulty_signal``: the LM whose perplexity sets the sampling levels,
+    or "off" (weights from source rarity only). Returns a namespace with train (final), valid,
+    original, augmented, rejected, ppl (of original + augmented rows; None when off), levels, cost."""
     cost = []
     aug = pd.DataFrame(columns=["pool_id", "prompt", "source", "panel", "score", "strong_needed",
                                 "source_id", "origin_id", "method", "op"])
@@ -102,22 +111,57 @@ def prepare_split(original: pd.DataFrame, valid, data_seed: int, cache_dir, augm
     ppl = levels = None
     final = both
     if sample:
+        if difficulty_signal != "off":
+            t0 = time.time()
+            ppl = _perplexities(difficulty_signal, both.prompt, ppl_max_len, log is print)
+            secs = time.time() - t0
+            cost.append({"step": "perplexity", "rows_in": len(both), "rows_out": len(both),
+                         "seconds": round(secs, 1), "rows_per_s": round(len(both) / max(secs, 1e-9), 1),
+                         "cached": None, "note": f"{difficulty_signal}, {ppl_max_len} tokens"})
+            levels = difficulty.difficulty_levels(ppl, both.source.to_numpy())  # what dynamic_sample weights by
         t0 = time.time()
-        ppl = sampling.perplexities(both.prompt, max_len=ppl_max_len, progress=log is print)
-        secs = time.time() - t0
-        cost.append({"step": "perplexity", "rows_in": len(both), "rows_out": len(both),
-                     "seconds": round(secs, 1), "rows_per_s": round(len(both) / max(secs, 1e-9), 1),
-                     "cached": None, "note": f"SmolLM2-135M, {ppl_max_len} tokens"})
-        levels = sampling.sampling_levels(both, ppl)  # the levels dynamic_sample weights by
-        t0 = time.time()
-        final = sampling.dynamic_sample(original, aug.astype({"score": int, "strong_needed": int}), ppl,
-                                        size_frac=size_frac, seed=data_seed)
+        final = difficulty.dynamic_sample(original, aug.astype({"score": int, "strong_needed": int}), ppl,
+                                          size_frac=size_frac, seed=data_seed)
         cost.append({"step": "sampling", "rows_in": len(both), "rows_out": len(final),
                      "seconds": round(time.time() - t0, 2), "rows_per_s": None, "cached": None,
-                     "note": "balanced labels"})
+                     "note": f"balanced labels; difficulty signal {difficulty_signal}"})
     return SimpleNamespace(train=final.reset_index(drop=True), valid=valid, original=original,
                            augmented=aug, rejected=rej, both=both, ppl=ppl, levels=levels,
-                           cost=pd.DataFrame(cost), switches={"augment": augment, "sample": sample})
+                           cost=pd.DataFrame(cost), switches={"augment": augment, "sample": sample},
+                           difficulty_signal=difficulty_signal if sample else None)
+
+
+def _perplexities(signal, texts, max_len, progress):
+    """Per-text perplexity under the signal's LM (both cached per text)."""
+    if signal == "gemma":
+        return gemma_lm.perplexities(texts, max_len=max_len, progress=progress)
+    if signal == "smollm2":
+        return sampling.perplexities(texts, max_len=max_len, progress=progress)
+    raise ValueError(f"unknown difficulty signal {signal!r} (smollm2, gemma or off)")
+
+
+def level_table(td) -> pd.DataFrame:
+    """The one level table: per within-source perplexity quartile (3 = highest = hardest, the
+    thesis's direction) its rows, strong-needed rate and the sampling weight ``dynamic_sample`` uses."""
+    if td.ppl is None:
+        return pd.DataFrame()
+    return difficulty.level_table(td.ppl, td.both.strong_needed, td.both.source,
+                                  difficulty.weights(td.both, td.levels))
+
+
+def level_relation(td, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Within-source Spearman rho of the sampling level and of the raw perplexity with "strong needed",
+    pooled over sources with a 95 % bootstrap interval (``difficulty.within_source_rho``), on the
+    split's ORIGINAL training rows (augmented rows copy their source's label: counted twice otherwise)."""
+    if td.ppl is None:
+        return pd.DataFrame()
+    n = len(td.original)
+    rows = []
+    for what, x in (("level (within-source quartile)", td.levels[:n]), ("perplexity", td.ppl[:n])):
+        r = difficulty.within_source_rho(x, td.original.strong_needed, td.original.source, n_boot, seed)
+        rows.append({"relation to strong needed": what, "rows": n, "rho": r["rho"], "lo_95": r["lo"], "hi_95": r["hi"],
+                     "sources_positive": f"{r['sources_positive']}/{r['sources']}"})
+    return pd.DataFrame(rows).set_index("relation to strong needed")
 
 
 def stage_sizes(td) -> pd.DataFrame:

@@ -97,7 +97,7 @@ def pool_rows(params: dict) -> int:
 
 def prepared_rows(n: float, hp: dict) -> float:
     """Rows a fit trains on after ``training_data.prepare_split``: augmentation adds factor x n rows,
-    sampling keeps n + size_frac x augmented (``sampling.dynamic_sample``)."""
+    sampling keeps n + size_frac x augmented (``difficulty.dynamic_sample``)."""
     aug = hp["factor"] * n if hp["augment"] else 0.0
     return n + (hp["size_frac"] * aug if hp["sample"] else aug)
 
