@@ -158,7 +158,7 @@ relation.round(3) if td.ppl is not None else "no perplexity levels"
 
 # %%
 from IPython.display import Markdown
-signal = rr.difficulty.signal_table(pool, n=600, seed=0)
+signal = rr.difficulty.signal_table(pool, n=cfg.gemma_rows)
 print(signal.attrs["note"])
 signal.round(3)
 

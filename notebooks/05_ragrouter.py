@@ -138,7 +138,7 @@ kb_recall.round(4)
 # the model's output (row 0: the strong-win probability).
 
 # %%
-rr.routers.ragrouter.worked_example(r0, rr.loading.load_mmlu_questions("val").question.iloc[0])
+rr.routers.ragrouter_parts.worked_example(r0, rr.loading.load_mmlu_questions("val").question.iloc[0])
 
 # %% [markdown]
 # ### Which sources the knowledge base holds: its own source-grouped criterion

@@ -9,7 +9,9 @@ precomputed Arena embeddings:
   1. SmolLM2 hidden states of the MMLU and GSM8K evaluation prompts (``encoders.lm_states`` with the
      ``causal_llm`` router's layers and window);
   2. SmolLM2 perplexities of the offline training pool's prompts, with the same hidden states from
-     that pass (``sampling.perplexities(..., lm_states_layers=...)``, as ``precompute_features``).
+     that pass (``sampling.perplexities(..., lm_states_layers=...)``, as ``precompute_features``);
+  3. Gemma-3-270M perplexities of the pool subsample notebook 04's difficulty-signal choice reads
+     (``difficulty.signal_table``, ``gemma_rows`` rows, ~1 text/s).
 The library reads them beside the cache under the same content-keyed folder names
 (``encoders.derived_root``), so an edit to the code that computes them retires them. The test
 ``tests/test_derived.py`` checks that the folders match the current code and recomputes a random
@@ -39,7 +41,7 @@ def main(out: Path = REPO / "data" / "derived") -> None:
     os.environ["RAGROUTER_DERIVED"] = "off"
     sys.path.insert(0, str(REPO))
     import ragrouter_lib as rr
-    from ragrouter_lib.features import encoders
+    from ragrouter_lib.features import encoders, gemma_lm
     from ragrouter_lib.pipeline import sampling
     from ragrouter_lib.routers.routellm_baselines import CausalLLMRouter
 
@@ -59,6 +61,11 @@ def main(out: Path = REPO / "data" / "derived") -> None:
     sets.append({"set": "pool", "pass": "perplexities+lm_states", "n": len(pool),
                  "seconds": round(time.time() - t, 1), "texts_sha256": encoders.texts_digest(list(pool.prompt))})
     print(sets[-1], flush=True)
+    t = time.time()  # Gemma-3-270M on the difficulty-signal subsample (notebook 04's chooser)
+    sig = rr.difficulty.signal_table(pool, n=cfg.gemma_rows)
+    sets.append({"set": "pool subsample", "pass": "gemma perplexities", "n": int(sig.loc["gemma", "rows"]),
+                 "seconds": round(time.time() - t, 1)})
+    print(sets[-1], flush=True)
 
     lm_params = encoders.lm_params(c["n_layers"], c["max_len"])
     lm_dir = encoders.store_dir("lm", lm_params)
@@ -66,7 +73,9 @@ def main(out: Path = REPO / "data" / "derived") -> None:
     if out.exists():
         shutil.rmtree(out)
     folders = []
-    for src, params in ((lm_dir, lm_params), (ppl_dir, ppl_params)):
+    gemma_params = gemma_lm.ppl_params()
+    gemma_dir = encoders.store_dir("ppl-gemma", gemma_params, [gemma_lm.__name__])
+    for src, params in ((lm_dir, lm_params), (ppl_dir, ppl_params), (gemma_dir, gemma_params)):
         dst = out / "features" / src.name
         shutil.copytree(src, dst)
         folders.append({"folder": f"features/{src.name}", "params": params,

@@ -4,8 +4,9 @@ import pandas as pd
 import pytest
 
 from ragrouter_lib import routers
+from ragrouter_lib.features import encoders, syntax
 from ragrouter_lib.pipeline import training_data
-from ragrouter_lib.routers import kb, ragrouter, selection
+from ragrouter_lib.routers import kb, ragrouter, ragrouter_parts, selection
 
 TINY = {"extractor_epochs": 2, "final_epochs": 3, "augment": False, "sample": False, "k": 4, "n_folds": 3,
         "batch_size": 16}
@@ -116,7 +117,7 @@ def test_cached_extractor_rebuilds_no_inputs(monkeypatch):
     routers.get_router("ragrouter", seed=0, **TINY).fit(None, None, prepared=data)
     calls = []
     orig = ragrouter.RAGRouter._inputs
-    monkeypatch.setattr(ragrouter.RAGRouter, "_inputs", lambda self, p: calls.append(len(list(p))) or orig(self, p))
+    monkeypatch.setattr(ragrouter.RAGRouter, "_inputs", lambda self, p, parsed=None: calls.append(len(list(p))) or orig(self, p, parsed))
     r = routers.get_router("ragrouter", seed=0, **{**TINY, "k": 3}).fit(None, None, prepared=data)
     assert calls == [] and r.k == 3
     assert any(h["stage"] == "extractor" for h in r.history)  # its history came with it
@@ -126,7 +127,7 @@ def test_worked_example_lists_the_neighbours_and_the_models_output():
     data = _pool()
     r = routers.get_router("ragrouter", seed=0, **TINY).fit(None, None, prepared=data)
     q = "Please explain the rivers number 99 in the book."
-    tab = ragrouter.worked_example(r, q)
+    tab = ragrouter_parts.worked_example(r, q)
     assert len(tab) == r.k + 1 and tab.role.tolist() == ["query"] + ["neighbour"] * r.k
     assert tab.strong_win_prob[0] == pytest.approx(float(r.score([q])[0]), abs=1e-6)
     nb = tab.iloc[1:]
@@ -164,3 +165,15 @@ def test_llm_training_prompts_never_list_a_copy_of_their_own_row(tmp_path, monke
     assert all(len(v) == r.k for v in listed.values())
     leaks = [(row, copy) for row, copy in pairs if copy in listed[row]]
     assert not leaks, f"{len(leaks)} of {len(pairs)} rows list their own copy, e.g. {leaks[0]}"
+
+
+def test_a_scored_prompt_is_parsed_once_with_the_cache_off(monkeypatch):
+    """Single-query latency (notebook 05's table runs with the feature cache off): the extractor's
+    graph and the structural features read one parse; the old score() parsed every prompt twice."""
+    r = routers.get_router("ragrouter", seed=0, **TINY).fit(None, None, prepared=_pool())
+    calls = []
+    orig = syntax.parse_uncached
+    monkeypatch.setattr(syntax, "parse_uncached", lambda t, p: calls.append(len(t)) or orig(t, p))
+    with encoders.feature_cache(enabled=False):
+        p = r.score(["Tom has 3 apples and buys 4 more; how many apples does Tom have now?"])
+    assert calls == [1] and p.shape == (1,)

@@ -12,8 +12,8 @@ import pytest
 from ragrouter_lib.core import cache
 from ragrouter_lib.core.config import setup
 from ragrouter_lib.runs import experiments
-from ragrouter_lib.features import encoders
-from ragrouter_lib.pipeline import sampling
+from ragrouter_lib.features import encoders, gemma_lm
+from ragrouter_lib.pipeline import difficulty, sampling
 from ragrouter_lib.routers.routellm_baselines import CausalLLMRouter
 
 DERIVED = cache.REPO / "data" / "derived"
@@ -32,11 +32,12 @@ def manifest():
 
 def current_folders() -> dict:
     return {"lm": encoders.store_dir("lm", encoders.lm_params(C["n_layers"], C["max_len"])).name,
-            "ppl": sampling.ppl_store(C["max_len"]).name}
+            "ppl": sampling.ppl_store(C["max_len"]).name,
+            "ppl-gemma": encoders.store_dir("ppl-gemma", gemma_lm.ppl_params(), [gemma_lm.__name__]).name}
 
 
 def test_derived_folders_are_the_ones_the_current_code_asks_for():
-    committed = {f["folder"].split("/")[-1].split("-")[0]: f["folder"].split("/")[-1] for f in manifest()["folders"]}
+    committed = {f["folder"].split("/")[-1].rsplit("-", 1)[0]: f["folder"].split("/")[-1] for f in manifest()["folders"]}
     assert committed == current_folders(), (
         "data/derived is stale for the current code (a module in the passes' import closure changed): "
         "rebuild it with `.venv/bin/python scripts/build_derived.py`")
@@ -79,3 +80,18 @@ def test_library_reads_derived_perplexities_and_a_sample_recomputes_equal(monkey
     got = sampling.perplexities(prompts, C["max_len"], progress=False)
     monkeypatch.undo()
     np.testing.assert_allclose(got, sampling.perplexities_uncached(prompts, C["max_len"], BATCH["perplexities"], False)["ppl"], rtol=1e-3)
+
+
+def test_library_reads_derived_gemma_perplexities_of_the_signal_subsample(monkeypatch, tmp_path):
+    """Notebook 04's difficulty-signal choice finds every Gemma text in data/derived, so a cold run
+    neither converts nor runs Gemma (a recomputed sample would cost the ~3-minute conversion here)."""
+    monkeypatch.setenv("RAGROUTER_CACHE", str(tmp_path))
+    cfg = setup("offline", 0, str(tmp_path), verbose=False)
+    pool = experiments.load_pool(cfg)
+    sub = pool.iloc[difficulty.stratified_subsample(pool.source, cfg.gemma_rows)]
+
+    def refuse(*a, **k):
+        raise AssertionError("derived data was not used")
+    monkeypatch.setattr(gemma_lm, "perplexities_uncached", refuse)
+    got = gemma_lm.perplexities(list(sub.prompt), progress=False)
+    assert len(got) == len(sub) and np.isfinite(got).mean() > 0.95

@@ -92,7 +92,11 @@ def perplexities_uncached(texts, max_len: int = 48, batch_size: int = 8, progres
 
 
 def ppl_params(max_len: int = 48) -> dict:
-    return {"lm": "gemma3-270m", "model": load_gemma()[2], "max_len": max_len, "truncation": text.TRUNCATION_RULE}
+    """The cache key's parameters. The model is named by the GGUF package's release digest: the fp32
+    weights are a function of it and of this module's code (in the key too), so a cached text never
+    needs the ~3-minute conversion (a run whose texts are all in ``data/derived`` never loads Gemma)."""
+    return {"lm": "gemma3-270m", "model": f"gguf-{_gguf_digest()}", "max_len": max_len,
+            "truncation": text.TRUNCATION_RULE}
 
 
 def perplexities(texts, max_len: int = 48, batch_size: int = 8, progress: bool = True) -> np.ndarray:

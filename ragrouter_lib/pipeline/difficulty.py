@@ -165,19 +165,23 @@ def signal_table(rows: pd.DataFrame, n: int = 600, seed: int = 0, n_boot: int = 
     """``choose_signal`` between SmolLM2 (all ``rows``: its perplexities are cheap and committed),
     Gemma (a seeded source-stratified subsample of about ``n`` rows: ~1 text/s) and "off"; plus
     SmolLM2 on Gemma's rows as a same-rows reference. ``rows``: training rows (prompt, source,
-    strong_needed). ``attrs``: choice, a one-line note (rows, Gemma seconds when computed here)."""
-    sub = rows.iloc[stratified_subsample(rows.source, n, seed)]
+    strong_needed). ``attrs``: choice, a one-line note (rows, Gemma seconds when computed here).
+    ``n=0`` (the smoke profile: Gemma's one-time conversion costs minutes) leaves Gemma out, and says so."""
     smol = sampling.perplexities(rows.prompt.tolist(), max_len=max_len, progress=False)
-    t0 = time.time()
-    gem = gemma_lm.perplexities(sub.prompt.tolist(), max_len=max_len, progress=False)
-    secs = time.time() - t0
-    smol_sub = pd.Series(smol, index=rows.index).loc[sub.index].to_numpy()
-    out = choose_signal({"smollm2": (smol, rows.strong_needed, rows.source),
-                         "gemma": (gem, sub.strong_needed, sub.source),
-                         REFERENCE: (smol_sub, sub.strong_needed, sub.source)}, n_boot=n_boot, seed=seed,
-                        reference=(REFERENCE,))
-    out.attrs["note"] = (f"SmolLM2 on all {len(rows)} training rows; Gemma on {len(sub)} (seeded, stratified by "
-                         f"source, {sub.source.nunique()} sources), Gemma step {secs:.0f} s here (model load + texts not yet cached)")
+    ppls = {"smollm2": (smol, rows.strong_needed, rows.source)}
+    if n > 0:
+        sub = rows.iloc[stratified_subsample(rows.source, n, seed)]
+        t0 = time.time()
+        ppls["gemma"] = gemma_lm.perplexities(sub.prompt.tolist(), max_len=max_len, progress=False), sub.strong_needed, sub.source
+        secs = time.time() - t0
+        smol_sub = pd.Series(smol, index=rows.index).loc[sub.index].to_numpy()
+        ppls[REFERENCE] = smol_sub, sub.strong_needed, sub.source
+        gemma = (f"Gemma on {len(sub)} (seeded, stratified by source, {sub.source.nunique()} sources), Gemma step "
+                 f"{secs:.0f} s here (model load + texts not yet cached)")
+    else:
+        gemma = "Gemma not measured in this profile (gemma_rows=0)"
+    out = choose_signal(ppls, n_boot=n_boot, seed=seed, reference=(REFERENCE,))
+    out.attrs["note"] = f"SmolLM2 on all {len(rows)} training rows; {gemma}"
     return out
 
 

@@ -20,6 +20,7 @@ import time
 import numpy as np
 import pandas as pd
 
+from ..core.seeding import step_seed
 from ..data import leakage
 
 
@@ -207,3 +208,25 @@ def vote_from_topk(topk: dict, sources, labels, k: int, rows=None) -> dict:
     S, idx = np.take_along_axis(S, o, 1), np.take_along_axis(idx, o, 1)
     y = np.where(idx >= 0, np.asarray(labels, float)[np.maximum(idx, 0)], np.nan)
     return {"vote": np.nanmean(y, 1), "sim": S, "idx": idx}
+
+
+def out_of_fold_kbs(kb: KnowledgeBase, kb_fold, folds, seed: int) -> dict:
+    """One KB per training fold ``f`` (the folds in ``folds``) of the KB rows outside it (``kb_fold``
+    != f; a KB-only row of fold -1 is in all): ``{f: (row indices into kb, KnowledgeBase)}``, so a
+    row never finds itself or its origin's copies (the cross-fit)."""
+    out = {}
+    for f in np.unique(folds):
+        rest = np.flatnonzero(np.asarray(kb_fold) != f)
+        out[int(f)] = rest, KnowledgeBase(kb.vectors[rest], kb.scores[rest], seed=step_seed(seed, f"kb_fold{f}"))
+    return out
+
+
+def out_of_fold_neighbours(fold_kbs: dict, folds, vec, k: int, nprobe: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's ``k`` nearest KB rows (indices into the whole KB, L2 distances) in its fold's
+    out-of-fold KB (``out_of_fold_kbs``)."""
+    idx, dist = np.zeros((len(vec), k), np.int64), np.zeros((len(vec), k), np.float32)
+    for f, (rest, kbf) in fold_kbs.items():
+        inside = folds == f
+        d, i = kbf.search(vec[inside], k, nprobe=min(nprobe, kbf.nlist))
+        idx[inside], dist[inside] = rest[i], d
+    return idx, dist

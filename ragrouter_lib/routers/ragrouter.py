@@ -58,7 +58,8 @@ from ..labels import alignment
 from ..pipeline import training_data
 from .base import register
 from . import kb_sources as kb_choice
-from .kb import KnowledgeBase, aligned_labels, crossfit_folds, extra_row_folds, origin_groups
+from .kb import (KnowledgeBase, aligned_labels, crossfit_folds, extra_row_folds, origin_groups, out_of_fold_kbs,
+                 out_of_fold_neighbours)
 from .ragrouter_parts import FeatureExtractor, FinalInputs, FinalModel, structural_features
 from .training import HeadTrainer, TrainableRouter
 
@@ -92,11 +93,12 @@ class RAGRouter(TrainableRouter):
             raise ValueError(f"features={self.hp['features']!r}: choose one of {FEATURES}")
         return self.hp["features"] == "plain"
 
-    def _inputs(self, prompts):
+    def _inputs(self, prompts, parsed=None):
         prompts = list(prompts)
         tok = encoders.token_states(prompts, self.hp["encoder"], layer=self.hp["layer"],
                                     max_len=self.hp["max_len"], progress=False)
-        return {"prompts": prompts, "tok": tok, "parse": syntax.parses(prompts, progress=False),
+        parsed = parsed or syntax.parses(prompts, progress=False)
+        return {"prompts": prompts, "tok": tok, "parse": parsed,
                 "wp": syntax.wordpiece_offsets(prompts, self.hp["encoder"], self.hp["max_len"])}
 
     def _batch(self, inp, idx):
@@ -105,16 +107,16 @@ class RAGRouter(TrainableRouter):
                                                             inp["tok"]["states"], inp["tok"]["offsets"])
         return (x, m, g, node_sem, pos, dep, counts)
 
-    def embed(self, prompts) -> np.ndarray:
+    def embed(self, prompts, parsed=None) -> np.ndarray:
         """h_fuse_global (n, 256) of ``prompts``; once the extractor is final, cached per text under
         its key (same key = same weights: the ``k``/``rag`` variants embed each prompt once).
-        ``features="plain"``: ``plain_vectors``."""
+        ``parsed``: the prompts' parses when the caller has them. ``features="plain"``: ``plain_vectors``."""
         prompts = list(prompts)
         if self.plain:
             return self.plain_vectors(prompts)
 
-        def compute(t):
-            return {"h": self._embed(self._inputs(t))}
+        def compute(t):  # t: the texts not cached (all of them, in order, when the cache is off)
+            return {"h": self._embed(self._inputs(t, parsed if t == prompts else None))}
         if getattr(self, "extractor_key", None) is None:
             return compute(prompts)["h"]
         return encoders.cached("hfuse", {"extractor": self.extractor_key}, prompts, compute, verbose=False)["h"]
@@ -139,12 +141,12 @@ class RAGRouter(TrainableRouter):
         """Width of the semantic encoder's states (MiniLM 384, DeBERTa-v3-base 768)."""
         return encoders.load_encoder(self.hp["encoder"])[1].config.hidden_size
 
-    def structure(self, prompts) -> np.ndarray | None:
+    def structure(self, prompts, parsed=None) -> np.ndarray | None:
         """Structural features of ``prompts`` standardised as on the training rows (None:
         ``features="plain"``)."""
         if self.plain:
             return None
-        return (structural_features(prompts) - self.struct_mu) / self.struct_sd
+        return (structural_features(prompts, parsed) - self.struct_mu) / self.struct_sd
 
     # -- training, stage by stage
     def fit(self, train, valid=None, prepared=None):
@@ -286,24 +288,14 @@ class RAGRouter(TrainableRouter):
         self.data_summary["kb_rows"] = len(kb_vec)
         self.data_summary["kb_only_rows"] = 0 if extra is None else len(extra)
         self.k = int(min(hp["k"], min((kb_fold != f).sum() for f in np.unique(folds))))
-        # each fold's rows against the KB of the other folds (out-of-fold: a row never finds itself)
-        fold_kbs = {}
-        for f in range(hp["n_folds"]):
-            if (folds == f).any():
-                rest = np.flatnonzero(kb_fold != f)
-                fold_kbs[f] = rest, KnowledgeBase(self.kb.vectors[rest], self.kb.scores[rest],
-                                                  seed=step_seed(seed, f"kb_fold{f}"))
+        fold_kbs = out_of_fold_kbs(self.kb, kb_fold, folds, seed)  # built once per fit
         # nprobe for queries outside the KB: the held-out sources while validating, else the first
         # fold's rows against its out-of-fold KB (training rows would each find themselves)
         first = folds[kb_rows].min() if len(kb_rows) else folds.min()
         self.kb_recall = (self.kb.choose_nprobe(va.vec, self.k) if va is not None else
                           self.kb.choose_nprobe_held_out(kb_fold == first, self.k, self._seed("kb_recall"),
                                                          rest=fold_kbs[first][1]))
-        nb_idx, nb_dist = np.zeros((len(data), self.k), np.int64), np.zeros((len(data), self.k), np.float32)
-        for f, (rest, kbf) in fold_kbs.items():
-            inside = folds == f
-            d, i = kbf.search(tr.vec[inside], self.k, nprobe=min(self.kb.nprobe, kbf.nlist))
-            nb_idx[inside], nb_dist[inside] = rest[i], d
+        nb_idx, nb_dist = out_of_fold_neighbours(fold_kbs, folds, tr.vec, self.k, self.kb.nprobe)
         self.train_neighbours = nb_idx  # diagnostics: which KB rows each row read
         return (FinalInputs(tr.vec, tr.struct, self._pack(nb_idx, nb_dist)),
                 None if va is None else FinalInputs(va.vec, va.struct, self.neighbours(va.vec)))
@@ -364,9 +356,10 @@ class RAGRouter(TrainableRouter):
         return p[:, :3].sum(1).numpy()
 
     def score(self, prompts):
-        prompts = list(prompts)
-        vec = self.embed(prompts)
-        return self.strong_win(vec, self.structure(prompts), self.neighbours(vec))
+        prompts = list(prompts)  # one parse per prompt: the extractor and the structural features share it
+        parsed = None if self.plain else syntax.parses(prompts, progress=False)
+        vec = self.embed(prompts, parsed)
+        return self.strong_win(vec, self.structure(prompts, parsed), self.neighbours(vec))
 
     # -- persistence
     def state(self):
@@ -398,20 +391,3 @@ class RAGRouter(TrainableRouter):
         self.kb_rows = st.get("kb_rows")
         self.kb_folds = st.get("kb_folds")
         self.train_neighbours, self.train_folds = st.get("train_neighbours"), st.get("train_folds")
-
-
-# ----------------------------------------------------------------------------- the worked example
-def worked_example(router: RAGRouter, prompt: str, width: int = 90) -> pd.DataFrame:
-    """One query through the RAG step: row 0 the query with the model's strong-win probability,
-    then its K retrieved training queries (rank, text, score, strong_needed, source, L2 distance)."""
-    vec = router.embed([prompt])
-    nb = router.neighbours(vec)
-    p = float(router.strong_win(vec, router.structure([prompt]), nb)[0])
-    rows = [{"rank": 0, "role": "query", "prompt": prompt[:width], "score": np.nan, "strong_needed": np.nan,
-             "source": "", "distance": 0.0, "strong_win_prob": p}]
-    for r, (j, d) in enumerate(zip(nb["idx"][0], nb["dist"][0] * 100.0), 1):
-        m = router.kb_meta.iloc[int(j)]
-        rows.append({"rank": r, "role": "neighbour", "prompt": str(m.prompt)[:width], "score": int(m.score),
-                     "strong_needed": int(m.strong_needed), "source": m.source, "distance": float(d),
-                     "strong_win_prob": np.nan})
-    return pd.DataFrame(rows)

@@ -16,6 +16,7 @@ import re
 from typing import NamedTuple
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
@@ -167,3 +168,20 @@ def structural_features(prompts, parsed: dict | None = None) -> np.ndarray:
                   np.log1p(sum(c.isdigit() for c in text)), np.log1p(len(OPERATORS.findall(text))),
                   np.log1p(len(text))]
     return out
+
+
+# ----------------------------------------------------------------------------- the worked example
+def worked_example(router, prompt: str, width: int = 90) -> pd.DataFrame:
+    """One query through a fitted RAGRouter's RAG step: row 0 the query with the model's strong-win probability,
+    then its K retrieved training queries (rank, text, score, strong_needed, source, L2 distance)."""
+    vec = router.embed([prompt])
+    nb = router.neighbours(vec)
+    p = float(router.strong_win(vec, router.structure([prompt]), nb)[0])
+    rows = [{"rank": 0, "role": "query", "prompt": prompt[:width], "score": np.nan, "strong_needed": np.nan,
+             "source": "", "distance": 0.0, "strong_win_prob": p}]
+    for r, (j, d) in enumerate(zip(nb["idx"][0], nb["dist"][0] * 100.0), 1):
+        m = router.kb_meta.iloc[int(j)]
+        rows.append({"rank": r, "role": "neighbour", "prompt": str(m.prompt)[:width], "score": int(m.score),
+                     "strong_needed": int(m.strong_needed), "source": m.source, "distance": float(d),
+                     "strong_win_prob": np.nan})
+    return pd.DataFrame(rows)
