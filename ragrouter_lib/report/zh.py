@@ -68,7 +68,7 @@ DEVIATIONS_ZH = {  # README "Deviations from the thesis", row by row ({pool}: th
     "KB / final-model split": "知识库与最终模型的数据划分：交叉拟合（按来源行分折，一行与它的增强变体在同一折；每一行都用于训练特征提取器与最终模型；训练时一行的近邻只来自其他折；评分时知识库包含全部训练行），而不是论文的约 70% 的行进知识库、约 30% 的行训练最终模型。原因：70/30 划分让最终模型训练行的增强副本留在知识库里，最终模型于是学会抄写自己的标签。",
     "perplexity levels": "困惑度难度等级：在每个来源内部按排名分成四等分，方向由该来源内测得的相关符号决定，而不是对 GPT-2 困惑度整体分四等分；原因是整体困惑度主要反映一行来自哪个来源。",
     "tuning and selection": "调参与模型选择（论文未说明）：所有路由器用同一协议（`routers/selection.py`）：相同数量的配置（离线配置中每个路由器 1 个，CPU 预算），在种子 0 的按来源分组的 3 折上（整个来源留出，按行加权的来源内 ROC-AUC）选择标签对齐方式与训练轮数；每个种子的最终模型在全部训练行上重新训练；共 5 个种子。原因：评测集是路由器从未见过的来源，随机划分会奖励识别提示来源的能力。",
-    "ablations (Tables 3–6)": "消融（表 3–6；论文未说明是否重新调参）：每个变体沿用完整模型的配置与标签对齐方式（不重新调参），只在同样的折上重新选择训练轮数；离线配置只用 5 个种子中的 3 个（`ablation_seeds`），与完整模型的相同种子配对；APGR 旁给出分组准则。原因：这样差值只来自开关本身（及其停止点）；3 个种子是 CPU 预算所限。",
+    "ablations (Tables 3–6)": "消融（表 3–6；论文未说明是否重新调参）：每个变体沿用完整模型的配置与标签对齐方式（不重新调参），只在同样的折上重新选择训练轮数；使用全部 5 个种子（`ablation_seeds`），与完整模型的相同种子配对；APGR 旁给出分组准则；表 5 的变体直接读取普通句向量（没有跨模态多头注意力、GraphSAGE 和结构特征）。原因：这样差值只来自开关本身（及其停止点）。",
     "augmentation draws": "数据增强的随机抽取：所有路由器种子共用一次抽取；每行的变体只取决于该行本身，因此选择用的各折复用整个训练池的变体。原因是 CPU 预算（增强与新行的困惑度只计算一次）；因此种子间的波动不包含数据增强本身的随机性。",
     "SmolLM2 passes": "SmolLM2 的前向计算：作为派生数据提交（`data/derived`，由 `scripts/build_derived.py` 生成），各条路径上的隐藏状态都以 `float16` 存储。原因是 CPU 预算；有测试抽样重新计算并核对。",
 }
@@ -80,7 +80,7 @@ NB_DEVIATIONS = {  # the deviations each notebook's conclusion repeats (tests/te
     4: ["training data", "labels (judge)", "augmented labels", "augmentation parser", "knowledge graph", "augmentation scale",
         "perplexity model", "perplexity levels", "augmentation draws", "tuning and selection", "SmolLM2 passes"],
     5: ["KB / final-model split", "RAGRouter final model", "H_sem encoder", "augmentation parser",
-        "label alignment across sources (our extension)", "tuning and selection"],
+        "label alignment across sources (our extension)", "tuning and selection", "labels (judge)", "augmentation scale"],
     6: ["RAGRouter final model", "H_sem encoder", "augmentation parser", "knowledge graph", "KB / final-model split",
         "training data", "labels (judge)", "tuning and selection", "baselines", "SW ranking, MF embeddings", "BERT router",
         "Causal-LLM router"],
