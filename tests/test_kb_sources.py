@@ -104,14 +104,42 @@ def test_an_evaluation_row_stops_the_kb_source_choice():
         kb_sources.guarded(rows.assign(source=np.where(rows.index == 0, "mmlu", rows.source)), ev)
 
 
+def _domains(n_per=30, n_dom=6, seed=0):
+    """Source d<i> asks only about domain i (two sub-topics, label = sub-topic), so with the KB of the
+    other domains a held-out source finds nothing on topic; "cover" has rows of every domain and
+    sub-topic; "noise" too, with random labels."""
+    rng = np.random.default_rng(seed)
+    centres, sub = rng.normal(size=(n_dom, 16)) * 4, rng.normal(size=(n_dom, 2, 16)) * 1.5
+    rows, emb = [], []
+    for s in [f"d{i}" for i in range(n_dom)] + ["cover", "noise"]:
+        for i in range(n_per * (4 if s in ("cover", "noise") else 1)):  # many rows per domain: a vote can vary
+            c = int(s[1:]) if s.startswith("d") else int(rng.integers(0, n_dom))
+            y = int(rng.integers(0, 2))
+            v = centres[c] + sub[c, y] + rng.normal(size=16) * 0.3
+            y = y if s != "noise" else int(rng.integers(0, 2))
+            rows.append({"pool_id": f"{s}-{i}", "prompt": f"{s} question {i} on domain {c}", "source": s,
+                         "panel": "routerbench", "score": 2 if y else 5, "strong_needed": y})
+            emb.append(v / np.linalg.norm(v))
+    return pd.DataFrame(rows), np.asarray(emb, np.float32)
+
+
 def test_choice_adds_the_covering_source_and_drops_the_noise():
-    rows, emb = _clustered()
+    rows, emb = _domains()
     topk = kb_sources.pool_topk(rows, emb, k=5)
-    chosen, steps, cand = kb_sources.choose(topk, rows, 5, start=("a", "b", "noise"),
-                                            candidates=("a", "b", "cover", "noise"))
+    domains = tuple(f"d{i}" for i in range(6))
+    chosen, steps, cand = kb_sources.choose(topk, rows, 5, start=(*domains, "noise"), candidates=(*domains, "cover", "noise"))
     assert "cover" in chosen and "noise" not in chosen
-    assert steps.criterion.is_monotonic_increasing
+    assert steps.criterion.is_monotonic_increasing and (steps.lo.iloc[1:] > 0).all()
     assert cand.set_index("source").delta["cover"] > 0
+
+
+def test_choice_takes_no_step_whose_gain_is_noise_over_the_held_out_sources():
+    """A gain made by one held-out source (the others unchanged) has an interval reaching zero: no step."""
+    new, old = pd.Series([0.9, 0.5, 0.5, 0.5, 0.5, 0.5]), pd.Series([0.5] * 6)
+    lo, hi = kb_sources.step_interval(new, old, seed=0, step="test")
+    assert lo <= 0 < hi
+    lo, _ = kb_sources.step_interval(new + 0.05, old, seed=0, step="test")
+    assert lo > 0
 
 
 def test_kb_rows_exclude_held_out_sources_and_prompts(monkeypatch):
@@ -128,3 +156,15 @@ def test_signal_text_says_no_signal_with_the_number():
     assert "no signal" in kb_sources.signal_text(t) and "0.500" in kb_sources.signal_text(t)
     t.loc[0, ["AUC", "lo"]] = [0.7, 0.6]
     assert "1 of 2" in kb_sources.signal_text(t)
+
+
+def test_choose_refuses_a_gain_that_one_held_out_source_makes(monkeypatch):
+    rows = pd.DataFrame({"source": [f"s{i}" for i in range(6) for _ in range(2)] + ["x"] * 2})
+
+    def fake_aucs(topk, rows, kb_set, k, targets=None):  # "x" in the KB lifts held-out s0 only
+        return pd.Series({t: 0.9 if (t == "s0" and "x" in kb_set) else 0.5 for t in targets})
+    monkeypatch.setattr(kb_sources, "loso_aucs", fake_aucs)
+    start = tuple(f"s{i}" for i in range(6))
+    chosen, steps, cand = kb_sources.choose({}, rows, 5, start=start, candidates=(*start, "x"))
+    assert cand.set_index("source").delta["x"] > 0.001  # the greedy rule alone would take it
+    assert chosen == start and len(steps) == 1

@@ -18,7 +18,8 @@ judged as TRAINING rows, never as KB rows. Here the KB's sources are judged as K
 - ``choose``: greedy on/off toggling from the default KB (the default pool's sources) while the
   criterion, the plain mean of the per-source AUCs over a FIXED target (every candidate source, so
   every KB set is judged on the same held-out queries; a source's own AUC never depends on whether
-  it is in the KB), rises by more than ``tol``.
+  it is in the KB), rises by more than ``tol`` with a 95 % interval over the held-out sources above
+  zero (``step_interval``: a gain that a few small sources make is noise, not a choice).
 - ``coverage`` / ``on_topic``: the notebook's diagnostics (nearest-row similarity, neighbour shares
   per source, a lexical on-topic rule); ``signal_text`` generates the sentence on whether the vote
   carries signal from per-source bootstrap intervals (seeded by ``step_seed``).
@@ -120,37 +121,68 @@ def criterion(aucs: pd.Series) -> float:
     return float(aucs.mean())
 
 
+def step_interval(new: pd.Series, old: pd.Series, seed: int, step: str, n_boot: int = 1000) -> tuple[float, float]:
+    """95 % bootstrap interval of the criterion's change ``mean(new) - mean(old)``, resampling the
+    held-out sources (paired: the same sources for both KB sets; seeded by ``step_seed``)."""
+    d = (new - old).dropna().to_numpy()
+    if len(d) < 2:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(step_seed(seed, step))
+    means = d[rng.integers(0, len(d), (n_boot, len(d)))].mean(1)
+    return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
+
+
 def choose(topk: dict, rows: pd.DataFrame, k: int, start=DEFAULT_KB, candidates=CANDIDATES,
-           tol: float = 0.001, max_steps: int = 20):
-    """Greedy toggling (module docstring). Returns (chosen sources, steps table, candidate table:
-    per candidate the criterion with it toggled from ``start``, and its own held-out AUC)."""
+           tol: float = 0.001, max_steps: int = 20, seed: int = 0):
+    """Greedy toggling (module docstring): a toggle is taken only when the criterion rises by more
+    than ``tol`` AND the 95 % interval of its change over the held-out sources (``step_interval``)
+    lies above zero, so no step is noise. Returns (chosen sources, steps table, candidate table: per
+    candidate the criterion with it toggled from ``start``, the change's interval, its own held-out AUC)."""
     targets = sorted(set(rows.source))
     present = [c for c in candidates if c in set(rows.source)]
 
+    def aucs(kb_set):
+        return loso_aucs(topk, rows, kb_set, k, targets)
+
     def crit(kb_set):
-        return criterion(loso_aucs(topk, rows, kb_set, k, targets))
+        return criterion(aucs(kb_set))
     cur = [s for s in start if s in present]
     best = crit(cur)
-    steps = [{"step": 0, "toggled": "(start)", "kb": "+".join(cur), "criterion": best}]
+    steps = [{"step": 0, "toggled": "(start)", "kb": "+".join(cur), "criterion": best, "lo": np.nan, "hi": np.nan}]
     base = best
     own = loso_aucs(topk, rows, present, k, targets)
     cand = []
+    base_aucs = aucs(cur)
     for c in present:
         alt = [s for s in cur if s != c] if c in cur else [*cur, c]
-        v = crit(alt) if alt else np.nan
+        a = aucs(alt) if alt else None
+        v = criterion(a) if alt else np.nan
+        lo, hi = step_interval(a, base_aucs, seed, f"kb_sources/candidate/{c}") if alt else (np.nan, np.nan)
         cand.append({"source": c, "in default KB": c in cur, "rows": int((rows.source == c).sum()),
-                     "criterion, default KB": base, "criterion, toggled": v, "delta": v - base,
+                     "criterion, default KB": base, "criterion, toggled": v, "delta": v - base, "lo": lo, "hi": hi,
                      "own held-out AUC (KB = all other candidates)": own.get(c, np.nan)})
     for step in range(1, max_steps + 1):
-        tries = {c: crit(alt) for c in present
+        now = aucs(cur)
+        tries = {c: aucs(alt) for c in present
                  for alt in [[s for s in cur if s != c] if c in cur else [*cur, c]] if alt}
-        c = max(tries, key=tries.get)
-        if tries[c] <= best + tol:
+        c = max(tries, key=lambda x: criterion(tries[x]))
+        lo, hi = step_interval(tries[c], now, seed, f"kb_sources/step{step}/{c}")
+        if criterion(tries[c]) <= best + tol or not lo > 0:
             break
         cur = [s for s in cur if s != c] if c in cur else [*cur, c]
-        best = tries[c]
-        steps.append({"step": step, "toggled": c, "kb": "+".join(cur), "criterion": best})
+        best = criterion(tries[c])
+        steps.append({"step": step, "toggled": c, "kb": "+".join(cur), "criterion": best, "lo": lo, "hi": hi})
     return tuple(sorted(cur, key=present.index)), pd.DataFrame(steps), pd.DataFrame(cand)
+
+
+def choice_sentence(chosen, default=DEFAULT_KB) -> str:
+    """Whether the fitted RAGRouter's KB (setting ``kb_sources``; None = its training rows' sources,
+    the default pool's) follows the criterion's choice."""
+    if set(chosen) == set(default):
+        return ("The criterion keeps today's KB (no toggle's gain has an interval above zero over the held-out "
+                "sources), which is what RAGRouter's default KB holds: the fitted routers follow this choice.")
+    return (f"The criterion chooses {', '.join(chosen)}; RAGRouter's default KB (its training rows' sources) does NOT "
+            f"follow it unless the run sets `kb_sources` (``rr.setup(..., kb_sources=...)``).")
 
 
 # ----------------------------------------------------------------------------- diagnostics
