@@ -30,8 +30,8 @@
 # pool sources, weighted by rows; training rows only) beside APGR. Only MMLU, as in the thesis.
 #
 # An ablation judges a part only once the part does its job on its own check, so each table below has its part's
-# check beside it (`rr.ablations.component_checks`: read from this run's results; "not measured in this run" when
-# the run has none).
+# lines of the component card beside it (`rr.components.card`: each check computed from this run's results of
+# notebooks 04, 05 and 07, with its target and met or not; "not measured in this run" when the run has none).
 
 # %% tags=["parameters"]
 # parameters (papermill overrides these)
@@ -106,6 +106,16 @@ for t, tab in tabs.items():
     print(f"Table {t}:", rr.ablations.summary(tab, diffs[diffs.table == t], v36[v36.table == t] if len(v36) else None))
 
 # %% [markdown]
+# ### The component card
+# Each part's own check, its number, its target and whether it is met (saved as `07_component_card.csv`); the
+# latency line is RAGRouter's single-query p50 over BERT's in notebook 05's run.
+
+# %%
+card = rr.components.card(cfg.out / "results", seed=data_seed)
+rr.router_runs.save_tables(cfg, **{rr.components.CARD: card})
+card.round(3)
+
+# %% [markdown]
 # ### Table 3 — multi-source data augmentation
 
 # %%
@@ -113,7 +123,7 @@ display(tabs[3].round(3))
 rr.ablations.versus_thesis(tabs[3], 3).round(3)
 
 # %%
-rr.ablations.component_checks(cfg.out / "results", 3)  # the part's own check, beside its ablation
+rr.components.for_table(card, 3).round(3)  # the part's own check, beside its ablation
 
 # %% [markdown]
 # ### Table 4 — data sampling
@@ -123,7 +133,7 @@ display(tabs[4].round(3))
 rr.ablations.versus_thesis(tabs[4], 4).round(3)
 
 # %%
-rr.ablations.component_checks(cfg.out / "results", 4)  # the part's own check, beside its ablation
+rr.components.for_table(card, 4).round(3)  # the part's own check, beside its ablation
 
 # %% [markdown]
 # ### Table 5 — semantic-syntactic feature extraction
@@ -133,7 +143,7 @@ display(tabs[5].round(3))
 rr.ablations.versus_thesis(tabs[5], 5).round(3)
 
 # %%
-rr.ablations.component_checks(cfg.out / "results", 5)  # the part's own check, beside its ablation
+rr.components.for_table(card, 5).round(3)  # the part's own check, beside its ablation
 
 # %% [markdown]
 # ### Table 6 — the RAG vector knowledge base
@@ -143,7 +153,7 @@ display(tabs[6].round(3))
 rr.ablations.versus_thesis(tabs[6], 6).round(3)
 
 # %%
-rr.ablations.component_checks(cfg.out / "results", 6)  # the part's own check, beside its ablation
+rr.components.for_table(card, 6).round(3)  # the part's own check, beside its ablation
 
 # %% [markdown]
 # Per-seed paired differences (with − without; positive APGR and negative CPT mean the part helps):

@@ -32,7 +32,7 @@ from .labels import alignment, pairwise, pool_labels, sources  # noqa: F401
 from .pipeline import augmentation, difficulty, sampling, training_data, variants  # noqa: F401
 from .report import prose, readme, results, zh  # noqa: F401
 from .routers import kb_sources, selection, training  # noqa: F401
-from .runs import ablations, experiments, launch, paper, router_runs  # noqa: F401
+from .runs import ablations, components, experiments, launch, paper, router_runs  # noqa: F401
 
 config.CHECKS["data"] = loading.verify_all  # setup prints the data checksums (config imports no data)
 for _name in routers.OURS:  # setup(..., k=20, augment=False) may override our router's settings

@@ -1,6 +1,6 @@
 """Tables 3-6 (issue 25 item 4): each "without" row removes what the thesis's part adds, on the full
 model's five seeds, with verdicts that need the seeds and the prompts to agree; the parts' own checks
-(``ablations.component_checks``, Table 5's ``feature_check``). Each test has a planted fault it catches."""
+(Table 5's ``feature_check``; the component card: tests/test_components.py). Each test has a planted fault it catches."""
 import json
 from types import SimpleNamespace
 
@@ -126,19 +126,6 @@ def test_source_interval_covers_the_spread_over_sources():
     reversed_ = pd.DataFrame({"n": [100] * 4, "diff": [0.05, 0.05, 0.05, -0.1]})  # one source reverses strongly
     d, lo, hi = ablations.source_interval(reversed_, 500)
     assert d > 0 > lo  # the mean stays positive, the interval over sources does not
-
-
-def test_component_checks_read_what_the_run_measured(tmp_path, capsys):
-    out = ablations.component_checks(tmp_path)
-    assert list(out.table) == [3, 4, 5, 6] and (out.check == ablations.NOT_MEASURED).all()
-    assert capsys.readouterr().out.count(ablations.NOT_MEASURED) == 4
-    pd.DataFrame({"verdict": ["ok"] * 93 + ["broken"] * 7}).to_csv(tmp_path / "04_augmentation_audit.csv", index=False)
-    pd.DataFrame([{"check": "logistic probe", "value": -0.01, "ci_low": -0.03, "ci_high": 0.01, "target": "> 0",
-                   "met": False}]).to_csv(tmp_path / f"{ablations.FEATURE_CHECK}.csv", index=False)
-    out = ablations.component_checks(tmp_path).set_index("table")
-    assert out.loc[3, "value"] == pytest.approx(0.93) and out.loc[3, "met"]
-    assert out.loc[5, "check"] == "logistic probe" and out.loc[5, "value"] == -0.01 and not out.loc[5, "met"]
-    assert out.loc[4, "check"] == ablations.NOT_MEASURED and len(ablations.component_checks(tmp_path, 5)) == 1
 
 
 def test_feature_check_compares_fused_and_plain_on_held_out_sources(tmp_path, monkeypatch):

@@ -42,7 +42,7 @@ FLOW: list[str] = [
     "evaluation.calibration", "evaluation.metrics", "evaluation.bootstrap", "evaluation.verdicts",
     "evaluation.plots", "evaluation.costs",
     # runs: the runner floor (the notebooks' drivers: fit/score routers, tables, ablations, paper)
-    "runs.router_runs", "runs.experiments", "runs.ablations", "runs.paper", "runs.launch", "runs.plan",
+    "runs.router_runs", "runs.experiments", "runs.ablations", "runs.components", "runs.paper", "runs.launch", "runs.plan",
     # report, then the entry points
     "report.results", "report.prose", "report.zh", "report.readme", "report.__main__", "runner", "cli",
 ]

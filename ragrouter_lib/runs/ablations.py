@@ -21,7 +21,7 @@ sources, then retrains on all rows per seed; so every row carries the grouped cr
 its place when switching it off lowers both. Per-prompt scores are saved under
 ``verdicts.ablation_key(t)`` for the paired bootstrap verdicts (``verdicts``).
 
-An ablation judges a part only once the part does its job on its own check: ``component_checks``
+An ablation judges a part only once the part does its job on its own check: ``runs.components``
 gathers each part's check beside its table (the run's CSVs; "not measured in this run" when
 absent); Table 5's own is ``feature_check`` (the extractor's fused vector against the plain
 sentence embedding as the input of a logistic / kNN probe on held-out sources).
@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -227,13 +226,6 @@ def neighbour_vote(router, prompts) -> np.ndarray:
 # ----------------------------------------------------------------------------- component checks
 FEATURE_CHECK = "07_feature_check"  # results CSV of ``feature_check`` (Table 5's part)
 # each part's own check: the results CSVs that may hold it (first match wins), by table
-CHECK_FILES = {3: ("04_augmentation_audit.csv", "*augmentation*audit*.csv"),
-               4: ("*sampling*signal*.csv", "*sampling*level*.csv"),
-               5: (f"{FEATURE_CHECK}.csv",),
-               6: ("*kb*coverage*.csv", "*coverage*kb*.csv")}
-NOT_MEASURED = "not measured in this run"
-
-
 def _probe(kind: str, x_tr, y_tr, x_te, k: int, seed: int) -> np.ndarray:
     """P(strong needed) of held-out rows from a logistic regression (standardised inputs) or a
     distance-weighted kNN vote (L2, as the KB searches), fitted on the training sources' rows."""
@@ -297,36 +289,3 @@ def feature_check(pool, cfg, full_runs: pd.DataFrame, k: int = 10, n_boot: int =
     if save:
         router_runs.save_tables(cfg, **{FEATURE_CHECK: res})
     return res
-
-
-def _summarise(path: Path) -> dict:
-    """One line of a component check CSV: its first row's ``check`` / ``value`` / interval / ``met``
-    columns when present, the share
-    judged ok when it is a reading audit (``verdict`` column; target 0.90 as in issue 25)."""
-    df = pd.read_csv(path)
-    row = {"file": path.name, "value": np.nan, "ci_low": np.nan, "ci_high": np.nan, "target": "", "met": None}
-    if "verdict" in df and "met" not in df:
-        share = float((df.verdict.astype(str).str.lower() == "ok").mean())
-        return {**row, "check": f"reading audit: share ok of {len(df)}", "value": share, "target": ">= 0.90",
-                "met": share >= 0.90}
-    if not len(df):
-        return {**row, "check": f"{path.name}: no rows"}
-    first = df.iloc[0]  # the headline row (feature_check: the logistic probe)
-    return {**row, **{c: first[c] for c in ("value", "ci_low", "ci_high", "target") if c in first},
-            "met": bool(first["met"]) if "met" in first else None, "check": str(first.get("check", f"{len(df)} rows"))}
-
-
-def component_checks(results_dir, tables=(3, 4, 5, 6), log=print) -> pd.DataFrame:
-    """One line per table: its part's own check, read from the run's results CSVs (``CHECK_FILES``);
-    a part whose check is absent gets "not measured in this run" (printed)."""
-    res, rows = Path(results_dir), []
-    tables = [tables] if isinstance(tables, int) else list(tables)
-    for t in tables:
-        found = next((p for pat in CHECK_FILES[t] for p in sorted(res.glob(pat))), None)
-        if found is None:
-            log(f"Table {t} ({ABLATIONS[t].part}): component check {NOT_MEASURED}")
-            rows.append({"table": t, "component": ABLATIONS[t].part, "check": NOT_MEASURED, "met": None})
-            continue
-        rows.append({"table": t, "component": ABLATIONS[t].part, **_summarise(found)})
-    cols = ["table", "component", "check", "value", "ci_low", "ci_high", "target", "met", "file"]
-    return pd.DataFrame(rows).reindex(columns=cols)
