@@ -8,8 +8,8 @@ Sub-packages in the order data flows (``core.layout.FLOW`` says which module may
     features   - encoders (cached encoder / LM passes, the feature store), syntax (parses)
     labels     - pool_labels (training pool, label semantics per source), pairwise (battles,
                  Bradley-Terry tiers), sources (per-source transfer table), alignment
-    pipeline   - sampling (perplexity difficulty), variants + augmentation (multi-source
-                 augmentation), training_data (one split's training rows)
+    pipeline   - sampling (perplexity difficulty), variants + aug_gate + augmentation (multi-source
+                 augmentation; aug_check measures it), training_data (one split's training rows)
     routers    - base (interface + registry), training (the one training loop), selection
                  (source-grouped model selection), the baselines, RAGRouter (kb, ragrouter_parts,
                  ragrouter), ragrouter_llm, released
@@ -28,7 +28,7 @@ from .data import hub, leakage, loading, models  # noqa: F401
 from .evaluation import bootstrap, calibration, costs, metrics, plots, verdicts  # noqa: F401
 from .features import encoders, syntax  # noqa: F401
 from .labels import alignment, pairwise, pool_labels, sources  # noqa: F401
-from .pipeline import augmentation, sampling, training_data, variants  # noqa: F401
+from .pipeline import aug_check, aug_gate, augmentation, sampling, training_data, variants  # noqa: F401
 from .report import prose, readme, results  # noqa: F401
 from .routers import selection, training  # noqa: F401
 from .runs import ablations, experiments, launch, paper, router_runs  # noqa: F401

@@ -28,13 +28,14 @@ FLOW: list[str] = [
     # core: infrastructure
     "core.layout", "core.cache", "core.seeding", "core.config", "core.text",
     # data: loading and provenance, packaged models, the paper profile's Hub data, the leakage guard
-    "data.loading", "data.models", "data.hub", "data.leakage",
+    "data.loading", "data.models", "data.gemma", "data.hub", "data.leakage",
     # features: encoders, LM passes and parses shared by every router
     "features.encoders", "features.syntax",
     # labels: the training pool's labels, battles, per-source transfer, label alignment
     "labels.pool_labels", "labels.pairwise", "labels.sources", "labels.alignment",
     # pipeline: RAGRouter's data pipeline
-    "pipeline.sampling", "pipeline.variants", "pipeline.augmentation", "pipeline.training_data",
+    "pipeline.sampling", "pipeline.aug_gate", "pipeline.variants", "pipeline.augmentation",
+    "pipeline.aug_check", "pipeline.training_data",
     # routers: interface, training core, selection criterion, the routers themselves
     "routers.base", "routers.training", "routers.selection", "routers",
     # evaluation (``plots``: pure drawing, called by the evaluation modules)
