@@ -105,8 +105,8 @@ td.augmented.groupby(["method", "op"]).size().rename("rows").to_frame() if data[
 # Per operation: every candidate produced for a visited source row, where it stopped (`check`: `variants.check`,
 # i.e. identical, broken punctuation, lost capital, changed sentence count, root verb, content words or numbers,
 # template touched, structure flags; `gate: parse`: the gate's parse checks; `gate: LM`: the gate's SmolLM2 fluency
-# check), and how many passed (`passed`: another variant of the same row was kept; `kept`: became the row's
-# variant). Per source: quality source rows visited and the share that gained a kept variant. Rows stop being
+# check), `not scored` (another variant of the same row passed first), `kept` (became the row's variant), and
+# `pass_rate` (kept over the candidates judged to the end). Per source: quality source rows visited and the share that gained a kept variant. Rows stop being
 # visited at the target (`factor`) or when the quality sources run out: the gate keeps fewer rows, not broken ones.
 
 # %%

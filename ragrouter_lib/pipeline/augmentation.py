@@ -143,26 +143,31 @@ def new_row(r, v) -> dict:
 
 
 def gate_rows(batch, wn, nlp, draw: int, gate: dict = aug_gate.GATE) -> list[tuple]:
-    """(new row or None, rejected, passed-not-picked) per source row of ``batch``: its candidates
-    (``candidates``), then the fluency gate on all of them in one SmolLM2 pass; the first candidate
-    in the row's try order that passes becomes the row's variant."""
+    """(new row or None, rejected, not scored) per source row of ``batch``: its candidates
+    (``candidates``), then the fluency gate in rounds: round k scores the k-th candidate (in the
+    row's try order) of every row still without a variant, in one SmolLM2 pass; the first that
+    passes becomes the row's variant, the row's later candidates are not scored."""
     cands = [candidates(r, wn, nlp, draw) for r in batch]
-    spans = [span for good, _ in cands for _, span in good]
-    ratios = iter(aug_gate.ppl_ratios(spans, gate))
-    out = []
-    for r, (good, rejected) in zip(batch, cands):
-        new, spare = None, []
-        for v, _ in good:
-            ratio = next(ratios)
-            info = {"source_id": r.pool_id, "source_name": r.source, "method": v.method, "op": v.op,
-                    "source": r.prompt[:200], "variant": v.text[:200], "ppl_ratio": round(float(ratio), 3)}
-            if not aug_gate.lm_pass(ratio, gate):
-                rejected.append({**info, "stage": "gate: LM", "reason": "reads worse (SmolLM2 perplexity ratio)"})
-            elif new is None:
-                new = new_row(r, v)
+    new = [None] * len(batch)
+    for k in range(max((len(g) for g, _ in cands), default=0)):
+        todo = [i for i, (g, _) in enumerate(cands) if new[i] is None and k < len(g)]
+        ratios = aug_gate.ppl_ratios([cands[i][0][k][1] for i in todo], gate)
+        for i, ratio in zip(todo, ratios):
+            r, v = batch[i], cands[i][0][k][0]
+            if aug_gate.lm_pass(ratio, gate):
+                new[i] = new_row(r, v)
             else:
-                spare.append({**info, "stage": "passed", "reason": "passed; another variant of the row was kept"})
-        out.append((new, rejected, spare))
+                cands[i][1].append({"source_id": r.pool_id, "source_name": r.source, "method": v.method, "op": v.op,
+                                    "stage": "gate: LM", "reason": "reads worse (SmolLM2 perplexity ratio)",
+                                    "source": r.prompt[:200], "variant": v.text[:200], "ppl_ratio": round(float(ratio), 3)})
+    out = []
+    for i, (r, (good, rejected)) in enumerate(zip(batch, cands)):
+        kept = new[i]["prompt"] if new[i] else None
+        scored = {x["variant"] for x in rejected} | {kept}
+        spare = [{"source_id": r.pool_id, "source_name": r.source, "method": v.method, "op": v.op, "stage": "not scored",
+                  "reason": "another variant of the row was kept first", "source": r.prompt[:200], "variant": v.text[:200]}
+                 for v, _ in good if v.text[:200] not in scored and v.text != kept]
+        out.append((new[i], rejected, spare))
     return out
 
 
@@ -178,7 +183,7 @@ def augment_pool(train: pd.DataFrame, factor: float = 0.3, seed: int = 0, wn=Non
     and ``gate`` only, so a subset of the pool (a selection fold) gets the variants the whole pool got,
     and ``memo`` ({row key: outcome}, filled here) lets callers compute each row once. Labels are
     inherited; provenance is kept. Returns (augmented rows, every candidate that was not kept, with
-    its ``stage``: check / gate: parse / gate: LM / passed); ``rejected.attrs["visits"]``: per
+    its ``stage``: check / gate: parse / gate: LM / not scored); ``rejected.attrs["visits"]``: per
     source, quality rows visited and rows gained.
     """
     memo = {} if memo is None else memo
@@ -218,8 +223,8 @@ def augment_pool(train: pd.DataFrame, factor: float = 0.3, seed: int = 0, wn=Non
 
 
 def acceptance(aug: pd.DataFrame, rejected: pd.DataFrame, by: str = "op") -> pd.DataFrame:
-    """Acceptance per operation (``by="op"``: candidates produced, share passing check + gate, rows
-    kept) or per source (``by="source"``: quality rows visited, share that gained a kept variant)."""
+    """Acceptance per operation (``by="op"``: candidates produced, where each stopped, rows kept,
+    ``pass_rate``: kept over the candidates judged to the end) or per source (``by="source"``: quality rows visited, share that gained a kept variant)."""
     if by == "source":
         v = rejected.attrs.get("visits", pd.DataFrame(columns=["source", "gained"]))
         t = v.groupby("source").gained.agg(rows_visited="size", rows_gained="sum")
@@ -228,9 +233,11 @@ def acceptance(aug: pd.DataFrame, rejected: pd.DataFrame, by: str = "op") -> pd.
     stages = pd.concat([rejected[["method", "op", "stage"]] if len(rejected) else None,
                         aug[["method", "op"]].assign(stage="kept")], ignore_index=True)
     t = pd.crosstab([stages.method, stages.op], stages.stage)
-    for c in ("check", "gate: parse", "gate: LM", "passed", "kept"):
+    for c in ("check", "gate: parse", "gate: LM", "not scored", "kept"):
         t[c] = t[c] if c in t else 0
-    t = t[["check", "gate: parse", "gate: LM", "passed", "kept"]].rename(columns=lambda c: f"rejected: {c}" if c.startswith(("check", "gate")) else c)
+    t = t[["check", "gate: parse", "gate: LM", "not scored", "kept"]].rename(
+        columns=lambda c: f"rejected: {c}" if c.startswith(("check", "gate")) else c)
     t.insert(0, "candidates", t.sum(axis=1))
-    t["pass_rate"] = ((t.passed + t.kept) / t.candidates).round(3)
+    judged = t.candidates - t["not scored"]
+    t["pass_rate"] = (t.kept / judged.where(judged > 0)).round(3)  # of the candidates the gate judged
     return t
