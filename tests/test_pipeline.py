@@ -35,13 +35,14 @@ def test_syntactic_variants_parse_and_differ(nlp):
 
 def test_semantic_variants_follow_wordnet(nlp):
     wn = models.wordnet()
-    vs = {v.op: v for v in variants.semantic_variants(SENTENCES[3], wn, nlp)}
+    sentence = "Which tool would a student use to measure the length of a leaf?"  # leaf: one clear sense
+    vs = {v.op: v for v in variants.semantic_variants(sentence, wn, nlp)}
     assert vs and all(v.ok for v in vs.values())
     if "hypernym" in vs:
         assert "(a kind of " in vs["hypernym"].text
     if "synonym" in vs:
-        changed = [(a.strip(".").lower(), b.strip(".").lower())
-                   for a, b in zip(SENTENCES[3].split(), vs["synonym"].text.split()) if a != b]
+        changed = [(a.strip(".?").lower(), b.strip(".?").lower())
+                   for a, b in zip(sentence.split(), vs["synonym"].text.split()) if a != b]
         assert changed
         for word, substitute in changed:  # each substitute is a WordNet synonym of the word
             assert substitute in {lm.name().lower() for s in wn.synsets(word) for lm in s.lemmas()}
