@@ -10,12 +10,16 @@ augmentation cache key covers this module's code, and ``training_data`` puts ``G
   WordNet sense carries >= ``min_sense_share`` of its tagged uses (SemCor counts) and >=
   ``min_sense_count`` of them, its lexicographer file is not a place, person or group (no
   "state -> province of Nevada"), no proper noun or named entity is its head, child or neighbour;
-  a synonym must itself be used mostly in that sense (same thresholds, >= ``min_sub_len`` letters);
+  a synonym (nouns and verbs only, not before a preposition) must itself be used mostly in that
+  sense (same thresholds, >= ``min_sub_len`` letters);
   a hypernym gloss ("X (a kind of Y)") only on concrete nouns (``GLOSS_LEXNAMES``) that end their
   phrase, with a specific hypernym (``gloss``) whose words are absent from the question.
-- **parse** (``parse_flags``, after ``variants.check``): no clause left ending in its verb by a
-  fronted predicate ("At the grocery store, Joan is."), no sentence-initial word left capitalised
-  inside the sentence unless spaCy calls it a named entity ("In holes in trees, Screech owls nest.").
+- **parse** (``parse_flags``, after ``variants.check``; ``PARSE_CHECKS``): no clause left ending in
+  its verb by a fronted predicate ("At the grocery store, Joan is."), no fronting in questions, no
+  phrase moved to the end of a sentence that ends inside a subordinate clause, no conjunct swap at
+  the sentence start, in a list of three or in a "respectively" sentence, no sentence-initial word
+  left capitalised inside the sentence ("In holes in trees, Screech owls nest.").
+  Rules added after the reading audit (``aug_check``) found such variants among the accepted ones.
 - **fluency** (``lm_pass``): SmolLM2-135M perplexity of the variant's changed sentences over the
   source's same sentences <= ``max_ppl_ratio`` (the pipeline's perplexity, ``sampling.perplexities``,
   window ``ppl_max_len`` tokens, cached per text; batches of ``ppl_batch``: the spans' lengths vary,
@@ -33,8 +37,8 @@ GATE = dict(min_sense_share=0.7, min_sense_count=5, min_sub_len=4, min_gloss_dep
             ppl_max_len=96, ppl_batch=1)
 BLOCKED_LEXNAMES = {"noun.location", "noun.person", "noun.group", "noun.communication", "noun.relation",
                     "noun.Tops", "verb.stative"}
-GLOSS_LEXNAMES = {"noun.animal", "noun.plant", "noun.artifact", "noun.food", "noun.substance", "noun.body",
-                  "noun.object"}
+GLOSS_LEXNAMES = {"noun.animal", "noun.plant", "noun.artifact", "noun.food", "noun.substance", "noun.object"}
+SYNONYM_POS = {"n", "v"}  # adjectives swap collocations ("too huge" -> "too vast"): not substituted
 
 
 # ----------------------------------------------------------------------------- sense
@@ -72,7 +76,13 @@ def clear_sense(tok, wn, pos: str, gate: dict = GATE):
 
 
 def synonym(tok, s0, wn, pos: str, gate: dict = GATE) -> str | None:
-    """A one-word lemma of ``s0`` whose own dominant sense is ``s0``, or None."""
+    """A one-word lemma of ``s0`` whose own dominant sense is ``s0``, or None; none for adjectives
+    and for words followed by a preposition or particle ("effect on" -> "consequence on",
+    "happen to" -> "occur to": the collocation breaks)."""
+    nxt = tok.doc[tok.i + 1] if tok.i + 1 < len(tok.doc) else None
+    if pos not in SYNONYM_POS or (nxt is not None and nxt.pos_ in ("ADP", "PART")) or any(
+            c.dep_ in ("prep", "prt") for c in tok.children):
+        return None
     for lm in sorted(s0.lemmas(), key=lambda x: -x.count()):
         name = lm.name()
         if (name.lower() == tok.lower_ or not name.isalpha() or len(name) < gate["min_sub_len"]
@@ -85,12 +95,13 @@ def synonym(tok, s0, wn, pos: str, gate: dict = GATE) -> str | None:
 
 def gloss(tok, s0, context: set, gate: dict = GATE) -> str | None:
     """The hypernym word for "X (a kind of Y)" when ``tok`` is a concrete noun ending its phrase
-    (no right or compound children, followed by a space or a closing mark, not by "-"): a hypernym
+    (no right or compound children, not modifying a noun after it, followed by a space or a closing
+    mark, not by "-"): a hypernym
     in the word's own lexicographer file, >= ``min_gloss_depth`` below WordNet's root (no "a kind
     of artifact"), whose words are not in the question already."""
     nxt = tok.doc[tok.i + 1].text if tok.i + 1 < len(tok.doc) else ""
     if (s0.lexname() not in GLOSS_LEXNAMES or any(c.i > tok.i or c.dep_ == "compound" for c in tok.children)
-            or not (tok.whitespace_ or nxt[:1] in ",.;:?!)")):
+            or not (tok.whitespace_ or nxt[:1] in ",.;:?!)") or (tok.head.i > tok.i and tok.head.pos_ in ("NOUN", "PROPN"))):
         return None
     for h in sorted(s0.hypernyms(), key=lambda h: h.name()):
         name = h.lemmas()[0].name().replace("_", " ")
@@ -106,18 +117,41 @@ PARSE_CHECKS = {
                          "(At the grocery store, Joan is.)",
     "capital kept inside": "the source's sentence-initial word stays capitalised inside the variant's "
                            "sentence although the source did not parse it as a named entity (In holes in trees, Screech owls nest.)",
+    "question fronting": "a phrase fronted before a question's wh-word (To food, what part ...?)",
+    "moved into a clause": "a phrase moved to the end, where the sentence ends inside a subordinate or "
+                           "coordinated clause that would swallow it (... because the _ was used at the estate sale.)",
+    "swap at sentence start": "a conjunct swap of the sentence's subject-initial phrase (The speed and general "
+                              "direction -> General direction and the speed)",
+    "swap in a list or respectively": "a conjunct swap inside a list of three or more or a 'respectively' "
+                                      "sentence (pecans, walnuts and cashews ... 2:3:1, respectively)",
 }
+CLAUSE_DEPS = {"advcl", "ccomp", "relcl", "conj", "xcomp", "acl", "pcomp"}
 
 
 def parse_flags(sd, vd, op: str) -> list[str]:
     """Which ``PARSE_CHECKS`` the variant parse ``vd`` fails against its source parse ``sd``."""
     out = []
-    vs = list(vd.sents)[0]
+    vs, ss = list(vd.sents)[0], list(sd.sents)[0]
     body = [t for t in vs if not t.is_punct]
-    if op.endswith("_front") or op == "clause_front":
+    if op.endswith("_front"):
         if body and (body[-1].i == vs.root.i or body[-1].pos_ == "AUX" or body[-1].head.i == vs.root.i
                      and body[-1].dep_ in ("aux", "auxpass", "neg")):
             out.append("predicate fronted")
+        if ss.text.rstrip().endswith("?"):
+            out.append("question fronting")
+    if op.endswith("_back"):
+        last = [t for t in ss if not t.is_punct][-1]
+        up = []
+        while last.i != ss.root.i and last.head.i != last.i:
+            up.append(last.dep_)
+            last = last.head
+        if set(up) & CLAUSE_DEPS:
+            out.append("moved into a clause")
+    if op == "conjunct_swap":
+        if vs[0].lower_ != ss[0].lower_:
+            out.append("swap at sentence start")
+        if "respectively" in ss.text.lower() or any(t.dep_ == "conj" and t.head.dep_ == "conj" for t in ss):
+            out.append("swap in a list or respectively")
     first = sd[0]
     if first.text[:1].isupper() and not first.ent_type_ and first.text != "I" and not first.text.isupper():
         if any(t.text == first.text and not t.is_sent_start for t in vd):
