@@ -107,12 +107,12 @@ def test_fluency_gate_stops_wrong_senses_and_fragments_with_smollm2():
 
 def test_lm_gate_drops_candidates_that_read_worse(monkeypatch, nlp, wn):
     pool = pd.DataFrame({"pool_id": ["a", "b"], "prompt": ["The boy read the book in the library today.",
-                                                         "Cats and dogs are common household pets."],
+                                                         "Which statement describes asteroids and comets?"],
                          "source": "s", "score": 5, "strong_needed": 0})
     monkeypatch.setattr(augmentation, "source_quality", lambda df: pd.Series(True, index=df.index))
     monkeypatch.setattr(aug_gate, "ppl_ratios", lambda pairs, gate=None: np.full(len(pairs), 3.0))
     aug, rej = augmentation.augment_pool(pool, factor=1.0, progress=False, nlp=nlp, wn=wn)
-    assert aug.empty and len(rej) and (rej[rej.stage != "check"].stage == "gate: LM").all()
+    assert aug.empty and set(rej.source_id[rej.stage == "gate: LM"]) == {"a", "b"} and "not scored" not in set(rej.stage)
     monkeypatch.setattr(aug_gate, "ppl_ratios", lambda pairs, gate=None: np.full(len(pairs), 1.0))
     aug, rej = augmentation.augment_pool(pool, factor=1.0, progress=False, nlp=nlp, wn=wn)
     assert len(aug) == 2
