@@ -127,7 +127,7 @@ acc_src = rr.augmentation.acceptance(td.augmented, td.rejected, "source") if dat
 
 # %%
 q = rr.aug_check.independent_check(rr.augmentation.variant_pairs(td.augmented, td.original), n=150, seed=0) if data["augment"] else None
-(q.attrs["summary"], q.attrs["by_op"]) if data["augment"] else "augmentation switched off"
+(pd.Series(q.attrs["summary"]), rr.aug_check.error_by_op(q)) if data["augment"] else "augmentation switched off"
 
 # %% [markdown]
 # ### Reading audit
@@ -138,7 +138,7 @@ q = rr.aug_check.independent_check(rr.augmentation.variant_pairs(td.augmented, t
 
 # %%
 audit = rr.aug_check.load_audit(rr.aug_check.audit_sample(td.augmented, td.original)) if data["augment"] else None
-print(audit.attrs["summary"].to_dict() if data["augment"] else "augmentation switched off")
+print(audit.attrs["summary"] if data["augment"] else "augmentation switched off")
 audit[audit.verdict != "ok"][["op", "source_stem", "variant_stem", "verdict", "note"]] if data["augment"] else None
 
 # %%

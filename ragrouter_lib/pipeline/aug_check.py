@@ -64,7 +64,7 @@ def gemma_perplexities(texts, max_len: int = CHECK["max_len"]) -> np.ndarray:
 def independent_check(pairs: pd.DataFrame, n: int = 150, seed: int = 0, check: dict = CHECK) -> pd.DataFrame:
     """Gemma perplexity ratio and MiniLM cosine of a seeded sample of ``n`` accepted variants
     (``pairs``: ``augmentation.variant_pairs``); ``error`` when either check fails. ``attrs["summary"]``:
-    each rate, the error rate, n, which LM ran; ``attrs["by_op"]``: error rate per operation."""
+    each rate, the error rate, n, which LM ran (a dict; ``error_by_op``: the rate per operation)."""
     s = seeded_sample(pairs, n, seed, "augment/independent-check")
     src = [split_stem(t)[1] for t in s.source_text]
     var = [split_stem(t)[1] for t in s.variant]
@@ -81,12 +81,16 @@ def independent_check(pairs: pd.DataFrame, n: int = 150, seed: int = 0, check: d
     s["meaning moved (MiniLM)"] = s.cosine < check["min_cosine"]
     checks.append("meaning moved (MiniLM)")
     s["error"] = s[checks].any(axis=1)
-    s.attrs["summary"] = pd.Series({**{c: round(float(s[c].mean()), 3) for c in checks},
-                                    "error_rate": round(float(s.error.mean()), 3), "n": len(s),
-                                    "target": check["target_error_rate"],
-                                    "met": bool(s.error.mean() <= check["target_error_rate"]), "lm": lm})
-    s.attrs["by_op"] = s.groupby("op").agg(n=("error", "size"), error_rate=("error", "mean")).round(3)
+    s.attrs["summary"] = {**{c: round(float(s[c].mean()), 3) for c in checks},
+                          "error_rate": round(float(s.error.mean()), 3), "n": len(s),
+                          "target": check["target_error_rate"],
+                          "met": bool(s.error.mean() <= check["target_error_rate"]), "lm": lm}
     return s
+
+
+def error_by_op(checked: pd.DataFrame) -> pd.DataFrame:
+    """The independent check's error rate per operation."""
+    return checked.groupby("op").agg(n=("error", "size"), error_rate=("error", "mean")).round(3)
 
 
 # ----------------------------------------------------------------------------- reading audit
@@ -106,7 +110,7 @@ def audit_sample(augmented: pd.DataFrame, original: pd.DataFrame, n: int = AUDIT
 
 def load_audit(sample: pd.DataFrame, path=AUDIT["path"], target_ok: int = AUDIT["target_ok"]) -> pd.DataFrame:
     """``sample`` joined with the committed judgments on (pool_id, variant); a sampled variant with
-    no judgment gets ``verdict`` "unjudged". ``attrs["summary"]``: count per verdict, ok vs target."""
+    no judgment gets ``verdict`` "unjudged". ``attrs["summary"]`` (a dict): count per verdict, ok vs target."""
     try:
         judged = pd.read_csv(path, keep_default_na=False)[["pool_id", "variant", "verdict", "note"]]
     except FileNotFoundError:
@@ -117,6 +121,6 @@ def load_audit(sample: pd.DataFrame, path=AUDIT["path"], target_ok: int = AUDIT[
     out["note"] = out.note.fillna("no judgment for this variant: the audit is stale")
     counts = out.verdict.value_counts()
     ok = int(counts.get("ok", 0))
-    out.attrs["summary"] = pd.Series({**{v: int(counts.get(v, 0)) for v in (*VERDICTS, "unjudged")},
-                                      "n": len(out), "target_ok": target_ok, "met": ok >= target_ok})
+    out.attrs["summary"] = {**{v: int(counts.get(v, 0)) for v in (*VERDICTS, "unjudged")},
+                            "n": len(out), "target_ok": target_ok, "met": ok >= target_ok}
     return out

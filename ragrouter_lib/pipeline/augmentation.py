@@ -8,8 +8,12 @@ Here (deviations, also in README): the operators of ``pipeline.variants`` (spaCy
 labels inherited from the source row (no judge LLM offline), every new row keeping its provenance
 (``source_id``, ``method``, ``op``); source quality: natural-language questions (no code), 40-1,500
 characters, mostly letters, and a confident label (the pair's own answers on RouterBench rows;
->= 6 of 7 panel models agreeing on RouterDC rows). ``quality_check`` measures the accepted
-variants on a seeded sample (parse checks, an LM's perplexity, MiniLM similarity).
+>= 6 of 7 panel models agreeing on RouterDC rows). Every candidate passes ``variants.check`` and the
+quality gate ``aug_gate`` (WordNet sense, parse, SmolLM2 fluency) before it may become a row; the
+gate is strict, so fewer rows than ``factor`` asks for may come out (the visit then ends when the
+quality sources run out). ``acceptance`` tabulates where candidates stopped; ``aug_check`` measures
+the kept ones with checks the gate does not use. ``quality_check`` is the earlier SmolLM2-based
+measurement (kept for the tests of the structure flags).
 
 >>> row_seed("rb-17") == row_seed("rb-17"), row_seed("rb-17") == row_seed("rb-17", draw=1)
 (True, False)
@@ -162,6 +166,10 @@ def gate_rows(batch, wn, nlp, draw: int, gate: dict = aug_gate.GATE) -> list[tup
                                     "source": r.prompt[:200], "variant": v.text[:200], "ppl_ratio": round(float(ratio), 3)})
     out = []
     for i, (r, (good, rejected)) in enumerate(zip(batch, cands)):
+        if not good and not rejected:  # the row was visited, no operator applied
+            rejected.append({"source_id": r.pool_id, "source_name": r.source, "method": None, "op": None,
+                             "stage": "no candidate", "reason": "no operator applied", "source": r.prompt[:200],
+                             "variant": ""})
         kept = new[i]["prompt"] if new[i] else None
         scored = {x["variant"] for x in rejected} | {kept}
         spare = [{"source_id": r.pool_id, "source_name": r.source, "method": v.method, "op": v.op, "stage": "not scored",
@@ -183,14 +191,14 @@ def augment_pool(train: pd.DataFrame, factor: float = 0.3, seed: int = 0, wn=Non
     and ``gate`` only, so a subset of the pool (a selection fold) gets the variants the whole pool got,
     and ``memo`` ({row key: outcome}, filled here) lets callers compute each row once. Labels are
     inherited; provenance is kept. Returns (augmented rows, every candidate that was not kept, with
-    its ``stage``: check / gate: parse / gate: LM / not scored); ``rejected.attrs["visits"]``: per
-    source, quality rows visited and rows gained.
+    its ``stage``: check / gate: parse / gate: LM / not scored, and one "no candidate" row per visited
+    source row no operator applied to).
     """
     memo = {} if memo is None else memo
     src = train[source_quality(train)]
     order = np.argsort([row_seed(p, seed) for p in src.pool_id], kind="stable")
     target = int(round(factor * len(train)))
-    rows, rejected, visits, nlp_wn = [], [], [], None
+    rows, rejected, nlp_wn = [], [], None
     chunks = [order[i: i + batch] for i in range(0, len(order), batch)]
     for chunk in progress_bar(chunks, len(chunks), "augment", progress):
         if len(rows) >= target:
@@ -208,7 +216,6 @@ def augment_pool(train: pd.DataFrame, factor: float = 0.3, seed: int = 0, wn=Non
                 break
             new, rej, spare = memo[k]
             rejected += rej + spare
-            visits.append({"source": r.source, "gained": new is not None})
             if new is not None:
                 rows.append({**new, "score": r.score, "strong_needed": r.strong_needed})
     if progress:  # why it stopped: the target reached, or every quality source tried
@@ -217,20 +224,21 @@ def augment_pool(train: pd.DataFrame, factor: float = 0.3, seed: int = 0, wn=Non
               f"{len(rejected)} candidates not kept)")
     aug = pd.DataFrame(rows, columns=["pool_id", "prompt", "source", "panel", "score", "strong_needed",
                                       "source_id", "origin_id", "method", "op"])
-    rej = pd.DataFrame(rejected)
-    rej.attrs["visits"] = pd.DataFrame(visits, columns=["source", "gained"])
-    return aug, rej
+    return aug, pd.DataFrame(rejected)
 
 
 def acceptance(aug: pd.DataFrame, rejected: pd.DataFrame, by: str = "op") -> pd.DataFrame:
     """Acceptance per operation (``by="op"``: candidates produced, where each stopped, rows kept,
     ``pass_rate``: kept over the candidates judged to the end) or per source (``by="source"``: quality rows visited, share that gained a kept variant)."""
-    if by == "source":
-        v = rejected.attrs.get("visits", pd.DataFrame(columns=["source", "gained"]))
-        t = v.groupby("source").gained.agg(rows_visited="size", rows_gained="sum")
+    if by == "source":  # every visited row is in ``aug`` (gained) or in ``rejected`` (did not)
+        got = aug[["source_id", "source"]].assign(gained=True)
+        if len(rejected):
+            lost = rejected[["source_id", "source_name"]].rename(columns={"source_name": "source"}).assign(gained=False)
+            got = pd.concat([got, lost[~lost.source_id.isin(got.source_id)].drop_duplicates("source_id")])
+        t = got.groupby("source").gained.agg(rows_visited="size", rows_gained="sum")
         t["acceptance"] = t.rows_gained / t.rows_visited
         return t.round(3)
-    stages = pd.concat([rejected[["method", "op", "stage"]] if len(rejected) else None,
+    stages = pd.concat([rejected.loc[rejected.stage != "no candidate", ["method", "op", "stage"]] if len(rejected) else None,
                         aug[["method", "op"]].assign(stage="kept")], ignore_index=True)
     t = pd.crosstab([stages.method, stages.op], stages.stage)
     for c in ("check", "gate: parse", "gate: LM", "not scored", "kept"):
