@@ -16,6 +16,7 @@ augmentation cache key covers this module's code, and ``training_data`` puts ``G
   phrase, with a specific hypernym (``gloss``) whose words are absent from the question.
 - **parse** (``parse_flags``, after ``variants.check``; ``PARSE_CHECKS``): no clause left ending in
   its verb by a fronted predicate ("At the grocery store, Joan is."), no fronting in questions, no
+  move in a sentence the question leaves unfinished (cloze stems), no
   phrase moved to the end of a sentence that ends inside a subordinate clause, no conjunct swap at
   the sentence start, in a list of three or in a "respectively" sentence, no sentence-initial word
   left capitalised inside the sentence ("In holes in trees, Screech owls nest.").
@@ -28,6 +29,8 @@ augmentation cache key covers this module's code, and ``training_data`` puts ``G
 The gate never reads MiniLM or Gemma: those measure it (``pipeline.aug_check``).
 """
 from __future__ import annotations
+
+import re
 
 import numpy as np
 
@@ -118,6 +121,8 @@ PARSE_CHECKS = {
     "capital kept inside": "the source's sentence-initial word stays capitalised inside the variant's "
                            "sentence although the source did not parse it as a named entity (In holes in trees, Screech owls nest.)",
     "question fronting": "a phrase fronted before a question's wh-word (To food, what part ...?)",
+    "move in an unfinished stem": "a phrase moved in a sentence the question leaves unfinished (a cloze stem "
+                                  "such as '... invented the light bulb by using' -> 'By using, Thomas Edison ...')",
     "moved into a clause": "a phrase moved to the end, where the sentence ends inside a subordinate or "
                            "coordinated clause that would swallow it (... because the _ was used at the estate sale.)",
     "swap at sentence start": "a conjunct swap of the sentence's subject-initial phrase (The speed and general "
@@ -139,6 +144,8 @@ def parse_flags(sd, vd, op: str) -> list[str]:
             out.append("predicate fronted")
         if ss.text.rstrip().endswith("?"):
             out.append("question fronting")
+    if (op.endswith(("_front", "_back"))) and not re.search(r"[.?!][\"')\]]*$", ss.text.strip()):
+        out.append("move in an unfinished stem")
     if op.endswith("_back"):
         last = [t for t in ss if not t.is_punct][-1]
         up = []
