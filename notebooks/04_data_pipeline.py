@@ -84,9 +84,16 @@ rr.augmentation.source_quality(td.original).groupby(td.original.source).agg(["me
 
 # %% [markdown]
 # ### Accepted variants, two per kind
-# Syntactic: a prepositional/adverbial phrase or clause moved to the front or back, coordinated noun phrases swapped. Semantic (WordNet): synonym substitution, hypernym gloss ("X (a kind of Y)"). Word senses are picked by a restricted Lesk overlap, which still errs at times: the examples are shown unfiltered.
+# Syntactic: a prepositional/adverbial phrase or clause moved to the front or back, coordinated noun phrases swapped.
+# Semantic (WordNet): synonym substitution, hypernym gloss ("X (a kind of Y)"). Every variant passed the quality
+# gate (`rr.aug_gate`, parameters `rr.aug_gate.GATE`, printed below): a WordNet operator touches a word only when
+# one sense clearly dominates its tagged uses, never near a name or on a place/person/group sense; a gloss only on a
+# concrete noun ending its phrase, with a specific hypernym; the parse must not leave a fronted predicate or a stray
+# capital; SmolLM2's perplexity of the changed sentences may not exceed the source's by more than `max_ppl_ratio`.
+# The examples are shown unfiltered.
 
 # %%
+print("gate:", rr.aug_gate.GATE)
 pd.set_option("display.max_colwidth", 200)
 rr.training_data.examples(td) if data["augment"] else "augmentation switched off"
 
@@ -94,22 +101,50 @@ rr.training_data.examples(td) if data["augment"] else "augmentation switched off
 td.augmented.groupby(["method", "op"]).size().rename("rows").to_frame() if data["augment"] else None
 
 # %% [markdown]
-# ### Rejected variants
-# The check re-parses each variant and rejects it when it is identical to its source, has broken punctuation, lost its capital, changed its sentence count, root verb, content words (syntactic) or numbers, or touched the template around the question.
+# ### Acceptance per operation and per source
+# Per operation: every candidate produced for a visited source row, where it stopped (`check`: `variants.check`,
+# i.e. identical, broken punctuation, lost capital, changed sentence count, root verb, content words or numbers,
+# template touched, structure flags; `gate: parse`: the gate's parse checks; `gate: LM`: the gate's SmolLM2 fluency
+# check), `not scored` (another variant of the same row passed first), `kept` (became the row's variant), and
+# `pass_rate` (kept over the candidates judged to the end). Per source: quality source rows visited and the share that gained a kept variant. Rows stop being
+# visited at the target (`factor`) or when the quality sources run out: the gate keeps fewer rows, not broken ones.
 
 # %%
-(td.rejected.reason.value_counts().to_frame(), td.rejected.groupby("reason").head(1)[["op", "reason", "variant"]]) if len(td.rejected) else "none"
+acc_op = rr.augmentation.acceptance(td.augmented, td.rejected) if data["augment"] else None
+acc_src = rr.augmentation.acceptance(td.augmented, td.rejected, "source") if data["augment"] else None
+(acc_op, acc_src)
+
+# %%
+(td.rejected.groupby(["stage", "reason"]).size().rename("candidates").to_frame(), td.rejected.groupby("reason").head(1)[["op", "stage", "reason", "variant"]]) if len(td.rejected) else "none"
 
 # %% [markdown]
-# ### Quality of the accepted variants
-# An automatic check on a seeded random sample of 150 accepted variants (`rr.augmentation.quality_check`): a variant
-# counts as an error when its re-parse fails a structure check (one root, no dangling punctuation or function word,
-# subject kept), when SmolLM2's perplexity of the variant exceeds its source's by more than 1.5×, or when the MiniLM
-# cosine to its source falls below 0.85 (label probably not preserved). The error rate is the share flagged by any.
+# ### Independent check of the accepted variants
+# A check the gate does not use (`rr.aug_check.independent_check`), on a seeded random sample of 150 accepted variants:
+# a variant counts as an error when Gemma-3-270M's perplexity of its question stem exceeds its source's by more than
+# `rr.aug_check.CHECK["max_ppl_ratio"]`, or when the MiniLM cosine of the two stems falls below `min_cosine` (the
+# meaning, hence the inherited label, may have moved). Target: error rate at most `target_error_rate`. The summary
+# names the LM that ran; if Gemma cannot load it says why and the check runs on MiniLM alone.
 
 # %%
-q = rr.augmentation.quality_check(rr.augmentation.variant_pairs(td.augmented, td.original), n=150, seed=0) if data["augment"] else None
-q.attrs["summary"].round(3) if data["augment"] else "augmentation switched off"
+q = rr.aug_check.independent_check(rr.augmentation.variant_pairs(td.augmented, td.original), n=150, seed=0, gemma=cfg.gemma_checks) if data["augment"] else None
+(pd.Series(q.attrs["summary"]), rr.aug_check.error_by_op(q)) if data["augment"] else "augmentation switched off"
+
+# %% [markdown]
+# ### Reading audit
+# The first 100 accepted variants in the augmentation's seeded visit order (`rr.aug_check.audit_sample`), each judged
+# by reading as ok / broken / meaning changed; the judgments are committed in `data/audit/augmentation_audit.csv`
+# (keyed by `pool_id` and variant text). A sampled variant with no judgment is shown as `unjudged`: the audit is
+# stale (the gate changed which variants exist) and must be redone. Target: at least `AUDIT["target_ok"]` ok.
+
+# %%
+audit = rr.aug_check.load_audit(rr.aug_check.audit_sample(td.augmented, td.original)) if data["augment"] else None
+print(audit.attrs["summary"] if data["augment"] else "augmentation switched off")
+audit[audit.verdict != "ok"][["op", "source_stem", "variant_stem", "verdict", "note"]] if data["augment"] else None
+
+# %%
+aug_tables = {"04_augmentation_audit": audit.drop(columns="variant"), "04_augmentation_check": q, "04_acceptance_op": acc_op.reset_index(),
+              "04_acceptance_source": acc_src.reset_index()} if data["augment"] else {}
+rr.router_runs.save_tables(cfg, **aug_tables)
 
 # %% [markdown]
 # ### Leakage check, augmented rows included

@@ -9,8 +9,8 @@ Sub-packages in the order data flows (``core.layout.FLOW`` says which module may
     labels     - pool_labels (training pool, label semantics per source), pairwise (battles,
                  Bradley-Terry tiers), sources (per-source transfer table), alignment
     pipeline   - sampling (SmolLM2 perplexities), difficulty (levels, weights, signal choice),
-                 variants + augmentation (multi-source augmentation), training_data (one split's
-                 training rows)
+                 variants + aug_gate + augmentation (multi-source augmentation; aug_check measures it),
+                 training_data (one split's training rows)
     routers    - base (interface + registry), training (the one training loop), selection
                  (source-grouped model selection), the baselines, RAGRouter (kb, ragrouter_parts,
                  ragrouter), ragrouter_llm, released
@@ -29,7 +29,7 @@ from .data import hub, leakage, loading, models  # noqa: F401
 from .evaluation import bootstrap, calibration, costs, metrics, plots, verdicts  # noqa: F401
 from .features import encoders, syntax  # noqa: F401
 from .labels import alignment, pairwise, pool_labels, sources  # noqa: F401
-from .pipeline import augmentation, difficulty, sampling, training_data, variants  # noqa: F401
+from .pipeline import aug_check, aug_gate, augmentation, difficulty, sampling, training_data, variants  # noqa: F401
 from .report import prose, readme, results, zh  # noqa: F401
 from .routers import kb_sources, selection, training  # noqa: F401
 from .runs import ablations, components, experiments, launch, paper, router_runs  # noqa: F401

@@ -35,13 +35,14 @@ def test_syntactic_variants_parse_and_differ(nlp):
 
 def test_semantic_variants_follow_wordnet(nlp):
     wn = models.wordnet()
-    vs = {v.op: v for v in variants.semantic_variants(SENTENCES[3], wn, nlp)}
+    sentence = "Which tool would a student use to measure the length of a leaf?"  # leaf: one clear sense
+    vs = {v.op: v for v in variants.semantic_variants(sentence, wn, nlp)}
     assert vs and all(v.ok for v in vs.values())
     if "hypernym" in vs:
         assert "(a kind of " in vs["hypernym"].text
     if "synonym" in vs:
-        changed = [(a.strip(".").lower(), b.strip(".").lower())
-                   for a, b in zip(SENTENCES[3].split(), vs["synonym"].text.split()) if a != b]
+        changed = [(a.strip(".?").lower(), b.strip(".?").lower())
+                   for a, b in zip(sentence.split(), vs["synonym"].text.split()) if a != b]
         assert changed
         for word, substitute in changed:  # each substitute is a WordNet synonym of the word
             assert substitute in {lm.name().lower() for s in wn.synsets(word) for lm in s.lemmas()}
@@ -67,10 +68,11 @@ def test_augmented_planted_evaluation_prompt_is_caught():
     cfg = setup("smoke", verbose=False)
     evals = {b: ev.head(30) for b, ev in experiments.load_evals(cfg).items()}
     pool = experiments.load_pool(cfg).head(40)
-    planted = pool.head(1).assign(pool_id="planted", prompt=evals["gsm8k"].prompt.iloc[5],
-                                  source="gsm8k-train", panel="routerbench")
+    planted = pd.concat([pool.head(1)] * 8, ignore_index=True).assign(  # the gate is strict: plant several
+        pool_id=[f"planted{i}" for i in range(8)], prompt=evals["gsm8k"].prompt.iloc[:8].to_numpy(),
+        source="gsm8k-train", panel="routerbench")
     aug, _ = augmentation.augment_pool(planted, factor=1.0, progress=False)
-    assert len(aug) == 1 and aug.prompt.iloc[0] != planted.prompt.iloc[0]
+    assert len(aug) >= 1 and not aug.prompt.isin(planted.prompt).any()
     with pytest.raises(leakage.LeakageError):
         experiments.check_leakage(pd.concat([pool, aug], ignore_index=True), evals)
 
@@ -166,7 +168,7 @@ def test_a_rows_variant_does_not_depend_on_the_other_rows_and_the_memo_computes_
     got = whole.set_index("pool_id").prompt
     assert all(got.get(p) == t for p, t in zip(part.pool_id, part.prompt))
     calls = []
-    monkeypatch.setattr(augmentation, "augment_row", lambda *a, **k: calls.append(1) or (None, []))
+    monkeypatch.setattr(augmentation, "gate_rows", lambda *a, **k: calls.append(1) or [])
     again, _ = augmentation.augment_pool(pool.iloc[::-2], factor=1.0, progress=False, memo=memo)
     assert calls == [] and again.prompt.tolist() == part.prompt.tolist()
 

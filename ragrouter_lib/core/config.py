@@ -52,25 +52,26 @@ ROOT = Path(__file__).resolve().parents[2]
 # form run on real data at CPU scale (``paper.small_llm_row``: SmolLM2-135M + LoRA on a pool subsample, scored on a
 # seeded evaluation subsample; an extra row of Tables 1-2), None where not run (``paper`` runs the full-scale form);
 # gemma_rows: the source-stratified pool subsample on which Gemma-3-270M's perplexity is measured for the
-# sampling step's difficulty-signal choice (``difficulty.signal_table``; ~1 text/s on CPU, in data/derived offline; 0: not measured).
+# sampling step's difficulty-signal choice (``difficulty.signal_table``; ~1 text/s on CPU, in data/derived offline; 0: not measured); gemma_checks:
+# whether the augmentation's independent check reads Gemma (``aug_check.independent_check``; smoke: MiniLM only).
 PROFILES: dict[str, dict] = {
     "smoke": dict(eval_limit=200, pool_limit=300, router_seeds=[0, 1], grid_limit=1, selection_folds=3,
                   allow_hub=False, ablation_seeds=[0, 1], pool_sources=None, pool_both_fail="strong-needed",
-                  small_llm=dict(n_train=80, n_layers=2, max_len=64), gemma_rows=0),
+                  small_llm=dict(n_train=80, n_layers=2, max_len=64), gemma_rows=0, gemma_checks=False),
     "offline": dict(eval_limit=None, pool_limit=None, router_seeds=[0, 1, 2, 3, 4], grid_limit=1,
                     selection_folds=3, allow_hub=False, ablation_seeds=[0, 1, 2, 3, 4], pool_sources=None, pool_both_fail="strong-needed",
                     aligned_routers=["sw_ranking", "mf", "causal_llm", "logreg"],
-                    small_llm=dict(n_train=2000, eval_limit=1000), gemma_rows=600),
+                    small_llm=dict(n_train=2000, eval_limit=1000), gemma_rows=600, gemma_checks=True),
     "paper": dict(eval_limit=None, pool_limit=None, router_seeds=[0, 1, 2, 3, 4], grid_limit=None,
                   selection_folds=3, allow_hub=True, ablation_seeds=[0, 1, 2, 3, 4], pool_sources=None, pool_both_fail="strong-needed",
-                  small_llm=None, gemma_rows=600),
+                  small_llm=None, gemma_rows=600, gemma_checks=True),
 }
 
 # The ``paper`` dry run (issue 15): with env RAGROUTER_PAPER_STANDINS set (``hub.STANDINS_ENV``: the folder
 # ``hub.stand_ins`` wrote; ``python -m ragrouter_lib.runner paper --dry-run`` does it all), ``setup("paper")``
 # overlays these tiny sizes on the profile so notebooks 02-07 run in minutes on CPU stand-ins.
 PAPER_DRY_RUN: dict = dict(eval_limit=60, pool_limit=150, router_seeds=[0, 1],
-                           grid_limit=1, ablation_seeds=[0, 1], aligned_routers=["logreg"], gemma_rows=0)
+                           grid_limit=1, ablation_seeds=[0, 1], aligned_routers=["logreg"], gemma_rows=0, gemma_checks=False)
 
 # Settings a run may override besides the profile parameters, by owner ({owner: defaults}); filled by
 # ``register_settings`` (the package registers RAGRouter's ``defaults``; config imports no router).

@@ -35,7 +35,8 @@ FLOW: list[str] = [
     # labels: the training pool's labels, battles, per-source transfer, label alignment
     "labels.pool_labels", "labels.pairwise", "labels.sources", "labels.alignment",
     # pipeline: RAGRouter's data pipeline
-    "pipeline.sampling", "pipeline.difficulty", "pipeline.variants", "pipeline.augmentation", "pipeline.training_data",
+    "pipeline.sampling", "pipeline.difficulty", "pipeline.aug_gate", "pipeline.variants", "pipeline.augmentation",
+    "pipeline.aug_check", "pipeline.training_data",
     # routers: interface, training core, selection criterion, the routers themselves
     "routers.base", "routers.training", "routers.selection", "routers.kb", "routers.kb_sources", "routers",
     # evaluation (``plots``: pure drawing, called by the evaluation modules)

@@ -8,8 +8,12 @@ Here (deviations, also in README): the operators of ``pipeline.variants`` (spaCy
 labels inherited from the source row (no judge LLM offline), every new row keeping its provenance
 (``source_id``, ``method``, ``op``); source quality: natural-language questions (no code), 40-1,500
 characters, mostly letters, and a confident label (the pair's own answers on RouterBench rows;
->= 6 of 7 panel models agreeing on RouterDC rows). ``quality_check`` measures the accepted
-variants on a seeded sample (parse checks, an LM's perplexity, MiniLM similarity).
+>= 6 of 7 panel models agreeing on RouterDC rows). Every candidate passes ``variants.check`` and the
+quality gate ``aug_gate`` (WordNet sense, parse, SmolLM2 fluency) before it may become a row; the
+gate is strict, so fewer rows than ``factor`` asks for may come out (the visit then ends when the
+quality sources run out). ``acceptance`` tabulates where candidates stopped; ``aug_check`` measures
+the kept ones with checks the gate does not use. ``quality_check`` is the earlier SmolLM2-based
+measurement (kept for the tests of the structure flags).
 
 >>> row_seed("rb-17") == row_seed("rb-17"), row_seed("rb-17") == row_seed("rb-17", draw=1)
 (True, False)
@@ -25,6 +29,7 @@ from ..core.seeding import step_seed
 from ..data.models import wordnet
 from ..features.encoders import progress_bar, sentence_embeddings
 from .sampling import perplexities
+from . import aug_gate
 from .variants import STRUCTURE_CHECKS, semantic_variants, spacy_nlp, split_stem, structure_flags, syntactic_variants
 
 CODE_SOURCES = {"mbpp", "humaneval_train", "humaneval_test", "javascript"}
@@ -104,61 +109,143 @@ def row_seed(pool_id, draw: int = 0) -> int:
     return int.from_bytes(hashlib.sha256(f"{draw}:{pool_id}".encode()).digest()[:8], "little")
 
 
-def augment_row(r, wn, nlp, draw: int = 0) -> tuple[dict | None, list[dict]]:
-    """One quality source row -> (its new row or None, its rejected candidates). Syntactic and
-    semantic methods alternate by the row's own seed (the other is the fallback)."""
+def candidates(r, wn, nlp, draw: int = 0) -> tuple[list, list[dict]]:
+    """One quality source row -> (its candidates that pass ``variants.check`` and the gate's parse
+    checks, in the row's own try order; the rejected ones with their reason and stage). Syntactic
+    and semantic methods alternate by the row's own seed; within a method the order is the row's draw."""
     rs = row_seed(r.pool_id, draw)
     rng = np.random.default_rng(step_seed(rs, "augment/pick"))
     methods = ["syntactic", "semantic"] if rs % 2 == 0 else ["semantic", "syntactic"]
-    rejected = []
+    good, rejected = [], []
+    _, s_stem, _ = split_stem(r.prompt)
+    sd = None
     for m in methods:
         vs = (syntactic_variants(r.prompt, nlp) if m == "syntactic"
               else semantic_variants(r.prompt, wn, nlp, rng=rng))
-        rejected += [{"source_id": r.pool_id, "method": v.method, "op": v.op, "reason": v.reason,
-                      "source": r.prompt[:200], "variant": v.text[:200]} for v in vs if not v.ok]
-        good = [v for v in vs if v.ok]
-        if good:
-            v = good[int(rng.integers(len(good)))]
-            return ({"pool_id": f"aug:{r.pool_id}:{v.op}", "prompt": v.text, "source": r.source,
-                     "panel": "augmented", "score": r.score, "strong_needed": r.strong_needed,
-                     "source_id": r.pool_id, "origin_id": getattr(r, "origin_id", r.pool_id),
-                     "method": v.method, "op": v.op}, rejected)
-    return None, rejected
+        ok = []
+        for v in vs:
+            if v.ok:
+                sd = sd if sd is not None else nlp(s_stem)
+                vd = nlp(split_stem(v.text)[1])
+                flags = aug_gate.parse_flags(sd, vd, v.op)
+                if not flags:
+                    ok.append((v, aug_gate.changed_sentences(sd, vd)))
+                    continue
+                v.reason, stage = flags[0], "gate: parse"
+            else:
+                stage = "check"
+            rejected.append({"source_id": r.pool_id, "source_name": r.source, "method": v.method, "op": v.op,
+                             "stage": stage, "reason": v.reason, "source": r.prompt[:200], "variant": v.text[:200]})
+        good += [ok[i] for i in rng.permutation(len(ok))]
+    return good, rejected
+
+
+def new_row(r, v) -> dict:
+    return {"pool_id": f"aug:{r.pool_id}:{v.op}", "prompt": v.text, "source": r.source, "panel": "augmented",
+            "score": r.score, "strong_needed": r.strong_needed, "source_id": r.pool_id,
+            "origin_id": getattr(r, "origin_id", r.pool_id), "method": v.method, "op": v.op}
+
+
+def gate_rows(batch, wn, nlp, draw: int, gate: dict = aug_gate.GATE) -> list[tuple]:
+    """(new row or None, rejected, not scored) per source row of ``batch``: its candidates
+    (``candidates``), then the fluency gate in rounds: round k scores the k-th candidate (in the
+    row's try order) of every row still without a variant, in one SmolLM2 pass; the first that
+    passes becomes the row's variant, the row's later candidates are not scored."""
+    cands = [candidates(r, wn, nlp, draw) for r in batch]
+    new = [None] * len(batch)
+    for k in range(max((len(g) for g, _ in cands), default=0)):
+        todo = [i for i, (g, _) in enumerate(cands) if new[i] is None and k < len(g)]
+        ratios = aug_gate.ppl_ratios([cands[i][0][k][1] for i in todo], gate)
+        for i, ratio in zip(todo, ratios):
+            r, v = batch[i], cands[i][0][k][0]
+            if aug_gate.lm_pass(ratio, gate):
+                new[i] = new_row(r, v)
+            else:
+                cands[i][1].append({"source_id": r.pool_id, "source_name": r.source, "method": v.method, "op": v.op,
+                                    "stage": "gate: LM", "reason": "reads worse (SmolLM2 perplexity ratio)",
+                                    "source": r.prompt[:200], "variant": v.text[:200], "ppl_ratio": round(float(ratio), 3)})
+    out = []
+    for i, (r, (good, rejected)) in enumerate(zip(batch, cands)):
+        if not good and not rejected:  # the row was visited, no operator applied
+            rejected.append({"source_id": r.pool_id, "source_name": r.source, "method": None, "op": None,
+                             "stage": "no candidate", "reason": "no operator applied", "source": r.prompt[:200],
+                             "variant": ""})
+        kept = new[i]["prompt"] if new[i] else None
+        scored = {x["variant"] for x in rejected} | {kept}
+        spare = [{"source_id": r.pool_id, "source_name": r.source, "method": v.method, "op": v.op, "stage": "not scored",
+                  "reason": "another variant of the row was kept first", "source": r.prompt[:200], "variant": v.text[:200]}
+                 for v, _ in good if v.text[:200] not in scored and v.text != kept]
+        out.append((new[i], rejected, spare))
+    return out
 
 
 def augment_pool(train: pd.DataFrame, factor: float = 0.3, seed: int = 0, wn=None, nlp=None,
-                 progress: bool = True, memo: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """New rows worth ``factor`` x len(train) (thesis: 175k -> 225k, ~0.29), from quality sources.
+                 progress: bool = True, memo: dict | None = None, batch: int = 32,
+                 gate: dict = aug_gate.GATE) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """New rows worth at most ``factor`` x len(train) (thesis: 175k -> 225k, ~0.29), from quality sources.
 
-    Quality sources are visited in the order of their own hash priority (``row_seed(pool_id, seed)``)
-    and each gives at most one new row (``augment_row``); the visit stops at the target. Each row's
-    outcome depends on that row and ``seed`` (the draw) only, so a subset of the pool (a selection
-    fold) gets the variants the whole pool got, and ``memo`` ({row key: outcome}, filled here) lets
-    callers compute each row once. Labels are inherited; provenance is kept.
-    Returns (augmented rows, rejected variants with their reason).
+    Quality sources are visited in the order of their own hash priority (``row_seed(pool_id, seed)``),
+    ``batch`` at a time (one SmolLM2 pass for the gate), and each gives at most one new row
+    (``gate_rows``); the visit stops at the target or when the sources run out (the gate is strict:
+    fewer rows rather than broken ones). Each row's outcome depends on that row, ``seed`` (the draw)
+    and ``gate`` only, so a subset of the pool (a selection fold) gets the variants the whole pool got,
+    and ``memo`` ({row key: outcome}, filled here) lets callers compute each row once. Labels are
+    inherited; provenance is kept. Returns (augmented rows, every candidate that was not kept, with
+    its ``stage``: check / gate: parse / gate: LM / not scored, and one "no candidate" row per visited
+    source row no operator applied to).
     """
     memo = {} if memo is None else memo
     src = train[source_quality(train)]
     order = np.argsort([row_seed(p, seed) for p in src.pool_id], kind="stable")
     target = int(round(factor * len(train)))
     rows, rejected, nlp_wn = [], [], None
-    for i in progress_bar(order, len(order), "augment", progress):
+    chunks = [order[i: i + batch] for i in range(0, len(order), batch)]
+    for chunk in progress_bar(chunks, len(chunks), "augment", progress):
         if len(rows) >= target:
             break
-        r = src.iloc[i]
-        key = (seed, r.pool_id, r.prompt)
-        if key not in memo:
+        rs = [src.iloc[i] for i in chunk]
+        keys = [(seed, r.pool_id, r.prompt) for r in rs]
+        todo = [r for r, k in zip(rs, keys) if k not in memo]
+        if todo:
             if nlp_wn is None:
                 nlp_wn = (nlp or spacy_nlp(), wn or wordnet())
-            memo[key] = augment_row(r, nlp_wn[1], nlp_wn[0], seed)
-        new, rej = memo[key]
-        rejected += rej
-        if new is not None:
-            rows.append({**new, "score": r.score, "strong_needed": r.strong_needed})
+            for r, res in zip(todo, gate_rows(todo, nlp_wn[1], nlp_wn[0], seed, gate)):
+                memo[(seed, r.pool_id, r.prompt)] = res
+        for r, k in zip(rs, keys):
+            if len(rows) >= target:
+                break
+            new, rej, spare = memo[k]
+            rejected += rej + spare
+            if new is not None:
+                rows.append({**new, "score": r.score, "strong_needed": r.strong_needed})
     if progress:  # why it stopped: the target reached, or every quality source tried
         why = "target reached" if len(rows) >= target else "every quality source tried, target not reached"
         print(f"augmentation stopped: {why} ({len(rows)} of {target} target rows from {len(src)} quality sources; "
-              f"{len(rejected)} candidates rejected)")
+              f"{len(rejected)} candidates not kept)")
     aug = pd.DataFrame(rows, columns=["pool_id", "prompt", "source", "panel", "score", "strong_needed",
                                       "source_id", "origin_id", "method", "op"])
     return aug, pd.DataFrame(rejected)
+
+
+def acceptance(aug: pd.DataFrame, rejected: pd.DataFrame, by: str = "op") -> pd.DataFrame:
+    """Acceptance per operation (``by="op"``: candidates produced, where each stopped, rows kept,
+    ``pass_rate``: kept over the candidates judged to the end) or per source (``by="source"``: quality rows visited, share that gained a kept variant)."""
+    if by == "source":  # every visited row is in ``aug`` (gained) or in ``rejected`` (did not)
+        got = aug[["source_id", "source"]].assign(gained=True)
+        if len(rejected):
+            lost = rejected[["source_id", "source_name"]].rename(columns={"source_name": "source"}).assign(gained=False)
+            got = pd.concat([got, lost[~lost.source_id.isin(got.source_id)].drop_duplicates("source_id")])
+        t = got.groupby("source").gained.agg(rows_visited="size", rows_gained="sum")
+        t["acceptance"] = t.rows_gained / t.rows_visited
+        return t.round(3)
+    stages = pd.concat([rejected.loc[rejected.stage != "no candidate", ["method", "op", "stage"]] if len(rejected) else None,
+                        aug[["method", "op"]].assign(stage="kept")], ignore_index=True)
+    t = pd.crosstab([stages.method, stages.op], stages.stage)
+    for c in ("check", "gate: parse", "gate: LM", "not scored", "kept"):
+        t[c] = t[c] if c in t else 0
+    t = t[["check", "gate: parse", "gate: LM", "not scored", "kept"]].rename(
+        columns=lambda c: f"rejected: {c}" if c.startswith(("check", "gate")) else c)
+    t.insert(0, "candidates", t.sum(axis=1))
+    judged = t.candidates - t["not scored"]
+    t["pass_rate"] = (t.kept / judged.where(judged > 0)).round(3)  # of the candidates the gate judged
+    return t

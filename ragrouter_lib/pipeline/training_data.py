@@ -26,7 +26,7 @@ import pandas as pd
 from ..core import cache
 from ..features import gemma_lm
 from ..labels import pool_labels
-from . import augmentation, difficulty, sampling
+from . import aug_gate, augmentation, difficulty, sampling
 
 # The data settings: their one home. RAGRouter's ``defaults`` read them from here; a run overrides
 # them through ``rr.setup(..., augment=False)`` (config params), read back by ``settings(cfg)``, so
@@ -56,7 +56,7 @@ def _augment_cached(train, factor, cache_dir, log):
     computed once are kept in a per-row memo (``augment-rows-<key>.pkl``), so the selection folds and
     the final fits, which augment subsets of the same pool, compute each row once."""
     mods = [augmentation.__name__]
-    key = cache.key("augment", {"factor": factor, "draw": AUGMENT_DRAW},
+    key = cache.key("augment", {"factor": factor, "draw": AUGMENT_DRAW, "gate": aug_gate.GATE},
                     {"train": cache.digest_frame(train, sorted(map(str, train.columns)))}, modules=mods)
     path = Path(cache_dir) / f"augment-{key}.pkl"
     got = cache.load_pickle(path)
@@ -64,7 +64,7 @@ def _augment_cached(train, factor, cache_dir, log):
         aug, rej, secs = got
         log(f"augmentation: {len(aug)} rows from cache {path.name} (computed in {secs:.0f}s)")
         return aug, rej, secs, True
-    memo_path = Path(cache_dir) / f"augment-rows-{cache.key('augment_rows', {'draw': AUGMENT_DRAW}, modules=mods)}.pkl"
+    memo_path = Path(cache_dir) / f"augment-rows-{cache.key('augment_rows', {'draw': AUGMENT_DRAW, 'gate': aug_gate.GATE}, modules=mods)}.pkl"
     memo = cache.load_pickle(memo_path) or {}
     n_memo = len(memo)
     t0 = time.time()

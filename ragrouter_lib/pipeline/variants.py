@@ -5,7 +5,8 @@ augmentation"): (a) dependency-parse-based syntactic variants and (b) knowledge-
 semantic expansion (ConceptNet in the thesis).
 
 Deviations (also in README): parser spaCy ``en_core_web_sm`` (Stanza's models are not obtainable
-offline); knowledge graph WordNet 3.0 (Debian's files through nltk) instead of ConceptNet.
+offline); knowledge graph WordNet 3.0 (Debian's files through nltk) instead of ConceptNet, used
+only where a word's sense is clearly dominant (``aug_gate``'s sense gate; no Lesk guessing).
 Only the question stem (``split_stem``: the first real question line, without instruction lines
 or a "Question:" label) is rewritten; options and the rest stay as they are. A variant is kept only
 if it passes ``check``: it differs from the source, re-parses into the same number of sentences
@@ -27,6 +28,7 @@ import numpy as np
 
 from ..core.seeding import step_seed
 from ..data.models import spacy_nlp as shared
+from . import aug_gate
 
 CONTENT_POS = {"NOUN", "PROPN", "VERB", "ADJ", "NUM", "ADV"}
 MOVABLE_DEPS = {"prep", "advcl", "npadvmod", "advmod"}
@@ -192,8 +194,10 @@ def _wn_pos(tag: str):
 def semantic_variants(text: str, wn, nlp=None, max_subs: int = 2, rng=None, check_result: bool = True) -> list[Variant]:
     """WordNet-guided rewrites: synonym substitution and hypernym ("a kind of ...") expansion.
 
-    Only base-form tokens (tags NN, VB, JJ) outside named entities are touched; the most frequent
-    sense's lemmas (WordNet counts) pick the substitute, so inflection and sense are kept simple.
+    Only base-form tokens (tags NN, VB, JJ) outside named entities and compounds are touched, and
+    only where the sense gate (``aug_gate.clear_sense``) finds one clearly dominant sense; the
+    synonym is a lemma of that sense used mostly in it (``aug_gate.synonym``), the gloss a hypernym
+    of a concrete noun ending its phrase (``aug_gate.gloss``).
     """
     nlp = nlp or spacy_nlp()
     rng = rng or np.random.default_rng(step_seed(0, "semantic-variants"))
@@ -206,18 +210,12 @@ def semantic_variants(text: str, wn, nlp=None, max_subs: int = 2, rng=None, chec
     for tok in doc:
         pos = _wn_pos(tok.tag_)
         if (pos is None or tok.ent_type_ or tok.is_stop or len(tok.text) < 4 or not tok.is_alpha
-                or tok.dep_ == "compound"):
+                or tok.dep_ == "compound" or tok.pos_ == "PROPN"):
             continue
-        syns = wn.synsets(tok.lower_, pos=pos)
-        if not syns:
+        s0 = aug_gate.clear_sense(tok, wn, pos)
+        if s0 is None:
             continue
-        s0 = sense(syns, context)
-        lemmas = [lm for lm in s0.lemmas() if lm.name().lower() != tok.lower_ and "_" not in lm.name()
-                  and lm.name().isalpha()]
-        lemmas.sort(key=lambda lm: -lm.count())
-        hyper = hypernyms(s0)
-        cands.append((tok, lemmas[0].name() if lemmas else None,
-                      hyper[0].lemmas()[0].name().replace("_", " ") if hyper and pos == "n" else None))
+        cands.append((tok, aug_gate.synonym(tok, s0, wn, pos), aug_gate.gloss(tok, s0, context) if pos == "n" else None))
     out = []
     subs = [(t, syn) for t, syn, _ in cands if syn]
     if subs:
@@ -227,7 +225,7 @@ def semantic_variants(text: str, wn, nlp=None, max_subs: int = 2, rng=None, chec
             t, syn = subs[k]
             words[t.i] = (syn.capitalize() if t.text[0].isupper() else syn) + t.whitespace_
         out.append(Variant(prefix + "".join(words) + suffix, "semantic", "synonym"))
-    hyps = [(t, h) for t, _, h in cands if h and h.lower() != t.lower_]
+    hyps = [(t, h) for t, _, h in cands if h]
     if hyps:
         t, h = hyps[int(rng.integers(len(hyps)))]
         words = [x.text_with_ws for x in doc]
@@ -246,17 +244,6 @@ def hypernyms(synset) -> list:
     ['armored_vehicle.n.01', 'military_vehicle.n.01', 'tracked_vehicle.n.01']
     """
     return sorted(synset.hypernyms(), key=lambda h: h.name())
-
-
-def sense(synsets, context: set, top: int = 3):
-    """Restricted Lesk: among the ``top`` most frequent senses, the one whose gloss, examples and
-    lemmas overlap the query's words most (ties: the more frequent sense)."""
-    def overlap(s):
-        words = set(re.findall(r"[a-z]+", (s.definition() + " " + " ".join(s.examples())).lower()))
-        words |= {lm.name().lower() for lm in s.lemmas()}
-        return len(words & context)
-    cands = synsets[:top]
-    return max(cands, key=lambda s: (overlap(s), -cands.index(s)))
 
 
 # ----------------------------------------------------------------------------- the check
