@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/build_derived.py            # writes data/derived/ (+ MANIFEST.json)
     .venv/bin/python scripts/build_derived.py --reuse    # keeps the committed folders whose keys still match
+    .venv/bin/python scripts/build_derived.py --reuse --resume /tmp/rr_derived_x --no-gemma
 
 ``--reuse``: a committed folder whose name (its content key: parameters, model digest, code closure)
 is still the one the current code asks for, and whose shards match the old manifest's checksums, is
@@ -53,12 +54,16 @@ def reusable(out: Path) -> dict:
     return keep
 
 
-def main(out: Path = REPO / "data" / "derived", reuse: bool = False) -> None:
+def main(out: Path = REPO / "data" / "derived", reuse: bool = False, resume: str | None = None,
+         gemma: bool = True) -> None:
+    """``resume``: the temporary cache of a build that was cut (its shards are content-keyed, so a
+    resumed pass reads what the cut one computed); ``gemma=False`` leaves the Gemma pass out (a run
+    then computes those ~600 texts itself, ~10 min plus the model's ~3-min conversion)."""
     old = reusable(out) if reuse else {}
     kept = Path(tempfile.mkdtemp(prefix="rr_derived_kept_"))
     for name in old:
         shutil.copytree(out / "features" / name, kept / name)
-    tmp = Path(tempfile.mkdtemp(prefix="rr_derived_"))
+    tmp = Path(resume) if resume else Path(tempfile.mkdtemp(prefix="rr_derived_"))
     os.environ["RAGROUTER_CACHE"] = str(tmp)
     os.environ["RAGROUTER_DERIVED"] = "off"
     sys.path.insert(0, str(REPO))
@@ -93,18 +98,21 @@ def main(out: Path = REPO / "data" / "derived", reuse: bool = False) -> None:
     sets.append({"set": "pool", "pass": "perplexities+lm_states", "n": len(pool),
                  "seconds": round(time.time() - t, 1), "texts_sha256": encoders.texts_digest(list(pool.prompt))})
     print(sets[-1], flush=True)
-    t = time.time()  # Gemma-3-270M on the difficulty-signal subsample (notebook 04's chooser)
-    sig = rr.difficulty.signal_table(pool, n=cfg.gemma_rows)
-    sets.append({"set": "pool subsample", "pass": "gemma perplexities", "n": int(sig.loc["gemma", "rows"]),
-                 "seconds": round(time.time() - t, 1)})
-    print(sets[-1], flush=True)
+    if gemma:
+        t = time.time()  # Gemma-3-270M on the difficulty-signal subsample (notebook 04's chooser)
+        sig = rr.difficulty.signal_table(pool, n=cfg.gemma_rows)
+        sets.append({"set": "pool subsample", "pass": "gemma perplexities", "n": int(sig.loc["gemma", "rows"]),
+                     "seconds": round(time.time() - t, 1)})
+        print(sets[-1], flush=True)
 
     if out.exists():
         shutil.rmtree(out)
     folders = []
-    gemma_params = gemma_lm.ppl_params()
-    gemma_dir = encoders.store_dir("ppl-gemma", gemma_params, [gemma_lm.__name__])
-    for src, params in ((lm_dir, lm_params), (ppl_dir, ppl_params), (gemma_dir, gemma_params)):
+    passes = [(lm_dir, lm_params), (ppl_dir, ppl_params)]
+    if gemma:
+        gemma_params = gemma_lm.ppl_params()
+        passes.append((encoders.store_dir("ppl-gemma", gemma_params, [gemma_lm.__name__]), gemma_params))
+    for src, params in passes:
         dst = out / "features" / src.name
         shutil.copytree(kept / src.name if src.name in old else src, dst)
         folders.append({"folder": f"features/{src.name}", "params": params,
@@ -119,4 +127,6 @@ def main(out: Path = REPO / "data" / "derived", reuse: bool = False) -> None:
 
 
 if __name__ == "__main__":
-    main(reuse="--reuse" in sys.argv[1:])
+    args = sys.argv[1:]
+    main(reuse="--reuse" in args, resume=args[args.index("--resume") + 1] if "--resume" in args else None,
+         gemma="--no-gemma" not in args)

@@ -38,7 +38,10 @@ def current_folders() -> dict:
 
 def test_derived_folders_are_the_ones_the_current_code_asks_for():
     committed = {f["folder"].split("/")[-1].rsplit("-", 1)[0]: f["folder"].split("/")[-1] for f in manifest()["folders"]}
-    assert committed == current_folders(), (
+    current = current_folders()
+    if "ppl-gemma" not in committed:  # built with --no-gemma: a run computes Gemma's texts itself
+        current.pop("ppl-gemma")
+    assert committed == current, (
         "data/derived is stale for the current code (a module in the passes' import closure changed): "
         "rebuild it with `.venv/bin/python scripts/build_derived.py`")
 
@@ -85,6 +88,8 @@ def test_library_reads_derived_perplexities_and_a_sample_recomputes_equal(monkey
 def test_library_reads_derived_gemma_perplexities_of_the_signal_subsample(monkeypatch, tmp_path):
     """Notebook 04's difficulty-signal choice finds every Gemma text in data/derived, so a cold run
     neither converts nor runs Gemma (a recomputed sample would cost the ~3-minute conversion here)."""
+    if not any("ppl-gemma" in f["folder"] for f in manifest()["folders"]):
+        pytest.skip("data/derived was built with --no-gemma")
     monkeypatch.setenv("RAGROUTER_CACHE", str(tmp_path))
     cfg = setup("offline", 0, str(tmp_path), verbose=False)
     pool = experiments.load_pool(cfg)
