@@ -95,7 +95,7 @@ def main(out: Path = REPO / "data" / "derived", reuse: bool = False, resume: str
         print(sets[-1], flush=True)
     t = time.time()
     sampling.perplexities(list(pool.prompt), c["max_len"], lm_states_layers=None if lm_kept else c["n_layers"])
-    sets.append({"set": "pool", "pass": "perplexities+lm_states", "n": len(pool),
+    sets.append({"set": "pool", "pass": "perplexities" if lm_kept else "perplexities+lm_states", "n": len(pool),
                  "seconds": round(time.time() - t, 1), "texts_sha256": encoders.texts_digest(list(pool.prompt))})
     print(sets[-1], flush=True)
     if gemma:
