@@ -132,7 +132,9 @@ CLEAN = _nb(("markdown", "## Verdicts\nThe rule printed below decides every word
             ("code", "rr.ablations.summary(tab, d, ver)", [_stream("APGR with 0.5; verdict by the rule: APGR hurts\n")]),
             ("code", "Markdown(rr.prose.conclusion_zh(6, cfg.out))",
              [{"output_type": "display_data", "data": {"text/markdown": "判定：优于、不成立（该部件有害）"}}]),
-            ("code", "res.table", [_stream("reads worse (LM) 0.12\n")]))
+            ("code", "res.table", [_stream("reads worse (LM) 0.12\n")]),
+            ("code", "rr.training_data.examples(td)",  # prompt texts are data: "taste better" is a question's word
+             [_stream("synonym  ...the _ variety will taste better because it will be fresh.\n")]))
 
 
 def test_scanner_passes_generated_text():
@@ -147,6 +149,8 @@ def test_scanner_passes_generated_text():
     ("code", "print(f'{m} is better than Random')", [_stream("SVM is better than Random\n")]),  # hand-typed print
     ("code", "rr.ablations.table(full, abl, 3)", [_stream("Expectation does NOT hold: not worse\n")]),
     ("code", "x = 1  # RAGRouter outperforms BERT", []),  # a comment
+    ("code", "td.augmented.head()", [_stream("the _ variety will taste better\n")]),  # data shown by other code
+    ("code", "rr.training_data.examples(td)  # RAGRouter beats BERT", []),  # a data display's own source
 ])
 def test_scanner_catches_a_planted_comparison_word(planted):
     found = readme.comparison_words_outside_verdicts({"cells": CLEAN["cells"] + _nb(planted)["cells"]})

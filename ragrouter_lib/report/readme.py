@@ -278,9 +278,12 @@ LOG_WORDS = re.compile(r"\b(beats|beaten|better|holds|hurts|does not hold|worse|
                        r"|优于|劣于|成立|有害", re.I)  # the verdict words' own forms ("beat", "hold out" are not)
 GENERATORS = re.compile(r"\b(verdicts\.\w+|bootstrap\.RULE\w*|prose\.\w+|conclusion_zh|reference_verdicts"
                         r"|ablations\.summary)\b")
-# Fixed names of measured checks, not comparisons: augmentation's "reads worse (LM)" flag (a threshold on a
-# measured perplexity ratio, pipeline/augmentation.py).
-NOT_COMPARISONS = ("reads worse (LM)",)
+# Fixed names of measured checks, not comparisons: augmentation's "reads worse" flags (thresholds on a measured
+# perplexity ratio: pipeline/augmentation.py's quality check and gate, pipeline/aug_check.py's independent check).
+NOT_COMPARISONS = ("reads worse (LM)", "reads worse (SmolLM2 perplexity ratio)", "reads worse (Gemma)")
+# Cells whose outputs display prompt texts (data, not claims: a question may say "taste better"); their sources
+# and the notebook's markdown are still scanned.
+DATA_DISPLAYS = re.compile(r"\b(training_data\.examples|worked_example|load_audit|independent_check)\b")
 
 
 def _text(x) -> str:
@@ -295,13 +298,13 @@ def _output_text(o: dict) -> str:
 
 
 def comparison_words_outside_verdicts(nb: dict) -> list[str]:
-    """Every comparison word of an executed notebook (nbformat JSON) outside generated text, as
-    'cell <i> (<where>): <word> in "<context>"'."""
+    """Every comparison word of an executed notebook (nbformat JSON) outside generated text and
+    outside displays of prompt texts (``DATA_DISPLAYS``), as 'cell <i> (<where>): <word> in "<context>"'."""
     out = []
     for i, c in enumerate(nb.get("cells", [])):
         src = _text(c.get("source"))
         places = [("markdown" if c.get("cell_type") == "markdown" else "source", src)]
-        if c.get("cell_type") == "code" and not GENERATORS.search(src):
+        if c.get("cell_type") == "code" and not GENERATORS.search(src) and not DATA_DISPLAYS.search(src):
             places += [("output", _output_text(o)) for o in c.get("outputs", [])]
         for where, text in places:
             for phrase in NOT_COMPARISONS:
