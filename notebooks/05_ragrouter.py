@@ -141,7 +141,7 @@ kb_recall.round(4)
 rr.routers.ragrouter_parts.worked_example(r0, rr.loading.load_mmlu_questions("val").question.iloc[0])
 
 # %% [markdown]
-# ### Which sources the knowledge base holds: its own source-grouped criterion
+# ### Which sources the knowledge base contains: its own source-grouped criterion
 # The thesis's KB is 70 % of ~175k Arena / judge rows, so that a query finds "a similar question". Here the KB's
 # sources are chosen as KB rows (`ragrouter_lib/routers/kb_sources.py`): candidates are the pool's sources plus the
 # switchable pair sources (MMLU-Pro STEM, AlpacaEval), under the leakage guard (pair-source rows matching an MMLU/GSM8K

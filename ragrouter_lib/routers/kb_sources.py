@@ -180,7 +180,7 @@ def choice_sentence(chosen, default=DEFAULT_KB) -> str:
     the default pool's) follows the criterion's choice."""
     if set(chosen) == set(default):
         return ("The criterion keeps today's KB (no toggle's gain has an interval above zero over the held-out "
-                "sources), which is what RAGRouter's default KB holds: the fitted routers follow this choice.")
+                "sources), which is what RAGRouter's default KB contains: the fitted routers follow this choice.")
     return (f"The criterion chooses {', '.join(chosen)}; RAGRouter's default KB (its training rows' sources) does NOT "
             f"follow it unless the run sets `kb_sources` (``rr.setup(..., kb_sources=...)``).")
 
