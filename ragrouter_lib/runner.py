@@ -55,8 +55,9 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .core.config import DEFAULT_OUT, PROFILES, ROOT, CudaMissing, cuda_decision, git_commit, run_out_dir
+from .core.config import DEFAULT_OUT, PROFILES, ROOT, CudaMissing, cuda_decision, git_commit, resolve, run_out_dir
 from .data import hub
+from .features import gemma_lm
 
 NOTEBOOKS = ROOT / "notebooks"
 KERNEL = "ragrouter"
@@ -136,6 +137,22 @@ def parse_sets(items) -> dict:
     return out
 
 
+def prepare_weights(params: dict) -> list[str]:
+    """Convert, before the first notebook, the packaged weights the run's notebooks would otherwise
+    convert on first use: Gemma-3-270M when the profile measures or checks with it (``gemma_rows``,
+    ``gemma_checks``). A conversion prints progress bars and its target folder; here they go to the
+    terminal, not into an executed log (a cold offline run once printed both inside notebook 04).
+    Returns the names prepared.
+
+    >>> prepare_weights({"gemma_rows": 0, "gemma_checks": False})
+    []
+    """
+    if not (params.get("gemma_rows") or params.get("gemma_checks")):
+        return []
+    gemma_lm.gemma_path()
+    return ["gemma"]
+
+
 def run(profile: str, out_dir: str | None = None, data_seed: int = 0, only=None,
         kernel: str = KERNEL, overrides: dict | None = None) -> dict:
     import papermill as pm  # heavy optional package: imported only when this runs
@@ -152,6 +169,7 @@ def run(profile: str, out_dir: str | None = None, data_seed: int = 0, only=None,
     (out / "executed").mkdir(parents=True, exist_ok=True)
     (out / "results").mkdir(parents=True, exist_ok=True)
     state = cache_state()
+    prepare_weights(resolve(profile, overrides))
     summary = {"profile": profile, "data_seed": data_seed, "overrides": overrides, "commit": git_commit(), "start": _now(),
                "cache_at_start": state, "notebooks": {}, "status": "running"}
     t_all = time.time()

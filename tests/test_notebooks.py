@@ -159,6 +159,19 @@ def test_runner_stops_on_failure(tmp_path, monkeypatch):
     assert json.loads(executed.read_text())["metadata"]["papermill"]["input_path"] == "01_bad.py"
 
 
+def test_weights_are_converted_before_the_first_notebook(tmp_path, monkeypatch):
+    """A profile that reads Gemma converts it in the runner (terminal), not inside notebook 04's log."""
+    calls = []
+    monkeypatch.setattr(runner.gemma_lm, "gemma_path", lambda: calls.append("gemma"))
+    assert runner.prepare_weights(runner.resolve("offline")) == ["gemma"] and calls == ["gemma"]
+    assert runner.prepare_weights(runner.resolve("smoke")) == [] and calls == ["gemma"]
+    order = []
+    monkeypatch.setattr(runner, "prepare_weights", lambda params: order.append("weights"))
+    monkeypatch.setattr(runner, "notebooks", lambda only=None: order.append("notebooks") or [])
+    runner.run("smoke", out_dir=str(tmp_path / "out"))
+    assert order == ["weights", "notebooks"]
+
+
 DELIVERED = sorted((ROOT / "outputs" / "executed").glob("[0-9][0-9]_*.ipynb"))
 
 
