@@ -20,8 +20,8 @@
 # (percent strong calls, accuracy) points from 100% to 0%. With weak accuracy *w* and strong accuracy *s*:
 # CPT(x%) is the percent of strong calls needed to reach *w + x(s − w)* (linear interpolation on the curve),
 # and APGR = (AUC − *w*)/(*s* − *w*), AUC the trapezoid area of accuracy over the strong-call fraction.
-# Ties are broken by a seeded permutation. Random routing averages 10 seeded runs per point; the spread is
-# over 5 such seeds (3 in the smoke profile).
+# Ties are broken by a seeded permutation. RouteLLM averages 10 runs of Random routing per point; here each router
+# seed is one seeded draw, and the tables give the mean and the spread over the seeds (a deviation, README).
 
 # %% tags=["parameters"]
 # parameters (papermill overrides these)

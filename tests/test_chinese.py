@@ -164,7 +164,7 @@ TRIGGERS = {"evaluate.py": "evaluation", "Arena 55k": "training data", "judge": 
             "DeBERTa": "H_sem encoder", "Qwen": "RAGRouter final model", "70/30": "KB / final-model split",
             "cross-fit": "KB / final-model split", "quartiles": "perplexity levels",
             "source-grouped": "tuning and selection", "ablation_seeds": "ablations (Tables 3–6)",
-            "one draw shared": "augmentation draws", "derived data": "SmolLM2 passes"}
+            "one draw shared": "augmentation draws", "one seeded draw": "Random router", "derived data": "SmolLM2 passes"}
 
 
 def stated_deviations(source: str) -> set[str]:

@@ -186,5 +186,10 @@ def test_delivered_logs_are_complete(nb):
 def test_delivered_random_within_targets():
     t = pd.read_csv(ROOT / "outputs" / "results" / "01_random_oracle.csv").query("model == 'Random'")
     assert set(t.benchmark) == {"mmlu", "gsm8k"}
-    assert t.cpt50.between(48, 52).all() and t.cpt80.between(78, 82).all()
-    assert t.apgr.between(0.49, 0.51).all() and (t.n_seeds >= 3).all()
+    assert (t.n_seeds >= 3).all() and (t.apgr_sd > 0).all()  # one seeded draw per seed: the draws differ
+    # RouteLLM's expectation (CPT 50 / 80 %, APGR 0.5) within 3 standard errors of the mean over seeds (a single
+    # draw per seed spreads ~0.02 APGR on GSM8K's 1,307 rows), and never further than a fixed bound from it
+    for col, expected, bound in (("cpt50", 50, 5), ("cpt80", 80, 5), ("apgr", 0.5, 0.03)):
+        se = t[f"{col}_sd"] / t.n_seeds ** 0.5
+        off = (t[col] - expected).abs()
+        assert (off <= 3 * se).all() and (off <= bound).all(), (col, t[["benchmark", col, f"{col}_sd"]])
