@@ -207,9 +207,11 @@ def test_notebook_03_saves_its_verdicts_for_the_chinese_conclusion(tmp_path):
     gain = (ev.strong_correct & ~ev.weak_correct).to_numpy(float)
     verdicts.save_scores(tmp_path, "mmlu", "random", [0, 1], rng.random((2, n)))
     verdicts.save_scores(tmp_path, "mmlu", "bert", [0, 1], rng.random((2, n)) + 3 * gain)
+    verdicts.save_scores(tmp_path, "mmlu", "ragrouter", [0, 1], rng.random((2, n)) + 3 * gain)  # 05's, of a past run
     shown = rr.experiments.reference_verdicts(tmp_path, {"mmlu": ev}, "random")
     saved = pd.read_csv(tmp_path / "results" / "03_verdicts_vs_random.csv")
     assert len(shown) == 1 and len(saved) == 3 and set(saved.verdict) == {"beats"}
+    assert rr.routers.THESIS_NAMES["ragrouter"] not in set(saved.model_a)  # 03 reads only what 03 trains
     for p in RES.glob("03_baselines_*.csv"):
         (tmp_path / "results" / p.name).write_bytes(p.read_bytes())
     text = zh.conclusion_zh(3, tmp_path)

@@ -196,8 +196,11 @@ def reference_verdicts(out_dir, evals: dict, reference: str = "random") -> pd.Da
     """Notebook 03's reading: every saved row minus the row ``reference`` (a model key), per
     benchmark, with the rule's interval and verdict word (``verdicts.against_reference``; never a
     word from point values). The long form is saved as ``results/03_verdicts_vs_<reference>.csv``
-    (the notebook's Chinese conclusion reads it: one bootstrap, not two)."""
-    per = [verdicts.against_reference(out_dir, b, reference, evals) for b in evals]
+    (the notebook's Chinese conclusion reads it: one bootstrap, not two). Only the routers notebook 03
+    trains are read: our router's scores are written later (notebook 05), so in 03 they would be the
+    previous run's; its comparisons with every row are notebook 06's (``verdicts.tables_1_2``)."""
+    names = {k: v for k, v in {**routers.THESIS_NAMES, **routers.EXTRA_NAMES}.items() if k not in routers.OURS}
+    per = [verdicts.against_reference(out_dir, b, reference, evals, names=names) for b in evals]
     pd.concat(per, ignore_index=True).to_csv(Path(out_dir) / "results" / f"03_verdicts_vs_{reference}.csv", index=False)
     return pd.concat([verdicts.verdict_table(v, sides=("row", "minus")) for v in per], ignore_index=True)
 
