@@ -76,3 +76,25 @@ def test_cache_switch_covers_the_by_product_stores(monkeypatch, tmp_path):
     encoders.sentence_embeddings(TARGETS[:2], progress=False)
     kinds = {p.name.split("-")[0] for p in (tmp_path / "features").iterdir()}
     assert kinds == {"sentence", "tokens"}
+
+
+def test_extractor_vectors_ignore_batch_mates_and_pass_size():
+    """RAGRouter's extractor embeds in passes of ``EMBED_BATCH`` rows: a text's h_fuse_global is
+    the same alone and among longer, shorter and same-length texts."""
+    import torch
+    from ragrouter_lib import routers
+    from ragrouter_lib.features import syntax
+    from ragrouter_lib.routers import ragrouter
+    from ragrouter_lib.routers.ragrouter_parts import FeatureExtractor
+
+    r = routers.get_router("ragrouter", seed=0)
+    torch.manual_seed(0)
+    r.extractor = FeatureExtractor(d_sem=384, n_dep=len(syntax.dep_labels()))
+    texts, pos = _mixes()[1]
+    with encoders.feature_cache(enabled=False):
+        alone = [r._embed(r._inputs([t]))[0] for t in TARGETS]
+        inp = r._inputs(texts)
+        default = r._embed(inp)
+    assert ragrouter.EMBED_BATCH > 1
+    for j, i in enumerate(pos):
+        assert default[i].tobytes() == alone[j].tobytes(), (texts[i], j)

@@ -24,12 +24,14 @@ from ..core.cache import REPO
 from ..core.seeding import step_seed
 from ..features import gemma_lm
 from ..features.encoders import sentence_embeddings
-from .augmentation import row_seed
+from .augmentation import LM_FLAG, LM_REASON, row_seed
 from .variants import split_stem
 
 CHECK = dict(max_ppl_ratio=1.5, min_cosine=0.85, max_len=96, target_error_rate=0.10)
 AUDIT = dict(n=100, path=REPO / "data" / "audit" / "augmentation_audit.csv", target_ok=90)
 VERDICTS = ("ok", "broken", "meaning changed")
+GEMMA_FLAG = "reads worse (Gemma)"  # the independent check's column
+READS_WORSE = (LM_FLAG, LM_REASON, GEMMA_FLAG)  # every "reads worse" flag's name (a measured check, no comparison)
 
 
 def seeded_sample(frame: pd.DataFrame, n: int, seed: int, step: str) -> pd.DataFrame:
@@ -58,8 +60,8 @@ def independent_check(pairs: pd.DataFrame, n: int = 150, seed: int = 0, check: d
             raise RuntimeError("not run in this profile (gemma_checks=False)")
         p = gemma_perplexities(src + var, check["max_len"])
         s["gemma_ppl_ratio"] = p[len(src):] / p[: len(src)]
-        s["reads worse (Gemma)"] = s.gemma_ppl_ratio > check["max_ppl_ratio"]
-        checks.append("reads worse (Gemma)")
+        s[GEMMA_FLAG] = s.gemma_ppl_ratio > check["max_ppl_ratio"]
+        checks.append(GEMMA_FLAG)
     except Exception as e:  # noqa: BLE001 - the check says why it ran without Gemma
         lm = f"unavailable: {type(e).__name__}: {str(e)[:120]}"
     es, ev = sentence_embeddings(src, progress=False), sentence_embeddings(var, progress=False)

@@ -33,6 +33,9 @@ from . import aug_gate
 from .variants import STRUCTURE_CHECKS, semantic_variants, spacy_nlp, split_stem, structure_flags, syntactic_variants
 
 CODE_SOURCES = {"mbpp", "humaneval_train", "humaneval_test", "javascript"}
+# names of the "reads worse" flags (thresholds on a measured perplexity ratio): the quality check's
+# column and the gate's rejection reason
+LM_FLAG, LM_REASON = "reads worse (LM)", "reads worse (SmolLM2 perplexity ratio)"
 
 
 # ----------------------------------------------------------------------------- source selection
@@ -88,8 +91,8 @@ def quality_check(pairs: pd.DataFrame, n: int = 100, seed: int = 0, nlp=None, lm
         ps = perplexities([s for s, _ in stems], progress=False)
         pv = perplexities([v for _, v in stems], progress=False)
         out["ppl_ratio"] = pv / ps
-        out["reads worse (LM)"] = out.ppl_ratio > max_ppl_ratio
-        checks.append("reads worse (LM)")
+        out[LM_FLAG] = out.ppl_ratio > max_ppl_ratio
+        checks.append(LM_FLAG)
     if encoder and len(sample):
         es = sentence_embeddings([s for s, _ in stems], progress=False)
         ev = sentence_embeddings([v for _, v in stems], progress=False)
@@ -162,7 +165,7 @@ def gate_rows(batch, wn, nlp, draw: int, gate: dict = aug_gate.GATE) -> list[tup
                 new[i] = new_row(r, v)
             else:
                 cands[i][1].append({"source_id": r.pool_id, "source_name": r.source, "method": v.method, "op": v.op,
-                                    "stage": "gate: LM", "reason": "reads worse (SmolLM2 perplexity ratio)",
+                                    "stage": "gate: LM", "reason": LM_REASON,
                                     "source": r.prompt[:200], "variant": v.text[:200], "ppl_ratio": round(float(ratio), 3)})
     out = []
     for i, (r, (good, rejected)) in enumerate(zip(batch, cands)):

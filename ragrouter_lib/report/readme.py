@@ -20,6 +20,7 @@ import pandas as pd
 from ..core.config import ROOT
 from ..evaluation.bootstrap import METRIC_NAMES, RULE, RULE_ZH
 from ..evaluation.verdicts import verdict_table
+from ..pipeline.aug_check import READS_WORSE
 from .prose import (
     BENCH,
     READ_END,
@@ -280,7 +281,7 @@ GENERATORS = re.compile(r"\b(verdicts\.\w+|bootstrap\.RULE\w*|prose\.\w+|conclus
                         r"|ablations\.summary)\b")
 # Fixed names of measured checks, not comparisons: augmentation's "reads worse" flags (thresholds on a measured
 # perplexity ratio: pipeline/augmentation.py's quality check and gate, pipeline/aug_check.py's independent check).
-NOT_COMPARISONS = ("reads worse (LM)", "reads worse (SmolLM2 perplexity ratio)", "reads worse (Gemma)")
+NOT_COMPARISONS = READS_WORSE
 # Cells whose outputs display prompt texts (data, not claims: a question may say "taste better"); their sources
 # and the notebook's markdown are still scanned.
 DATA_DISPLAYS = re.compile(r"\b(training_data\.examples|worked_example|load_audit|independent_check)\b")

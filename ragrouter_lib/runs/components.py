@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.seeding import step_seed
+from ..pipeline import aug_check
 
 CARD = "07_component_card"  # the results CSV (its name contains `component`, with a `met` column)
 NOT_MEASURED = "not measured in this run"
@@ -69,7 +70,7 @@ def augmentation_lines(res: Path) -> list[dict]:
         out.append(_missing(3, "independent check (Gemma-3-270M perplexity, MiniLM cosine) error rate", "04_augmentation_check"))
     else:
         rate = float(chk.error.astype(bool).mean())
-        lms = "Gemma-3-270M perplexity, MiniLM cosine" if "reads worse (Gemma)" in chk else "MiniLM cosine only"
+        lms = "Gemma-3-270M perplexity, MiniLM cosine" if aug_check.GEMMA_FLAG in chk else "MiniLM cosine only"
         out.append(_line(3, f"independent check ({lms}) error rate on {len(chk)} accepted variants",
                          "04_augmentation_check", rate, target="<= 0.10", met=rate <= 0.10))
     aud = _read(res, "04_augmentation_audit")
