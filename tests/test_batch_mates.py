@@ -98,3 +98,22 @@ def test_extractor_vectors_ignore_batch_mates_and_pass_size():
     assert ragrouter.EMBED_BATCH > 1
     for j, i in enumerate(pos):
         assert default[i].tobytes() == alone[j].tobytes(), (texts[i], j)
+
+
+def test_graph_memo_gives_the_same_batches():
+    """``syntax.build_graphs`` with a per-row memo (the extractor's training epochs) returns the batch
+    it builds without one, also when every row comes from the memo and in another batch order."""
+    from ragrouter_lib.features import syntax
+    texts = TARGETS + MATES
+    tok = encoders.token_states(texts, "minilm", layer=5, max_len=128, progress=False)
+    parsed, wp = syntax.parses(texts, progress=False), syntax.wordpiece_offsets(texts, "minilm", 128)
+
+    def batch(idx, memo=None):
+        g, sem, pos, dep, counts = syntax.build_graphs(parsed, idx, [wp[i] for i in idx], tok["states"],
+                                                       tok["offsets"], memo=memo)
+        return [*(x.numpy().tobytes() for x in (*g.edges(), sem, pos, dep)), counts]
+    memo = {}
+    for idx in ([0, 3, 5, 9], [9, 5, 3, 0], [1, 2, 4, 6, 7, 8]):
+        plain = batch(idx)
+        assert batch(idx, memo) == plain and batch(idx, memo) == plain  # filled, then read
+    assert sorted(memo) == list(range(len(texts)))

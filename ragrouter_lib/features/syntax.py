@@ -197,42 +197,48 @@ def wordpiece_offsets(texts, name: str = "minilm", max_len: int = 128) -> list[n
     return [np.asarray(o, dtype=np.int32).reshape(-1, 2) for o in spans]
 
 
-def build_graphs(parse_packed, idx, wp_offsets, sem_states, sem_offsets):
-    """A batched DGL graph and node inputs for rows ``idx``.
+def row_graph(parse_packed, i, wp, sem_states, sem_offsets):
+    """Row ``i``'s dependency graph and node inputs: (graph, node_sem (n, d) float32, pos ids, dep ids).
+    A node is a parse token with its overlapping word-pieces' mean state; a row whose tokens all fall
+    past the truncation keeps one node: its [CLS] state."""
+    import dgl  # heavy optional package: imported only when this runs
+    off = parse_packed["offsets"]
+    toks = parse_packed["states"][off[i]:off[i + 1]]
+    states = sem_states[sem_offsets[i]:sem_offsets[i + 1]].astype(np.float32)
+    real = wp[:, 1] > wp[:, 0]
+    # hit[t, w]: word-piece w overlaps token t's characters (one matrix, no loop over tokens)
+    hit = (real[None, :] & (wp[None, :, 0] < toks[:, 1:2]) & (wp[None, :, 1] > toks[:, 0:1]))[:, : len(states)]
+    keep = np.flatnonzero(hit.any(1))
+    if not len(keep):
+        return dgl.graph(([], []), num_nodes=1), states[:1], np.array([UPOS.index("X")]), np.array([0])
+    h = hit[keep].astype(np.float32)
+    vecs = (h @ states) / h.sum(1, keepdims=True)  # mean of the overlapping word-pieces
+    new = np.full(len(toks), -1)
+    new[keep] = np.arange(len(keep))
+    heads = toks[keep, 2]
+    ok = (new[heads] >= 0) & (heads != keep)
+    src, dst = new[keep[ok]], new[heads[ok]]
+    g = dgl.graph((np.concatenate([src, dst]), np.concatenate([dst, src])), num_nodes=len(keep))
+    return g, vecs, toks[keep, 3], toks[keep, 4]
+
+
+def build_graphs(parse_packed, idx, wp_offsets, sem_states, sem_offsets, memo: dict | None = None):
+    """A batched DGL graph and node inputs for rows ``idx`` (``row_graph`` per row).
 
     Returns (graph, node_sem (N, d) float32, pos_ids (N,), dep_ids (N,), n_nodes per row).
-    A row whose tokens all fall past the truncation keeps one node: its [CLS] state.
+    ``memo`` ({row index: ``row_graph``}, filled here): a caller that batches the same rows again (a
+    training epoch after the first) reuses each row's graph; the batch is the same, bit for bit.
     """
     import dgl  # heavy optional package: imported only when this runs
-    graphs, sem, pos, dep, counts = [], [], [], [], []
-    off = parse_packed["offsets"]
+    rows = []
     for r, i in enumerate(idx):
-        toks = parse_packed["states"][off[i]:off[i + 1]]
-        wp = wp_offsets[r]
-        states = sem_states[sem_offsets[i]:sem_offsets[i + 1]].astype(np.float32)
-        real = wp[:, 1] > wp[:, 0]
-        # hit[t, w]: word-piece w overlaps token t's characters (one matrix, no loop over tokens)
-        hit = (real[None, :] & (wp[None, :, 0] < toks[:, 1:2]) & (wp[None, :, 1] > toks[:, 0:1]))[:, : len(states)]
-        keep = np.flatnonzero(hit.any(1))
-        if not len(keep):
-            g = dgl.graph(([], []), num_nodes=1)
-            vecs = states[:1]
-            pos.append(np.array([UPOS.index("X")]))
-            dep.append(np.array([0]))
-        else:
-            h = hit[keep].astype(np.float32)
-            vecs = (h @ states) / h.sum(1, keepdims=True)  # mean of the overlapping word-pieces
-            new = np.full(len(toks), -1)
-            new[keep] = np.arange(len(keep))
-            heads = toks[keep, 2]
-            ok = (new[heads] >= 0) & (heads != keep)
-            src, dst = new[keep[ok]], new[heads[ok]]
-            g = dgl.graph((np.concatenate([src, dst]), np.concatenate([dst, src])), num_nodes=len(keep))
-            pos.append(toks[keep, 3])
-            dep.append(toks[keep, 4])
-        graphs.append(g)
-        sem.append(vecs)
-        counts.append(g.num_nodes())
-    return (dgl.batch(graphs), torch.from_numpy(np.concatenate(sem)),
+        got = memo.get(i) if memo is not None else None
+        if got is None:
+            got = row_graph(parse_packed, i, wp_offsets[r], sem_states, sem_offsets)
+            if memo is not None:
+                memo[i] = got
+        rows.append(got)
+    graphs, sem, pos, dep = zip(*rows)
+    return (dgl.batch(list(graphs)), torch.from_numpy(np.concatenate(sem)),
             torch.from_numpy(np.concatenate(pos).astype(np.int64)),
-            torch.from_numpy(np.concatenate(dep).astype(np.int64)), counts)
+            torch.from_numpy(np.concatenate(dep).astype(np.int64)), [g.num_nodes() for g in graphs])

@@ -108,9 +108,12 @@ class RAGRouter(TrainableRouter):
                 "wp": syntax.wordpiece_offsets(prompts, self.hp["encoder"], self.hp["max_len"])}
 
     def _batch(self, inp, idx):
+        """One forward pass's inputs; ``inp["graphs"]`` (set by ``fit_extractor`` for the rows each
+        epoch visits again) keeps every row's graph after its first batch."""
         x, m = encoders.unpack(inp["tok"], idx)
         g, node_sem, pos, dep, counts = syntax.build_graphs(inp["parse"], idx, [inp["wp"][i] for i in idx],
-                                                            inp["tok"]["states"], inp["tok"]["offsets"])
+                                                            inp["tok"]["states"], inp["tok"]["offsets"],
+                                                            memo=inp.get("graphs"))
         return (x, m, g, node_sem, pos, dep, counts)
 
     def embed(self, prompts, parsed=None) -> np.ndarray:
@@ -226,8 +229,8 @@ class RAGRouter(TrainableRouter):
             ex.load_state_dict(st["state"])
             self.history += st["history"]
         else:
-            inp = self._inputs(data.prompt)
-            va_in = self._inputs(valid.prompt) if valid is not None else None
+            inp = {**self._inputs(data.prompt), "graphs": {}}  # every epoch batches these rows again
+            va_in = {**self._inputs(valid.prompt), "graphs": {}} if valid is not None else None
 
             def val_extractor():
                 with torch.no_grad():
