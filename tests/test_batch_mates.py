@@ -84,7 +84,7 @@ def test_extractor_vectors_ignore_batch_mates_and_pass_size():
     import torch
     from ragrouter_lib import routers
     from ragrouter_lib.features import syntax
-    from ragrouter_lib.routers import ragrouter
+    from ragrouter_lib.routers import ragrouter_parts as ragrouter
     from ragrouter_lib.routers.ragrouter_parts import FeatureExtractor
 
     r = routers.get_router("ragrouter", seed=0)
@@ -117,3 +117,31 @@ def test_graph_memo_gives_the_same_batches():
         plain = batch(idx)
         assert batch(idx, memo) == plain and batch(idx, memo) == plain  # filled, then read
     assert sorted(memo) == list(range(len(texts)))
+
+
+def test_row_graphs_are_built_once_per_text(monkeypatch):
+    """RAGRouter's inputs share one store of row graphs (``RowGraphs``): a second input set with the
+    same texts (another fit, another seed's scoring) builds none, and its vectors are the same."""
+    import torch
+    from ragrouter_lib import routers
+    from ragrouter_lib.features import syntax
+    from ragrouter_lib.routers.ragrouter_parts import RowGraphs
+    from ragrouter_lib.routers.ragrouter_parts import FeatureExtractor
+
+    r = routers.get_router("ragrouter", seed=0)
+    torch.manual_seed(0)
+    r.extractor = FeatureExtractor(d_sem=384, n_dep=len(syntax.dep_labels()))
+    monkeypatch.setattr(RowGraphs, "store", {})
+    built, row_graph = [], syntax.row_graph
+    monkeypatch.setattr(syntax, "row_graph", lambda *a: built.append(a[1]) or row_graph(*a))
+    with encoders.feature_cache(enabled=False):
+        first = r._embed(r._inputs(TARGETS + MATES))
+        n = len(built)
+        again = r._embed(r._inputs(MATES[::-1] + TARGETS))
+    assert n == len(TARGETS + MATES) and len(built) == n  # every row once, then none
+    assert again[len(MATES):].tobytes() == first[:len(TARGETS)].tobytes()
+    monkeypatch.setattr(RowGraphs, "MAX_ROWS", 3)  # past the bound the store starts again
+    monkeypatch.setattr(RowGraphs, "store", {})
+    with encoders.feature_cache(enabled=False):
+        bounded = r._embed(r._inputs(TARGETS + MATES))
+    assert 0 < len(RowGraphs.store) <= 3 and bounded.tobytes() == first.tobytes()

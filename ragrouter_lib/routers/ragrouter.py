@@ -60,18 +60,13 @@ from .base import register
 from . import kb_sources as kb_choice
 from .kb import (KnowledgeBase, aligned_labels, crossfit_folds, extra_row_folds, origin_groups, out_of_fold_kbs,
                  out_of_fold_neighbours)
-from .ragrouter_parts import FeatureExtractor, FinalInputs, FinalModel, structural_features
+from .ragrouter_parts import EMBED_BATCH, FeatureExtractor, FinalInputs, FinalModel, RowGraphs, structural_features
 from .training import HeadTrainer, TrainableRouter
 
 MODULES = ["ragrouter_lib.routers.ragrouter"]
 # the query vector: h_fuse_global (the thesis's features) or the plain sentence embedding (Table 5)
 FEATURES = ("semantic+syntactic", "plain")
-# Rows per forward pass when the extractor embeds texts (``encoders.length_batches``: one token length,
-# exactly this many rows, no padding, so a text's vector does not depend on its batch mates; the number
-# of rows is part of the vector's definition: the CPU kernels may change the last bits with it).
-# 32, not 8: on 2,000 MMLU prompts with a trained extractor 11.0 s against 14.8 s (64: 13.2 s, the
-# filler rows of short length groups cost more than larger passes save).
-EMBED_BATCH = 32
+
 # what the feature extractor's training depends on (k, rag, n_folds and the final model's do not)
 EXTRACTOR_HP = ("seed", "augment", "sample", "factor", "size_frac", "features", "alignment", "encoder", "layer",
                 "max_len", "extractor_epochs", "extractor_lr", "batch_size", "weight_decay", "extractor_patience")
@@ -105,15 +100,16 @@ class RAGRouter(TrainableRouter):
                                     max_len=self.hp["max_len"], progress=False)
         parsed = parsed or syntax.parses(prompts, progress=False)
         return {"prompts": prompts, "tok": tok, "parse": parsed,
-                "wp": syntax.wordpiece_offsets(prompts, self.hp["encoder"], self.hp["max_len"])}
+                "wp": syntax.wordpiece_offsets(prompts, self.hp["encoder"], self.hp["max_len"]),
+                "graphs": RowGraphs(prompts, self.hp)}
 
     def _batch(self, inp, idx):
-        """One forward pass's inputs; ``inp["graphs"]`` (set by ``fit_extractor`` for the rows each
-        epoch visits again) keeps every row's graph after its first batch."""
+        """One forward pass's inputs; ``inp["graphs"]`` (``RowGraphs``) keeps every row's graph after
+        its first batch."""
         x, m = encoders.unpack(inp["tok"], idx)
         g, node_sem, pos, dep, counts = syntax.build_graphs(inp["parse"], idx, [inp["wp"][i] for i in idx],
                                                             inp["tok"]["states"], inp["tok"]["offsets"],
-                                                            memo=inp.get("graphs"))
+                                                            memo=inp["graphs"])
         return (x, m, g, node_sem, pos, dep, counts)
 
     def embed(self, prompts, parsed=None) -> np.ndarray:
@@ -229,8 +225,8 @@ class RAGRouter(TrainableRouter):
             ex.load_state_dict(st["state"])
             self.history += st["history"]
         else:
-            inp = {**self._inputs(data.prompt), "graphs": {}}  # every epoch batches these rows again
-            va_in = {**self._inputs(valid.prompt), "graphs": {}} if valid is not None else None
+            inp = self._inputs(data.prompt)
+            va_in = self._inputs(valid.prompt) if valid is not None else None
 
             def val_extractor():
                 with torch.no_grad():
