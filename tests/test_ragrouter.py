@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from ragrouter_lib import routers
+from ragrouter_lib.core import cache
 from ragrouter_lib.core.config import setup
 from ragrouter_lib.runs import experiments
 from ragrouter_lib.features import encoders, syntax
@@ -35,6 +36,8 @@ def test_graphsage_and_fusion_shapes_on_real_parses():
     assert ex.h_syn(g, node_sem, pos, dep).shape == (sum(counts), 128)
     x, m = encoders.unpack(tok, range(len(TEXTS)))
     assert ex(x, m, g, node_sem, pos, dep, counts).shape == (len(TEXTS), 256)
+    sem_only = FeatureExtractor(syntactic=False, n_dep=len(syntax.dep_labels()))
+    assert sem_only(x, m).shape == (len(TEXTS), 256)
 
 
 def test_node_features_are_the_aligned_token_vectors():
@@ -106,12 +109,20 @@ def test_recall_counts_equally_near_duplicates_fairly():
     assert kb.recall(q, k=1, nprobes=[kb.nlist])["recall@1_ties"].iloc[0] == 0.0
 
 
-@pytest.fixture(scope="module", autouse=True)
-def tmp_cache(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("RAGROUTER_CACHE", str(tmp_path_factory.mktemp("cache")))
-    yield
-    mp.undo()
+# The module reads and writes the session's cache root (tests/conftest.py: a temporary folder), so the
+# text features of the smoke slice that the smoke series or another test already computed are reused.
+INPUT_FEATURES = ("tokens", "sentence", "parse", "ppl", "lm")  # per-text inputs; not hfuse (the extractor's output)
+
+
+def cache_with_input_features_only(folder):
+    """An otherwise empty cache root at ``folder`` that sees the session root's per-text input
+    features (links to their stores): no trained extractor, no h_fuse rows, no prepared data."""
+    src = cache.root() / "features"
+    (folder / "features").mkdir(parents=True)
+    for store in src.glob("*-*") if src.exists() else []:
+        if store.name.split("-")[0] in INPUT_FEATURES:
+            (folder / "features" / store.name).symlink_to(store, target_is_directory=True)
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -142,8 +153,8 @@ def test_each_switch_changes_exactly_its_part(full, split_):
     for k, v in full.extractor.state_dict().items():
         assert torch.equal(v, no_rag.extractor.state_dict()[k]), k
     assert not no_rag.final.rag and full.final.rag
-    plain = routers.get_router("ragrouter", seed=0, features="plain", **FAST).fit(*split_)
-    assert plain.data_summary == full.data_summary and plain.extractor is None
+    sem = routers.get_router("ragrouter", seed=0, features="semantic", **FAST).fit(*split_)
+    assert sem.data_summary == full.data_summary and not sem.extractor.syntactic
     no_aug = routers.get_router("ragrouter", seed=0, augment=False, **FAST).fit(*split_)
     assert no_aug.data_summary["augmented_rows"] == 0 < full.data_summary["augmented_rows"]
 
@@ -179,8 +190,10 @@ def test_paper_llm_path_on_a_tiny_stand_in(split_, tmp_path):
 
 def test_cached_extractor_is_the_one_training_gives(full, split_, tmp_path, monkeypatch):
     """A variant that loads the extractor from the cache ends with the same weights as one that
-    trains it afresh (the final model is re-seeded, so it matches too)."""
-    monkeypatch.setenv("RAGROUTER_CACHE", str(tmp_path))  # empty: trained afresh
+    trains it afresh (the final model is re-seeded, so it matches too). The fresh root holds only the
+    per-text input features (content-keyed, checked by test_batch_mates / test_derived): the data
+    preparation, the extractor and its h_fuse rows are computed afresh."""
+    monkeypatch.setenv("RAGROUTER_CACHE", str(cache_with_input_features_only(tmp_path / "cache")))
     fresh = routers.get_router("ragrouter", seed=0, **FAST).fit(*split_)
     assert fresh.extractor_key == full.extractor_key
     for mod in ("extractor", "final"):
@@ -195,7 +208,7 @@ def test_extractor_key_covers_its_settings_and_nothing_else(split_):
         return routers.get_router("ragrouter", **{"seed": 0, **FAST, **hp})._extractor_key(train, valid)
     base = key()
     assert key(k=20) == base and key(rag="off") == base and key(final_lr=1e-2) == base
-    assert len({base, key(extractor_lr=2e-3), key(features="plain"), key(augment=False), key(seed=1)}) == 5
+    assert len({base, key(extractor_lr=2e-3), key(features="semantic"), key(augment=False), key(seed=1)}) == 5
     assert routers.get_router("ragrouter", seed=0, **FAST)._extractor_key(train.iloc[1:], valid) != base
 
 
@@ -209,7 +222,7 @@ def test_a_final_fit_builds_each_fold_kb_once(split_, monkeypatch):
         built.append(len(vectors))
         real(self, vectors, *args, **kw)
     monkeypatch.setattr(KnowledgeBase, "__init__", counting)
-    r = routers.get_router("ragrouter", seed=0, features="plain", n_folds=3, **FAST).fit(split_[0])
+    r = routers.get_router("ragrouter", seed=0, features="semantic", n_folds=3, **FAST).fit(split_[0])
     folds = np.unique(r.train_folds)
     assert len(folds) == 3 and len(built) == 1 + len(folds), built
     kb_fold = r.train_folds[r.kb_rows]
