@@ -36,8 +36,6 @@ def test_graphsage_and_fusion_shapes_on_real_parses():
     assert ex.h_syn(g, node_sem, pos, dep).shape == (sum(counts), 128)
     x, m = encoders.unpack(tok, range(len(TEXTS)))
     assert ex(x, m, g, node_sem, pos, dep, counts).shape == (len(TEXTS), 256)
-    sem_only = FeatureExtractor(syntactic=False, n_dep=len(syntax.dep_labels()))
-    assert sem_only(x, m).shape == (len(TEXTS), 256)
 
 
 def test_node_features_are_the_aligned_token_vectors():
@@ -153,8 +151,8 @@ def test_each_switch_changes_exactly_its_part(full, split_):
     for k, v in full.extractor.state_dict().items():
         assert torch.equal(v, no_rag.extractor.state_dict()[k]), k
     assert not no_rag.final.rag and full.final.rag
-    sem = routers.get_router("ragrouter", seed=0, features="semantic", **FAST).fit(*split_)
-    assert sem.data_summary == full.data_summary and not sem.extractor.syntactic
+    plain = routers.get_router("ragrouter", seed=0, features="plain", **FAST).fit(*split_)
+    assert plain.data_summary == full.data_summary and plain.extractor is None
     no_aug = routers.get_router("ragrouter", seed=0, augment=False, **FAST).fit(*split_)
     assert no_aug.data_summary["augmented_rows"] == 0 < full.data_summary["augmented_rows"]
 
@@ -208,7 +206,7 @@ def test_extractor_key_covers_its_settings_and_nothing_else(split_):
         return routers.get_router("ragrouter", **{"seed": 0, **FAST, **hp})._extractor_key(train, valid)
     base = key()
     assert key(k=20) == base and key(rag="off") == base and key(final_lr=1e-2) == base
-    assert len({base, key(extractor_lr=2e-3), key(features="semantic"), key(augment=False), key(seed=1)}) == 5
+    assert len({base, key(extractor_lr=2e-3), key(features="plain"), key(augment=False), key(seed=1)}) == 5
     assert routers.get_router("ragrouter", seed=0, **FAST)._extractor_key(train.iloc[1:], valid) != base
 
 
@@ -222,7 +220,7 @@ def test_a_final_fit_builds_each_fold_kb_once(split_, monkeypatch):
         built.append(len(vectors))
         real(self, vectors, *args, **kw)
     monkeypatch.setattr(KnowledgeBase, "__init__", counting)
-    r = routers.get_router("ragrouter", seed=0, features="semantic", n_folds=3, **FAST).fit(split_[0])
+    r = routers.get_router("ragrouter", seed=0, features="plain", n_folds=3, **FAST).fit(split_[0])
     folds = np.unique(r.train_folds)
     assert len(folds) == 3 and len(built) == 1 + len(folds), built
     kb_fold = r.train_folds[r.kb_rows]
