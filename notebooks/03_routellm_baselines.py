@@ -98,7 +98,7 @@ rr.experiments.cost_table(res.runs, res.tuning)
 # A new prompt also pays its feature pass; measured cold (cache bypassed) on 128 MMLU prompts:
 
 # %%
-rr.costs.feature_cost(evals["mmlu"].prompt)
+rr.costs.feature_cost(evals["mmlu"].prompt, n=cfg.size("feature_cost"))
 
 # %% [markdown]
 # ## Interim tables: CPT(50%), CPT(80%), APGR (mean ± sd over seeds)

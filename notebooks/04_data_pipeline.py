@@ -126,7 +126,7 @@ acc_src = rr.augmentation.acceptance(td.augmented, td.rejected, "source") if dat
 # names the LM that ran; if Gemma cannot load it says why and the check runs on MiniLM alone.
 
 # %%
-q = rr.aug_check.independent_check(rr.augmentation.variant_pairs(td.augmented, td.original), n=150, seed=0, gemma=cfg.gemma_checks) if data["augment"] else None
+q = rr.aug_check.independent_check(rr.augmentation.variant_pairs(td.augmented, td.original), n=cfg.size("aug_check"), seed=0, gemma=cfg.gemma_checks) if data["augment"] else None
 (pd.Series(q.attrs["summary"]), rr.aug_check.error_by_op(q)) if data["augment"] else "augmentation switched off"
 
 # %% [markdown]

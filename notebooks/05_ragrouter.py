@@ -58,7 +58,7 @@ rr.experiments.check_leakage(pool, evals).round(3)
 # MPNet (768-d, the closest DeBERTa-v3-base stand-in offline) against MiniLM (384-d) on the same 64 prompts; the choice is MiniLM: MPNet's cost would not fit the cold-run budget.
 
 # %%
-rr.costs.encoder_cost(evals["mmlu"].prompt)
+rr.costs.encoder_cost(evals["mmlu"].prompt, n=cfg.size("encoder_cost"))
 
 # %% [markdown]
 # ## Shared inputs, computed once
@@ -129,7 +129,7 @@ print(f"rows {len(r0.train_folds)}, KB rows {len(r0.kb_rows)}, share of training
 
 # %%
 print(f"KB vectors: {len(r0.kb.vectors)} x {r0.kb.vectors.shape[1]}, nlist={r0.kb.nlist}, nprobe={r0.kb.nprobe}, k={r0.k}")
-kb_recall = r0.kb.recall(r0.embed(rr.loading.load_mmlu_questions("val").question.head(500)), r0.k)
+kb_recall = r0.kb.recall(r0.embed(rr.loading.load_mmlu_questions("val").question.head(cfg.size("kb_recall"))), r0.k)
 kb_recall.round(4)
 
 # %% [markdown]
@@ -220,7 +220,7 @@ rr.experiments.baseline_tables(res.runs, "gsm8k", {name: rr.routers.THESIS_NAMES
 
 # %%
 base = rr.experiments.run_baselines(pool, evals, cfg, names=["bert", "causal_llm", "mf", "sw_ranking", "logreg", "length"], aligned=[])
-lat = rr.costs.latency_table({k: f[cfg.router_seeds[0]] for k, f in {**base.fitted, **res.fitted}.items()}, rr.loading.load_mmlu_questions("val").question.head(200), reference=name)
+lat = rr.costs.latency_table({k: f[cfg.router_seeds[0]] for k, f in {**base.fitted, **res.fitted}.items()}, rr.loading.load_mmlu_questions("val").question.head(cfg.size("latency")), reference=name)
 lat
 
 # %% [markdown]

@@ -93,3 +93,43 @@ def test_causal_llm_head_takes_the_alignment(monkeypatch):
         auc[v] = selection.within_source_auc(r.score(list(pool.prompt)), pool)[0]
     assert auc["none"] < 0.5
     assert auc["rebalance"] > 0.7 and auc["source_fe"] > 0.7, auc
+
+
+def _text_pool(n_per=16, seed=0):
+    """Three sources of real sentences whose base rates differ (alpha mostly strong-needed, gamma mostly not)."""
+    rng = np.random.default_rng(seed)
+    topics = ["apples", "trains", "planets", "proteins", "triangles", "rivers", "poems", "markets"]
+    rows = []
+    for s, rate in (("alpha", 0.8), ("beta", 0.5), ("gamma", 0.2)):
+        for i in range(n_per):
+            y = bool(rng.random() < rate)
+            rows.append({"pool_id": f"{s}{i}", "prompt": f"Explain the {topics[i % 8]} of {s} case {i}, step {i % 5}.",
+                         "source": s, "strong_needed": y, "score": 2 if y else 5})
+    return pd.DataFrame(rows)
+
+
+def test_bert_aligned_row_trains_every_variant(tmp_path, monkeypatch):
+    """BERT's aligned row (left out of the smoke profile's ``aligned_routers`` to save its fold fits):
+    the driver searches its alignment variants on the grouped folds, and each variant changes the fit."""
+    import json
+    from types import SimpleNamespace
+
+    from ragrouter_lib.runs import experiments
+    monkeypatch.setenv("RAGROUTER_CACHE", str(tmp_path / "cache"))
+    pool = _text_pool()
+    ev = pd.DataFrame({"prompt": list(pool.prompt[::4] + " Why?"), "weak_correct": [True, False] * 6,
+                       "strong_correct": [True] * 12})
+
+    def path(kind, name):
+        (tmp_path / kind).mkdir(parents=True, exist_ok=True)
+        return tmp_path / kind / name
+    cfg = SimpleNamespace(path=path, grid_limit=1, router_seeds=[0], out=tmp_path, selection_folds=2)
+    res = experiments.run_baselines(pool, {"mmlu": ev}, cfg, names=["bert"], aligned=["bert"], log=lambda *a: None)
+    assert set(res.runs.router) == {"bert", "bert_aligned"}
+    tried = res.tuning[res.tuning.router == "bert_aligned"].config.map(lambda c: json.loads(c)["alignment"])
+    assert sorted(tried) == sorted(2 * list(alignment.SUPPORTED["bert"][1:]))  # 2 folds x each variant
+    hp = {**json.loads(res.runs[res.runs.router == "bert"].hp.iloc[0]), "seed": 0}
+    scores = {v: get_router("bert", **{**hp, "alignment": v}).fit(pool).score(list(ev.prompt))
+              for v in alignment.SUPPORTED["bert"]}
+    for v in alignment.SUPPORTED["bert"][1:]:
+        assert not np.allclose(scores[v], scores["none"]), v  # the variant reaches BERT's training

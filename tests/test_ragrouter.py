@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from ragrouter_lib import routers
+from ragrouter_lib.core import cache
 from ragrouter_lib.core.config import setup
 from ragrouter_lib.runs import experiments
 from ragrouter_lib.features import encoders, syntax
@@ -106,12 +107,20 @@ def test_recall_counts_equally_near_duplicates_fairly():
     assert kb.recall(q, k=1, nprobes=[kb.nlist])["recall@1_ties"].iloc[0] == 0.0
 
 
-@pytest.fixture(scope="module", autouse=True)
-def tmp_cache(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("RAGROUTER_CACHE", str(tmp_path_factory.mktemp("cache")))
-    yield
-    mp.undo()
+# The module reads and writes the session's cache root (tests/conftest.py: a temporary folder), so the
+# text features of the smoke slice that the smoke series or another test already computed are reused.
+INPUT_FEATURES = ("tokens", "sentence", "parse", "ppl", "lm")  # per-text inputs; not hfuse (the extractor's output)
+
+
+def cache_with_input_features_only(folder):
+    """An otherwise empty cache root at ``folder`` that sees the session root's per-text input
+    features (links to their stores): no trained extractor, no h_fuse rows, no prepared data."""
+    src = cache.root() / "features"
+    (folder / "features").mkdir(parents=True)
+    for store in src.glob("*-*") if src.exists() else []:
+        if store.name.split("-")[0] in INPUT_FEATURES:
+            (folder / "features" / store.name).symlink_to(store, target_is_directory=True)
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -179,8 +188,10 @@ def test_paper_llm_path_on_a_tiny_stand_in(split_, tmp_path):
 
 def test_cached_extractor_is_the_one_training_gives(full, split_, tmp_path, monkeypatch):
     """A variant that loads the extractor from the cache ends with the same weights as one that
-    trains it afresh (the final model is re-seeded, so it matches too)."""
-    monkeypatch.setenv("RAGROUTER_CACHE", str(tmp_path))  # empty: trained afresh
+    trains it afresh (the final model is re-seeded, so it matches too). The fresh root holds only the
+    per-text input features (content-keyed, checked by test_batch_mates / test_derived): the data
+    preparation, the extractor and its h_fuse rows are computed afresh."""
+    monkeypatch.setenv("RAGROUTER_CACHE", str(cache_with_input_features_only(tmp_path / "cache")))
     fresh = routers.get_router("ragrouter", seed=0, **FAST).fit(*split_)
     assert fresh.extractor_key == full.extractor_key
     for mod in ("extractor", "final"):

@@ -181,3 +181,22 @@ def test_encoders_own_their_registration():
     finally:
         encoders.ENCODERS.pop("planted-test-encoder", None)
     assert json.dumps(sorted(config.SETTINGS)) == json.dumps(sorted(routers.OURS))
+
+
+# ----------------------------------------------------------------------------- notebook check sizes
+NOTEBOOK_SIZES = {"03": ["feature_cost"], "04": ["aug_check"], "05": ["encoder_cost", "kb_recall", "latency"]}
+
+
+def test_check_sizes_offline_as_delivered_and_smoke_smaller():
+    """The notebooks' cost and check cells read their sizes from ``cfg.size`` (one home: config); offline and paper
+    measure what the delivered offline logs measured (03: 128 prompts, 04: 150 variants, 05: 64 / 500 / 200)."""
+    delivered = dict(feature_cost=128, encoder_cost=64, kb_recall=500, latency=200, aug_check=150)
+    for profile in ("offline", "paper"):
+        cfg = config.Config(profile, 0, "o", config.resolve(profile))
+        assert {k: cfg.size(k) for k in delivered} == delivered, profile
+    smoke = config.setup("smoke", verbose=False)
+    assert all(0 < smoke.size(k) < v for k, v in delivered.items())
+    sources = {p.name[:2]: p.read_text() for p in runner.notebooks()}
+    for nb, names in NOTEBOOK_SIZES.items():
+        for name in names:
+            assert f'cfg.size("{name}")' in sources[nb], (nb, name)

@@ -53,11 +53,16 @@ ROOT = Path(__file__).resolve().parents[2]
 # seeded evaluation subsample; an extra row of Tables 1-2), None where not run (``paper`` runs the full-scale form);
 # gemma_rows: the source-stratified pool subsample on which Gemma-3-270M's perplexity is measured for the
 # sampling step's difficulty-signal choice (``difficulty.signal_table``; ~1 text/s on CPU, in data/derived offline; 0: not measured); gemma_checks:
-# whether the augmentation's independent check reads Gemma (``aug_check.independent_check``; smoke: MiniLM only).
+# whether the augmentation's independent check reads Gemma (``aug_check.independent_check``; smoke: MiniLM only);
+# check_sizes: how many prompts the notebooks' cost and check cells measure, over ``CHECK_SIZES`` (``Config.size``).
+# smoke (the test suite's series, issue 24's 10-minute test command): smaller slices, 2 selection folds, no aligned BERT
+# row (its fold fits; tests/test_alignment.py trains that row on a tiny pool) and small check sizes.
 PROFILES: dict[str, dict] = {
-    "smoke": dict(eval_limit=200, pool_limit=300, router_seeds=[0, 1], grid_limit=1, selection_folds=3,
+    "smoke": dict(eval_limit=120, pool_limit=200, router_seeds=[0, 1], grid_limit=1, selection_folds=2,
                   allow_hub=False, ablation_seeds=[0, 1], pool_sources=None, pool_both_fail="strong-needed",
-                  small_llm=dict(n_train=80, n_layers=2, max_len=64), gemma_rows=0, gemma_checks=False),
+                  aligned_routers=["sw_ranking", "mf", "causal_llm", "logreg"],
+                  small_llm=dict(n_train=80, n_layers=2, max_len=64), gemma_rows=0, gemma_checks=False,
+                  check_sizes=dict(feature_cost=32, encoder_cost=16, kb_recall=100, latency=40, aug_check=60)),
     "offline": dict(eval_limit=None, pool_limit=None, router_seeds=[0, 1, 2, 3, 4], grid_limit=1,
                     selection_folds=3, allow_hub=False, ablation_seeds=[0, 1, 2, 3, 4], pool_sources=None, pool_both_fail="strong-needed",
                     aligned_routers=["sw_ranking", "mf", "causal_llm", "logreg"],
@@ -66,6 +71,11 @@ PROFILES: dict[str, dict] = {
                   selection_folds=3, allow_hub=True, ablation_seeds=[0, 1, 2, 3, 4], pool_sources=None, pool_both_fail="strong-needed",
                   small_llm=None, gemma_rows=600, gemma_checks=True),
 }
+
+# Prompts measured by the notebooks' cost and check cells (offline and paper; a profile's ``check_sizes`` overrides):
+# feature passes (03), MiniLM vs MPNet (05), KB recall on MMLU validation questions (05), single-query latency (05,
+# also the batch's size), the augmentation's independent check (04).
+CHECK_SIZES = dict(feature_cost=128, encoder_cost=64, kb_recall=500, latency=200, aug_check=150)
 
 # The ``paper`` dry run (issue 15): with env RAGROUTER_PAPER_STANDINS set (``hub.STANDINS_ENV``: the folder
 # ``hub.stand_ins`` wrote; ``python -m ragrouter_lib.runner paper --dry-run`` does it all), ``setup("paper")``
@@ -97,6 +107,10 @@ class Config:
         if name in params:
             return params[name]
         raise AttributeError(name)
+
+    def size(self, name: str) -> int:
+        """Prompts a notebook's cost or check cell measures: the profile's ``check_sizes``, else ``CHECK_SIZES``."""
+        return {**CHECK_SIZES, **self.params.get("check_sizes", {})}[name]
 
     @property
     def hash(self) -> str:
