@@ -17,7 +17,12 @@ precomputed Arena embeddings:
   2. SmolLM2 perplexities of the offline training pool's prompts, with the same hidden states from
      that pass (``sampling.perplexities(..., lm_states_layers=...)``, as ``precompute_features``);
   3. Gemma-3-270M perplexities of the pool subsample notebook 04's difficulty-signal choice reads
-     (``difficulty.signal_table``, ``gemma_rows`` rows, ~1 text/s).
+     (``difficulty.signal_table``, ``gemma_rows`` rows, ~1 text/s);
+  4. the augmentation's SmolLM2 perplexities: the gate's (``aug_gate.ppl_ratios``, window
+     ``GATE["ppl_max_len"]``) of every candidate variant of every pool row, and the sampling step's of the
+     augmented rows (``training_data.prepare_split`` on the whole pool, as a final RAGRouter fit runs it,
+     and ``training_data.prepare`` as notebook 04 runs it; ~6 min of a cold run);
+  5. Gemma-3-270M perplexities of the independent check's 150 variants (``aug_check.independent_check``).
 The library reads them beside the cache under the same content-keyed folder names
 (``encoders.derived_root``), so an edit to the code that computes them retires them. The test
 ``tests/test_derived.py`` checks that the folders match the current code and recomputes a random
@@ -39,6 +44,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def n_texts(folder: Path) -> int:
+    """Texts stored in a feature folder's shards (0 when it does not exist)."""
+    from ragrouter_lib.core import cache
+    return sum(len(cache.load_npz(f)["keys"]) for f in sorted(Path(folder).glob("*.npz")))
 
 
 def reusable(out: Path) -> dict:
@@ -64,6 +75,9 @@ def main(out: Path = REPO / "data" / "derived", reuse: bool = False, resume: str
     for name in old:
         shutil.copytree(out / "features" / name, kept / name)
     tmp = Path(resume) if resume else Path(tempfile.mkdtemp(prefix="rr_derived_"))
+    for name in old:  # the kept folders seed the cache: a pass finds their texts, new texts go beside them
+        if not (tmp / "features" / name).exists():
+            shutil.copytree(kept / name, tmp / "features" / name)
     os.environ["RAGROUTER_CACHE"] = str(tmp)
     os.environ["RAGROUTER_DERIVED"] = "off"
     sys.path.insert(0, str(REPO))
@@ -80,45 +94,65 @@ def main(out: Path = REPO / "data" / "derived", reuse: bool = False, resume: str
     lm_dir = encoders.store_dir("lm", lm_params)
     ppl_params, ppl_dir = sampling.ppl_params(c["max_len"]), sampling.ppl_store(c["max_len"])
     lm_kept = lm_dir.name in old
-    sets, t0 = [], time.time()
-    if lm_kept:  # the kept passes' own records, marked as kept
-        prev = json.loads((out / "MANIFEST.json").read_text())
-        sets = [{**x, "kept_from": prev["commit"]} for x in prev["sets"] if x["pass"] == "lm_states"]
-    for name, ev in evals.items():
-        if lm_kept:
-            print(f"{name}: lm states kept ({lm_dir.name} unchanged)", flush=True)
-            continue
-        t = time.time()
-        encoders.lm_states(list(ev.prompt), c["n_layers"], c["max_len"])
-        sets.append({"set": name, "pass": "lm_states", "n": len(ev), "seconds": round(time.time() - t, 1),
-                     "texts_sha256": encoders.texts_digest(list(ev.prompt))})
+    prev = json.loads((out / "MANIFEST.json").read_text()) if old else {"sets": []}
+    sets = []
+
+    def record(entry: dict, folder: Path) -> None:
+        """A pass's record; a pass whose folder was kept keeps its from-scratch record, marked as kept."""
+        same = [x for x in prev["sets"] if folder.name in old and x["set"] == entry["set"]
+                and x["pass"].split("+")[0] == entry["pass"].split("+")[0]]
+        sets.append({**same[0], "kept_from": same[0].get("kept_from", prev.get("commit"))} if same else entry)
         print(sets[-1], flush=True)
+
+    for name, ev in evals.items():
+        t = time.time()
+        if not lm_kept:
+            encoders.lm_states(list(ev.prompt), c["n_layers"], c["max_len"])
+        record({"set": name, "pass": "lm_states", "n": len(ev), "seconds": round(time.time() - t, 1),
+                "texts_sha256": encoders.texts_digest(list(ev.prompt))}, lm_dir)
     t = time.time()
-    sampling.perplexities(list(pool.prompt), c["max_len"], lm_states_layers=None if lm_kept else c["n_layers"])
-    sets.append({"set": "pool", "pass": "perplexities" if lm_kept else "perplexities+lm_states", "n": len(pool),
-                 "seconds": round(time.time() - t, 1), "texts_sha256": encoders.texts_digest(list(pool.prompt))})
-    print(sets[-1], flush=True)
+    sampling.perplexities(list(pool.prompt), c["max_len"], lm_states_layers=None if lm_kept else c["n_layers"],
+                          progress=False)
+    record({"set": "pool", "pass": "perplexities" if lm_kept else "perplexities+lm_states", "n": len(pool),
+            "seconds": round(time.time() - t, 1), "texts_sha256": encoders.texts_digest(list(pool.prompt))}, ppl_dir)
     if gemma:
         t = time.time()  # Gemma-3-270M on the difficulty-signal subsample (notebook 04's chooser)
         sig = rr.difficulty.signal_table(pool, n=cfg.gemma_rows)
-        sets.append({"set": "pool subsample", "pass": "gemma perplexities", "n": int(sig.loc["gemma", "rows"]),
-                     "seconds": round(time.time() - t, 1)})
-        print(sets[-1], flush=True)
+        record({"set": "pool subsample", "pass": "gemma perplexities", "n": int(sig.loc["gemma", "rows"]),
+                "seconds": round(time.time() - t, 1)},
+               encoders.store_dir("ppl-gemma", gemma_lm.ppl_params(), [gemma_lm.__name__]))
+
+    t = time.time()  # the augmentation: the gate's and the sampling step's SmolLM2 perplexities
+    quiet = lambda *a, **k: None  # noqa: E731
+    gate_len = rr.aug_gate.GATE["ppl_max_len"]
+    gate_params, gate_dir = sampling.ppl_params(gate_len), sampling.ppl_store(gate_len)
+    before = n_texts(gate_dir) + n_texts(ppl_dir)
+    rr.training_data.prepare_split(pool, None, cfg.data_seed, tmp / "data", log=quiet)
+    td = rr.training_data.prepare(pool, cfg.data_seed, tmp / "data", log=quiet)
+    record({"set": "pool (augmentation)", "pass": "gate + sampling perplexities",  # n: the texts it computed
+            "n": n_texts(gate_dir) + n_texts(ppl_dir) - before, "seconds": round(time.time() - t, 1)}, gate_dir)
+    if gemma:
+        t = time.time()
+        chk = rr.aug_check.independent_check(rr.augmentation.variant_pairs(td.augmented, td.original), n=150, seed=0)
+        record({"set": "independent check sample", "pass": "gemma perplexities", "n": 2 * len(chk),
+                "seconds": round(time.time() - t, 1)},
+               encoders.store_dir("ppl-gemma", gemma_lm.ppl_params(rr.aug_check.CHECK["max_len"]), [gemma_lm.__name__]))
 
     if out.exists():
         shutil.rmtree(out)
     folders = []
-    passes = [(lm_dir, lm_params), (ppl_dir, ppl_params)]
-    if gemma:
-        gemma_params = gemma_lm.ppl_params()
-        passes.append((encoders.store_dir("ppl-gemma", gemma_params, [gemma_lm.__name__]), gemma_params))
+    passes = [(lm_dir, lm_params), (ppl_dir, ppl_params)] + ([(gate_dir, gate_params)] if gate_dir != ppl_dir else [])
+    if gemma:  # the difficulty signal's window and the independent check's
+        for n in sorted({48, rr.aug_check.CHECK["max_len"]}):
+            gemma_params = gemma_lm.ppl_params(n)
+            passes.append((encoders.store_dir("ppl-gemma", gemma_params, [gemma_lm.__name__]), gemma_params))
     for src, params in passes:
         dst = out / "features" / src.name
-        shutil.copytree(kept / src.name if src.name in old else src, dst)
+        shutil.copytree(src, dst)  # kept folders were copied into the cache first (plus any new texts)
         folders.append({"folder": f"features/{src.name}", "params": params,
                         "shards": {f.name: sha256(f) for f in sorted(dst.glob("*.npz"))}})
     manifest = {"built_by": "scripts/build_derived.py", "commit": rr.config.git_commit(),
-                "total_seconds": round(time.time() - t0, 1), "sets": sets, "folders": folders,
+                "total_seconds": round(sum(x["seconds"] for x in sets), 1), "sets": sets, "folders": folders,
                 "note": "SmolLM2-135M-Instruct (safetensors, fp32 compute, float16 states), CPU, 2 cores"}
     (out / "MANIFEST.json").write_text(json.dumps(manifest, indent=1, default=str) + "\n")
     shutil.rmtree(tmp, ignore_errors=True)

@@ -30,20 +30,24 @@ def manifest():
     return json.loads(MANIFEST.read_text())
 
 
-def current_folders() -> dict:
-    return {"lm": encoders.store_dir("lm", encoders.lm_params(C["n_layers"], C["max_len"])).name,
-            "ppl": sampling.ppl_store(C["max_len"]).name,
-            "ppl-gemma": encoders.store_dir("ppl-gemma", gemma_lm.ppl_params(), [gemma_lm.__name__]).name}
+def current_folders(gemma: bool = True) -> set:
+    """The folder names the current code asks for (``scripts/build_derived.py``'s passes)."""
+    from ragrouter_lib.pipeline import aug_check, aug_gate
+    names = {encoders.store_dir("lm", encoders.lm_params(C["n_layers"], C["max_len"])).name,
+             sampling.ppl_store(C["max_len"]).name, sampling.ppl_store(aug_gate.GATE["ppl_max_len"]).name}
+    if gemma:  # the difficulty signal's window and the independent check's
+        names |= {encoders.store_dir("ppl-gemma", gemma_lm.ppl_params(n), [gemma_lm.__name__]).name
+                  for n in (48, aug_check.CHECK["max_len"])}
+    return names
 
 
 def test_derived_folders_are_the_ones_the_current_code_asks_for():
-    committed = {f["folder"].split("/")[-1].rsplit("-", 1)[0]: f["folder"].split("/")[-1] for f in manifest()["folders"]}
-    current = current_folders()
-    if "ppl-gemma" not in committed:  # built with --no-gemma: a run computes Gemma's texts itself
-        current.pop("ppl-gemma")
+    committed = {f["folder"].split("/")[-1] for f in manifest()["folders"]}
+    # built with --no-gemma: a run computes Gemma's texts itself
+    current = current_folders(gemma=any(n.startswith("ppl-gemma") for n in committed))
     assert committed == current, (
         "data/derived is stale for the current code (a module in the passes' import closure changed): "
-        "rebuild it with `.venv/bin/python scripts/build_derived.py`")
+        "rebuild it with `.venv/bin/python scripts/build_derived.py --reuse`")
 
 
 def test_derived_shards_match_the_manifest():
@@ -100,3 +104,28 @@ def test_library_reads_derived_gemma_perplexities_of_the_signal_subsample(monkey
     monkeypatch.setattr(gemma_lm, "perplexities_uncached", refuse)
     got = gemma_lm.perplexities(list(sub.prompt), progress=False)
     assert len(got) == len(sub) and np.isfinite(got).mean() > 0.95
+
+
+def test_library_reads_derived_gate_perplexities_and_a_sample_recomputes_equal(monkeypatch, tmp_path):
+    """The augmentation gate's first-round spans of the first pool rows it visits (every build visits
+    them) are served by data/derived, and recompute equal."""
+    from ragrouter_lib.data.models import wordnet
+    from ragrouter_lib.pipeline import augmentation
+    from ragrouter_lib.pipeline.aug_gate import GATE
+    from ragrouter_lib.pipeline.variants import spacy_nlp
+    monkeypatch.setenv("RAGROUTER_CACHE", str(tmp_path))
+    cfg = setup("offline", 0, str(tmp_path), verbose=False)
+    pool = experiments.load_pool(cfg)
+    src = pool[augmentation.source_quality(pool)]
+    first = src.iloc[np.argsort([augmentation.row_seed(p, 0) for p in src.pool_id], kind="stable")[:6]]
+    nlp, wn = spacy_nlp(), wordnet()
+    spans = [good[0][1] for good, _ in (augmentation.candidates(r, wn, nlp) for r in first.itertuples()) if good]
+    texts = [t for pair in spans[:3] for t in pair]
+    assert texts
+
+    def refuse(*a, **k):
+        raise AssertionError("derived data was not used")
+    monkeypatch.setattr(sampling, "perplexities_uncached", refuse)
+    got = sampling.perplexities(texts, GATE["ppl_max_len"], GATE["ppl_batch"], progress=False)
+    monkeypatch.undo()
+    np.testing.assert_allclose(got, sampling.perplexities_uncached(texts, GATE["ppl_max_len"], GATE["ppl_batch"], False)["ppl"], rtol=1e-3)
