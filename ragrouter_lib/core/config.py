@@ -80,8 +80,11 @@ CHECK_SIZES = dict(feature_cost=128, encoder_cost=64, kb_recall=500, latency=200
 # The ``paper`` dry run (issue 15): with env RAGROUTER_PAPER_STANDINS set (``hub.STANDINS_ENV``: the folder
 # ``hub.stand_ins`` wrote; ``python -m ragrouter_lib.runner paper --dry-run`` does it all), ``setup("paper")``
 # overlays these tiny sizes on the profile so notebooks 02-07 run in minutes on CPU stand-ins.
-PAPER_DRY_RUN: dict = dict(eval_limit=60, pool_limit=150, router_seeds=[0, 1],
-                           grid_limit=1, ablation_seeds=[0, 1], aligned_routers=["logreg"], gemma_rows=0, gemma_checks=False)
+# Its check cells measure the smoke profile's sizes and its selection uses 2 folds (the dry run's numbers mean
+# nothing; it checks that each paper code path runs).
+PAPER_DRY_RUN: dict = dict(eval_limit=60, pool_limit=150, router_seeds=[0, 1], selection_folds=2,
+                           grid_limit=1, ablation_seeds=[0, 1], aligned_routers=["logreg"], gemma_rows=0, gemma_checks=False,
+                           check_sizes=PROFILES["smoke"]["check_sizes"])
 
 # Settings a run may override besides the profile parameters, by owner ({owner: defaults}); filled by
 # ``register_settings`` (the package registers RAGRouter's ``defaults``; config imports no router).
